@@ -1,0 +1,51 @@
+# Two commands a new user needs: `make test` and `make demo`. Each installs what it needs first.
+PY := .venv/bin/python
+STAMP := .venv/.installed
+export PATH := $(CURDIR)/.tools/bin:$(CURDIR)/node_modules/.bin:$(CURDIR)/.venv/bin:$(PATH)
+export PREFECT_HOME ?= $(CURDIR)/.prefect
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+
+.PHONY: install test test-fast demo bench scale-demo lint format lock clean
+
+install: $(STAMP) node_modules/.package-lock.json .tools/bin/helm
+
+$(STAMP): pyproject.toml requirements.lock
+	test -x .venv/bin/python || python3.11 -m venv .venv || python3 -m venv .venv
+	.venv/bin/python -m pip install -q uv
+	.venv/bin/uv pip install -q --python .venv/bin/python -r requirements.lock
+	.venv/bin/uv pip install -q --python .venv/bin/python --no-deps -e .
+	touch $(STAMP)
+
+node_modules/.package-lock.json: package.json
+	npm install --no-audit --no-fund --loglevel=error
+	touch $@
+
+.tools/bin/helm: $(STAMP)
+	bash tools/install_helm.sh
+
+lock:
+	.venv/bin/uv pip compile pyproject.toml --extra dev -o requirements.lock
+
+test: install
+	$(PY) -m pytest -n 2 --dist loadgroup tests
+
+test-fast: install
+	$(PY) -m pytest -m "not e2e and not chaos" tests
+
+demo: install
+	$(PY) -m tools.demo $(DEMO_ARGS)
+
+bench: install
+	$(PY) -m benchmarks.run
+
+lint: install
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	.venv/bin/mypy
+
+format: install
+	.venv/bin/ruff format .
+	.venv/bin/ruff check --fix .
+
+clean:
+	rm -rf .venv node_modules .tools .prefect .pytest_cache
