@@ -1,0 +1,97 @@
+"""Starts a sandbox as a subprocess (``python -m sandbox up``) and talks to its admin API.
+
+Used by tests, the demo and benchmarks; the product never imports it (it reads ``sandbox.env`` settings).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        if line and not line.startswith("#") and "=" in line:
+            k, v = line.split("=", 1)
+            env[k] = v
+    return env
+
+
+@dataclass
+class SandboxProcess:
+    state_dir: Path
+    profile: str = "fast"
+    time_scale: float | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    proc: subprocess.Popen[str] | None = None
+    start_seconds: float = 0.0
+
+    def start(self, timeout_s: float = 90.0) -> SandboxProcess:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        cmd = [sys.executable, "-m", "sandbox", "up", "--state-dir", str(self.state_dir), "--profile", self.profile]
+        if self.time_scale is not None:
+            cmd += ["--time-scale", str(self.time_scale)]
+        log = open(self.state_dir / "sandbox.log", "w")  # noqa: SIM115 - lives as long as the process
+        started = time.monotonic()
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, text=True,
+                                     cwd=Path(__file__).resolve().parent.parent)
+        assert self.proc.stdout is not None
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline()
+            if "sandbox ready" in line:
+                break
+            if not line and self.proc.poll() is not None:
+                raise RuntimeError(f"sandbox exited: see {self.state_dir / 'sandbox.log'}")
+        else:
+            self.stop()
+            raise TimeoutError("sandbox did not get ready")
+        self.start_seconds = time.monotonic() - started
+        self.env = read_env_file(self.state_dir / "sandbox.env")
+        return self
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+    def apply_env(self) -> None:
+        os.environ.update(self.env)
+
+    # --- admin API ---
+    def admin(self, method: str, path: str, body: Any = None) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.env["SANDBOX_ADMIN_URL"] + path, data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            raw = resp.read()
+        return json.loads(raw) if raw else None
+
+    def requests_log(self, since: int = 0) -> list[dict[str, Any]]:
+        return self.admin("GET", f"/requests?since={since}")["requests"]
+
+    def add_customer(self, **body: Any) -> dict[str, Any]:
+        return self.admin("POST", "/customers", body)
+
+    def set_faults(self, rules: list[dict[str, Any]]) -> Any:
+        return self.admin("POST", "/faults", {"rules": rules})
+
+    def clear_faults(self) -> Any:
+        return self.admin("DELETE", "/faults")
+
+    def state(self) -> dict[str, Any]:
+        return self.admin("GET", "/state")
+
+    def upgrade_cluster(self, cluster_id: str) -> Any:
+        return self.admin("POST", f"/clusters{cluster_id}/upgrade")
