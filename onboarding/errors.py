@@ -1,0 +1,151 @@
+"""One exception tree for the whole product, and the mapping from Azure, Kubernetes and Helm errors.
+
+``TransientError`` may succeed if tried again (throttling, 5xx, conflicts, propagation); it carries a suggested
+delay. ``PermanentError`` will not (bad input, lockdown, missing resources, a 403 that outlived propagation).
+Messages say which customer, which step, what failed and what to do. They never carry tokens or secrets.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+from azure.core.exceptions import (
+    ClientAuthenticationError,
+    HttpResponseError,
+    ResourceNotFoundError,
+    ServiceRequestError,
+    ServiceResponseError,
+)
+
+from .redact import redact
+
+TRANSIENT_CONFLICT_CODES = {
+    "operationnotallowed",
+    "conflict",
+    "concurrentupdate",
+    "anotheroperationinprogress",
+    "operationpreempted",
+    "retryableerror",
+}
+PROPAGATION_CODES = {"authorizationfailed", "linkedauthorizationfailed", "principalnotfound"}
+LOCKDOWN_CODES = {"requestdisallowedbypolicy", "denyassignmentauthorizationfailed", "scopelocked"}
+
+
+class OnboardingError(Exception):
+    """Base of every error the product raises on purpose."""
+
+    def __init__(self, message: str, *, customer: str | None = None, step: str | None = None,
+                 hint: str | None = None, code: str | None = None, status: int | None = None) -> None:
+        self.customer = customer
+        self.step = step
+        self.hint = hint
+        self.code = code
+        self.status = status
+        self.detail = redact(message)
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        where = " ".join(p for p in (f"customer {self.customer!r}" if self.customer else "",
+                                     f"step {self.step}" if self.step else "") if p)
+        text = f"{where}: {self.detail}" if where else self.detail
+        return f"{text} -> {self.hint}" if self.hint else text
+
+
+class TransientError(OnboardingError):
+    """Worth retrying; ``retry_after_s`` is the service's advice when it gave one."""
+
+    def __init__(self, message: str, *, retry_after_s: float | None = None, **kw: object) -> None:
+        self.retry_after_s = retry_after_s
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+
+
+class AuthorizationPendingError(TransientError):
+    """A 403/PrincipalNotFound that role propagation explains, until the propagation budget runs out."""
+
+
+class PermanentError(OnboardingError):
+    """Retrying will not help; the message says what to do."""
+
+
+class InvalidSpecError(PermanentError):
+    """A customer spec or parameter failed validation (raised before any cloud call)."""
+
+
+def _retry_after(exc: HttpResponseError) -> float | None:
+    response = exc.response
+    if response is None:
+        return None
+    value = response.headers.get("Retry-After")
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _code(exc: HttpResponseError) -> str:
+    error = getattr(exc, "error", None)
+    code = getattr(error, "code", None) if error is not None else None
+    return str(code or exc.reason or "")
+
+
+def from_azure(exc: Exception, *, customer: str | None, step: str | None, action: str) -> OnboardingError:
+    """Classify an azure-core exception raised while doing ``action``."""
+    kw = {"customer": customer, "step": step}
+    if isinstance(exc, ClientAuthenticationError) and (exc.status_code or 0) < 500:
+        return PermanentError(f"{action}: authentication failed ({exc.message})", status=exc.status_code,
+                              hint="check the credential source and its client id/secret or identity", **kw)
+    if isinstance(exc, ServiceRequestError | ServiceResponseError):
+        return TransientError(f"{action}: connection problem ({type(exc).__name__})", **kw)
+    if not isinstance(exc, HttpResponseError):
+        return PermanentError(f"{action}: {type(exc).__name__}: {exc}", **kw)
+    status = exc.status_code or 0
+    code = _code(exc)
+    lcode = code.lower()
+    message = f"{action}: {status} {code}: {getattr(exc.error, 'message', None) or exc.message}"
+    if status == 429:
+        return TransientError(message, retry_after_s=_retry_after(exc), code=code, status=status, **kw)
+    if status >= 500 or status == 408:
+        return TransientError(message, retry_after_s=_retry_after(exc), code=code, status=status, **kw)
+    if status == 409 and lcode in TRANSIENT_CONFLICT_CODES:
+        return TransientError(message, retry_after_s=_retry_after(exc), code=code, status=status, **kw)
+    if lcode in LOCKDOWN_CODES:
+        return PermanentError(message, code=code, status=status,
+                              hint="the scope is locked down or denied by policy; ask the customer to lift the "
+                              "node resource group lockdown or exempt this identity", **kw)
+    if lcode in PROPAGATION_CODES:
+        return AuthorizationPendingError(message, code=code, status=status,
+                                         hint="waiting for role assignments to propagate", **kw)
+    if status == 403:
+        return PermanentError(message, code=code, status=status,
+                              hint="the credential lacks the role; check the application's authorizations", **kw)
+    if isinstance(exc, ResourceNotFoundError) or status == 404:
+        return PermanentError(message, code=code, status=status,
+                              hint="check the names and ids in the customer spec", **kw)
+    return PermanentError(message, code=code, status=status, **kw)
+
+
+@contextlib.contextmanager
+def azure_errors(*, customer: str | None, step: str | None, action: str) -> Iterator[None]:
+    """Re-raise azure-core exceptions as the product's taxonomy (like httpx's mapping context manager)."""
+    try:
+        yield
+    except OnboardingError:
+        raise
+    except (HttpResponseError, ServiceRequestError, ServiceResponseError, ClientAuthenticationError) as exc:
+        raise from_azure(exc, customer=customer, step=step, action=action) from None
+
+
+def from_kubernetes(status: int, reason: str, *, customer: str | None, step: str | None,
+                    action: str) -> OnboardingError:
+    kw = {"customer": customer, "step": step, "status": status}
+    message = f"{action}: Kubernetes API answered {status} {reason}"
+    if status in (409, 429) or status >= 500 or status == 0:
+        return TransientError(message, **kw)
+    if status in (401, 403):
+        return PermanentError(message, hint="the cluster credentials lack access; re-fetch them or check RBAC", **kw)
+    return PermanentError(message, **kw)
+
+
+def is_transient(exc: BaseException) -> bool:
+    return isinstance(exc, TransientError)

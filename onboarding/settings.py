@@ -1,0 +1,47 @@
+"""Where the clouds are and how patient to be: read from the environment (prefix ONBOARDING_).
+
+The same settings point the product at Azure, a sovereign cloud or the sandbox; there is no other switch.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+UPSTREAM_CHART_REPOSITORY = "https://raw.githubusercontent.com/Azure/aad-pod-identity/master/charts"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ONBOARDING_", extra="ignore")
+
+    arm_endpoint: str = Field("https://management.azure.com", description="Azure Resource Manager endpoint")
+    arm_scope: str = Field("https://management.azure.com/.default", description="Token scope for ARM")
+    authority_host: str = Field("https://login.microsoftonline.com", description="Entra ID authority host")
+    storage_scope: str = Field("https://storage.azure.com/.default", description="Token scope for storage")
+    ca_bundle: Path | None = Field(None, description="CA bundle for TLS to ARM, Entra ID and storage (private clouds)")
+    default_chart_repository: str = Field(
+        UPSTREAM_CHART_REPOSITORY, description="Chart repository used when a customer does not name one (a mirror)"
+    )
+    application_definition_id: str | None = Field(
+        None, description="Service catalog definition used when a customer spec names neither definition nor plan"
+    )
+    helm_executable: str = Field("helm", description="helm binary (>= 3.8)")
+    poll_interval_s: float = Field(2.0, gt=0, description="Polling interval for long-running operations")
+    retry_base_delay_s: float = Field(2.0, ge=0, description="First retry delay for transient errors")
+    retry_max_delay_s: float = Field(60.0, ge=0, description="Largest single retry delay")
+    retry_budget_s: float = Field(900.0, gt=0, description="Time budget for retrying one step's transient errors")
+    propagation_budget_s: float = Field(
+        2400.0, gt=0, description="How long a 403 may be blamed on role propagation before it is permanent"
+    )
+    deployment_timeout_s: float = Field(3600.0, gt=0, description="Longest wait for a managed application deployment")
+    probe_timeout_s: float = Field(300.0, gt=0, description="Longest wait for the storage probe pod")
+    probe_image: str = Field("python:3.11-slim", description="Image of the storage probe pod (stdlib Python)")
+    task_retries: int = Field(8, ge=0, description="Prefect task retries for transient errors")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
