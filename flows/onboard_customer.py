@@ -1,0 +1,90 @@
+"""onboard_customer: one customer from nothing (or anything) to "a pod reads their storage with the identity"."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_markdown_artifact, create_progress_artifact, update_progress_artifact
+from prefect.events import emit_event
+
+from onboarding.cluster import ClusterInfo
+from onboarding.errors import OnboardingError
+from onboarding.models import CustomerSpec
+from onboarding.report import onboarding_markdown, summary_row
+from onboarding.results import StepResult
+from tasks.onboarding import (
+    attach_identities_task,
+    discover_cluster_task,
+    ensure_managed_app_task,
+    ensure_node_rg_roles_task,
+    install_pod_identity_task,
+    verify_storage_access_task,
+)
+
+STEPS = 6
+
+
+def _run_steps(customer: CustomerSpec, dry_run: bool, steps: list[StepResult], progress: Any) -> ClusterInfo | None:
+    def advance(done: int) -> None:
+        update_progress_artifact(progress, progress=100.0 * done / STEPS)
+
+    app = ensure_managed_app_task(customer, dry_run)
+    steps.append(app)
+    advance(1)
+    if dry_run and not app.details.get("exists", True):
+        return None
+    cluster = discover_cluster_task(customer)
+    advance(2)
+    steps.append(ensure_node_rg_roles_task(customer, cluster, dry_run))
+    advance(3)
+    futures = [attach_identities_task.submit(customer, cluster, vmss_id, dry_run) for vmss_id in cluster.scale_sets]
+    steps.extend(f.result() for f in futures)
+    advance(4)
+    steps.append(install_pod_identity_task(customer, cluster, dry_run))
+    advance(5)
+    steps.append(verify_storage_access_task(customer, cluster, dry_run))
+    advance(6)
+    return cluster
+
+
+@flow(name="onboard-customer", flow_run_name="onboard-{customer.name}", log_prints=True)
+def onboard_customer(customer: CustomerSpec, dry_run: bool = False) -> dict[str, Any]:
+    """Deploy or adopt the managed application, grant roles, attach identities, install pod identity, prove storage.
+
+    Args:
+        customer: The customer's parameters (the catalog entry in deployments/customers/).
+        dry_run: Read everything and report the plan, write nothing.
+    """
+    logger = get_run_logger()
+    started = time.monotonic()
+    steps: list[StepResult] = []
+    progress = create_progress_artifact(progress=0.0, description=f"onboarding {customer.name}")
+    cluster: ClusterInfo | None = None
+    failure: OnboardingError | None = None
+    try:
+        cluster = _run_steps(customer, dry_run, steps, progress)
+        outcome = "planned" if dry_run else "verified"
+    except OnboardingError as exc:
+        failure = exc
+        outcome = "failed"
+    error = str(failure) if failure else None
+    duration = time.monotonic() - started
+    create_markdown_artifact(
+        key=f"onboarding-{customer.name}",
+        markdown=onboarding_markdown(customer=customer.name, outcome=outcome, dry_run=dry_run, steps=steps,
+                                     cluster=cluster, error=error),
+        description=f"onboarding report for {customer.name}",
+    )
+    summary = summary_row(customer=customer.name, outcome=outcome, steps=steps, duration_s=duration, error=error)
+    if outcome == "verified":
+        emit_event(
+            event="ama.customer.onboarded",
+            resource={"prefect.resource.id": f"ama.customer.{customer.name}", "customer.id": customer.name},
+            payload={"changes": summary["changes"], "seconds": summary["seconds"]},
+        )
+    logger.info("customer %s: %s after %.1f s (%d changes)", customer.name, outcome, duration, summary["changes"])
+    if failure:
+        raise failure
+    return summary

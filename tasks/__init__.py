@@ -1,0 +1,1 @@
+"""Prefect tasks: thin wrappers over onboarding/ step functions, each with its retry policy."""
