@@ -1,0 +1,1 @@
+"""Turns the customer catalog into Prefect deployments (prefect.yaml)."""
