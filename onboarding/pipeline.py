@@ -1,0 +1,26 @@
+"""The onboarding steps chained as plain function calls, without Prefect: for `plan` on the command line and for
+measuring orchestration overhead. The Prefect flow (flows/onboard_customer.py) runs the same steps as tasks."""
+
+from __future__ import annotations
+
+from .cluster import ClusterInfo
+from .context import CustomerContext
+from .results import StepResult
+from .steps.attach import attach_identities
+from .steps.discover import discover_cluster
+from .steps.managed_app import ensure_managed_app
+from .steps.pod_identity import install_pod_identity
+from .steps.roles import ensure_node_rg_roles
+from .steps.verify import verify_storage_access
+
+
+def run_onboarding(ctx: CustomerContext, *, dry_run: bool) -> tuple[list[StepResult], ClusterInfo | None]:
+    steps = [ensure_managed_app(ctx, dry_run=dry_run)]
+    if dry_run and not steps[0].details.get("exists", True):
+        return steps, None
+    cluster = discover_cluster(ctx)
+    steps.append(ensure_node_rg_roles(ctx, cluster, dry_run=dry_run))
+    steps.extend(attach_identities(ctx, cluster, vmss_id, dry_run=dry_run) for vmss_id in cluster.scale_sets)
+    steps.append(install_pod_identity(ctx, cluster, dry_run=dry_run))
+    steps.append(verify_storage_access(ctx, cluster, dry_run=dry_run))
+    return steps, cluster
