@@ -1,0 +1,53 @@
+"""The catalog validates and prefect.yaml is generated from it (adding a customer is adding a YAML file)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from deployments.build import PREFECT_YAML, render
+from onboarding.catalog import load_catalog
+from onboarding.errors import InvalidSpecError
+
+
+def test_catalog_has_three_valid_customers() -> None:
+    names = [spec.name for spec in load_catalog()]
+    assert len(names) >= 3
+    assert len(set(names)) == len(names)
+
+
+def test_prefect_yaml_is_generated_from_the_catalog() -> None:
+    assert PREFECT_YAML.read_text() == render(), "run `python -m deployments.build`"
+    document = yaml.safe_load(PREFECT_YAML.read_text())
+    deployments = {d["name"]: d for d in document["deployments"]}
+    for spec in load_catalog():
+        deployment = deployments[spec.name]
+        assert deployment["entrypoint"] == "flows/onboard_customer.py:onboard_customer"
+        assert deployment["parameters"]["customer"]["name"] == spec.name
+
+
+def test_a_new_yaml_file_is_a_new_deployment(tmp_path: Path) -> None:
+    source = Path(load_catalog.__code__.co_filename).parent.parent / "deployments" / "customers" / "contoso.yaml"
+    data = yaml.safe_load(source.read_text())
+    data["name"] = "adventureworks"
+    (tmp_path / "adventureworks.yaml").write_text(yaml.safe_dump(data))
+    document = yaml.safe_load(render(tmp_path))
+    assert [d["name"] for d in document["deployments"]] == ["adventureworks"]
+
+
+def test_invalid_file_names_file_customer_and_field(tmp_path: Path) -> None:
+    (tmp_path / "bad.yaml").write_text("name: broken\ntenant_id: not-a-guid\n")
+    with pytest.raises(InvalidSpecError) as info:
+        load_catalog(tmp_path)
+    message = str(info.value)
+    assert "broken" in message and "bad.yaml" in message and "tenant_id" in message
+
+
+def test_duplicate_names_are_refused(tmp_path: Path) -> None:
+    source = Path(load_catalog.__code__.co_filename).parent.parent / "deployments" / "customers" / "contoso.yaml"
+    (tmp_path / "a.yaml").write_text(source.read_text())
+    (tmp_path / "b.yaml").write_text(source.read_text())
+    with pytest.raises(InvalidSpecError, match="unique"):
+        load_catalog(tmp_path)
