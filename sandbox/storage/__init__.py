@@ -1,21 +1,7 @@
-"""Stub: replaced by Azurite + the ADLS Gen2 front."""
+"""ADLS Gen2 storage for the sandbox: Azurite (the real emulator) behind an HTTPS front that serves the DFS
+List Paths API, proxies blob reads and writes, and enforces storage data roles from the sandbox's role
+assignments. See ``docs/sandbox-storage-and-charts.md``."""
 
-from __future__ import annotations
+from .stack import StorageStack
 
-from pathlib import Path
-
-from ..certs import CertPaths
-from ..state import World
-
-
-class StorageStack:
-    url = "https://127.0.0.1:1"
-
-    def __init__(self, world: World, certs: CertPaths, state_dir: Path) -> None:
-        self.world = world
-
-    def start(self) -> "StorageStack":
-        return self
-
-    def stop(self) -> None:
-        pass
+__all__ = ["StorageStack"]

@@ -1,0 +1,39 @@
+"""Storage error answers in the two dialects one URL serves here: the DFS endpoint's JSON
+(``{"error": {"code", "message"}}``) and the blob endpoint's XML; both carry ``x-ms-error-code``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from xml.sax.saxutils import escape
+
+from ..httpd import Request, Response
+
+# Blob API codes the DFS endpoint reports under its own names.
+DFS_CODES = {"BlobNotFound": "PathNotFound", "ContainerNotFound": "FilesystemNotFound"}
+DFS_MESSAGES = {
+    "PathNotFound": "The specified path does not exist.",
+    "FilesystemNotFound": "The specified filesystem does not exist.",
+}
+_DFS_QUERY = ("resource", "action")
+
+
+def is_dfs(request: Request) -> bool:
+    """DFS dialect for DFS-only operations and for plain HTTP clients (curl sends no ``x-ms-version``)."""
+    return any(request.q(name) is not None for name in _DFS_QUERY) or request.header("x-ms-version") is None
+
+
+def storage_error(
+    request: Request, status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> Response:
+    request_id = str(uuid.uuid4())
+    detail = f"{message}\nRequestId:{request_id}\nTime:{dt.datetime.now(dt.UTC).isoformat()}"
+    all_headers = {"x-ms-error-code": code, "x-ms-request-id": request_id, **(headers or {})}
+    if is_dfs(request):
+        body = {"error": {"code": code, "message": detail}}
+        return Response(status=status, body=body, headers=all_headers)
+    xml = (
+        '<?xml version="1.0" encoding="utf-8"?>'
+        f"<Error><Code>{escape(code)}</Code><Message>{escape(detail)}</Message></Error>"
+    )
+    return Response(status=status, body=xml.encode(), headers=all_headers, content_type="application/xml")
