@@ -178,7 +178,9 @@ class _Handler(BaseHTTPRequestHandler):
         payload, content_type = response.encoded()
         self.send_response(response.status)
         self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(payload)))
+        # A handler may set Content-Length itself: a proxied HEAD answer carries the entity's length.
+        if not any(k.lower() == "content-length" for k in response.headers):
+            self.send_header("Content-Length", str(len(payload)))
         for key, value in response.headers.items():
             self.send_header(key, value)
         self.end_headers()
