@@ -183,9 +183,10 @@ class CustomerSpec(Strict):
     subscription_id: Guid = Field(..., title="Subscription id", description="Customer subscription of the application")
     location: str = Field("eastus", title="Location", pattern=r"^[a-z][a-z0-9]{2,30}$", description="Azure region")
     credential_source: CredentialSource = Field(
-        CredentialSource.PUBLISHER, title="Credentials",
-        description="publisher: the publisher principal; application-tokens: the application's identity via "
-        "listTokens for node resource group writes; worker-managed-identity: the worker runs as that identity",
+        CredentialSource.APPLICATION_TOKENS, title="Credentials for the node resource group",
+        description="application-tokens: the publisher gets tokens for the application's identity with listTokens "
+        "(no bootstrap VM); worker-managed-identity: the worker runs as that identity (the seed's bootstrap VM); "
+        "publisher: the publisher principal, only where the template granted it roles on the node resource group",
     )
     managed_application: ManagedApplicationSpec = Field(..., title="Managed application")
     identities: list[Annotated[str, Field(pattern=IDENTITY_ID)]] = Field(
