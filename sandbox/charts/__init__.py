@@ -1,20 +1,5 @@
-"""Stub: replaced by the chart repository."""
+"""The sandbox's Helm chart repository (aad-pod-identity 4.1.18: the upstream package or the stand-in chart)."""
 
-from __future__ import annotations
+from .repo import ChartRepo
 
-from pathlib import Path
-
-from ..state import World
-
-
-class ChartRepo:
-    url = "http://127.0.0.1:1"
-
-    def __init__(self, world: World, state_dir: Path) -> None:
-        self.world = world
-
-    def start(self) -> "ChartRepo":
-        return self
-
-    def stop(self) -> None:
-        pass
+__all__ = ["ChartRepo"]
