@@ -22,11 +22,14 @@ from tasks.onboarding import (
     install_pod_identity_task,
     verify_storage_access_task,
 )
+from tasks.watch_state import remember_onboarded
 
 STEPS = 6
 
 
-def _run_steps(customer: CustomerSpec, dry_run: bool, steps: list[StepResult], progress: Any) -> ClusterInfo | None:
+def _run_steps(
+    customer: CustomerSpec, dry_run: bool, steps: list[StepResult], progress: Any
+) -> ClusterInfo | None:
     def advance(done: int) -> None:
         update_progress_artifact(progress, progress=100.0 * done / STEPS)
 
@@ -39,7 +42,9 @@ def _run_steps(customer: CustomerSpec, dry_run: bool, steps: list[StepResult], p
     advance(2)
     steps.append(ensure_node_rg_roles_task(customer, cluster, dry_run))
     advance(3)
-    futures = [attach_identities_task.submit(customer, cluster, vmss_id, dry_run) for vmss_id in cluster.scale_sets]
+    futures = [
+        attach_identities_task.submit(customer, cluster, vmss_id, dry_run) for vmss_id in cluster.scale_sets
+    ]
     steps.extend(f.result() for f in futures)
     advance(4)
     steps.append(install_pod_identity_task(customer, cluster, dry_run))
@@ -73,18 +78,29 @@ def onboard_customer(customer: CustomerSpec, dry_run: bool = False) -> dict[str,
     duration = time.monotonic() - started
     create_markdown_artifact(
         key=f"onboarding-{customer.name}",
-        markdown=onboarding_markdown(customer=customer.name, outcome=outcome, dry_run=dry_run, steps=steps,
-                                     cluster=cluster, error=error),
+        markdown=onboarding_markdown(
+            customer=customer.name,
+            outcome=outcome,
+            dry_run=dry_run,
+            steps=steps,
+            cluster=cluster,
+            error=error,
+        ),
         description=f"onboarding report for {customer.name}",
     )
-    summary = summary_row(customer=customer.name, outcome=outcome, steps=steps, duration_s=duration, error=error)
-    if outcome == "verified":
+    summary = summary_row(
+        customer=customer.name, outcome=outcome, steps=steps, duration_s=duration, error=error
+    )
+    if outcome == "verified" and cluster is not None:
+        remember_onboarded(customer.name, cluster)
         emit_event(
             event="ama.customer.onboarded",
             resource={"prefect.resource.id": f"ama.customer.{customer.name}", "customer.id": customer.name},
             payload={"changes": summary["changes"], "seconds": summary["seconds"]},
         )
-    logger.info("customer %s: %s after %.1f s (%d changes)", customer.name, outcome, duration, summary["changes"])
+    logger.info(
+        "customer %s: %s after %.1f s (%d changes)", customer.name, outcome, duration, summary["changes"]
+    )
     if failure:
         raise failure
     return summary

@@ -8,8 +8,7 @@ import yaml
 
 from .errors import InvalidSpecError
 from .models import CustomerSpec, load_customer_spec
-
-DEFAULT_CATALOG = Path(__file__).resolve().parent.parent / "deployments" / "customers"
+from .settings import REPOSITORY_CATALOG as DEFAULT_CATALOG
 
 
 def load_catalog(directory: Path = DEFAULT_CATALOG) -> list[CustomerSpec]:
@@ -23,8 +22,11 @@ def load_catalog(directory: Path = DEFAULT_CATALOG) -> list[CustomerSpec]:
             raise InvalidSpecError(f"{path.name} is not valid YAML: {exc}", customer=path.stem) from None
         spec = load_customer_spec(data, source=path.name)
         if spec.name in seen:
-            raise InvalidSpecError(f"name {spec.name!r} is used by {seen[spec.name].name} and {path.name}",
-                                   customer=spec.name, hint="customer names must be unique")
+            raise InvalidSpecError(
+                f"name {spec.name!r} is used by {seen[spec.name].name} and {path.name}",
+                customer=spec.name,
+                hint="customer names must be unique",
+            )
         seen[spec.name] = path
         specs.append(spec)
     return specs
@@ -34,5 +36,8 @@ def find_customer(name: str, directory: Path = DEFAULT_CATALOG) -> CustomerSpec:
     for spec in load_catalog(directory):
         if spec.name == name:
             return spec
-    raise InvalidSpecError(f"no customer named {name!r} in {directory}", customer=name,
-                           hint="add deployments/customers/<name>.yaml")
+    raise InvalidSpecError(
+        f"no customer named {name!r} in {directory}",
+        customer=name,
+        hint="add deployments/customers/<name>.yaml",
+    )

@@ -12,6 +12,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 UPSTREAM_CHART_REPOSITORY = "https://raw.githubusercontent.com/Azure/aad-pod-identity/master/charts"
+REPOSITORY_CATALOG = Path(__file__).resolve().parent.parent / "deployments" / "customers"
 
 
 class Settings(BaseSettings):
@@ -21,25 +22,38 @@ class Settings(BaseSettings):
     arm_scope: str = Field("https://management.azure.com/.default", description="Token scope for ARM")
     authority_host: str = Field("https://login.microsoftonline.com", description="Entra ID authority host")
     storage_scope: str = Field("https://storage.azure.com/.default", description="Token scope for storage")
-    ca_bundle: Path | None = Field(None, description="CA bundle for TLS to ARM, Entra ID and storage (private clouds)")
+    ca_bundle: Path | None = Field(
+        None, description="CA bundle for TLS to ARM, Entra ID and storage (private clouds)"
+    )
     default_chart_repository: str = Field(
-        UPSTREAM_CHART_REPOSITORY, description="Chart repository used when a customer does not name one (a mirror)"
+        UPSTREAM_CHART_REPOSITORY,
+        description="Chart repository used when a customer does not name one (a mirror)",
     )
     application_definition_id: str | None = Field(
-        None, description="Service catalog definition used when a customer spec names neither definition nor plan"
+        None,
+        description="Service catalog definition used when a customer spec names neither definition nor plan",
     )
     helm_executable: str = Field("helm", description="helm binary (>= 3.8)")
     poll_interval_s: float = Field(2.0, gt=0, description="Polling interval for long-running operations")
     retry_base_delay_s: float = Field(2.0, ge=0, description="First retry delay for transient errors")
     retry_max_delay_s: float = Field(60.0, ge=0, description="Largest single retry delay")
-    retry_budget_s: float = Field(900.0, gt=0, description="Time budget for retrying one step's transient errors")
+    retry_budget_s: float = Field(
+        900.0, gt=0, description="Time budget for retrying one step's transient errors"
+    )
     propagation_budget_s: float = Field(
         2400.0, gt=0, description="How long a 403 may be blamed on role propagation before it is permanent"
     )
-    deployment_timeout_s: float = Field(3600.0, gt=0, description="Longest wait for a managed application deployment")
+    deployment_timeout_s: float = Field(
+        3600.0, gt=0, description="Longest wait for a managed application deployment"
+    )
     probe_timeout_s: float = Field(300.0, gt=0, description="Longest wait for the storage probe pod")
     probe_image: str = Field("python:3.11-slim", description="Image of the storage probe pod (stdlib Python)")
     task_retries: int = Field(8, ge=0, description="Prefect task retries for transient errors")
+    catalog_dir: Path = Field(REPOSITORY_CATALOG, description="Folder of customer YAML files (the catalog)")
+    fleet_parallelism: int = Field(8, ge=1, description="Customers reconciled at once by the fleet flow")
+    subscription_concurrency: int = Field(
+        2, ge=1, description="Onboardings at once per subscription (a Prefect global concurrency limit)"
+    )
 
 
 @lru_cache(maxsize=1)

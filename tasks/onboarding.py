@@ -2,44 +2,51 @@
 
 from __future__ import annotations
 
-from prefect import task
-from prefect.cache_policies import NO_CACHE
-
-from onboarding.cluster import ClusterInfo
-from onboarding.models import CustomerSpec
-from onboarding.results import StepResult
 from onboarding.steps.attach import attach_identities
 from onboarding.steps.discover import discover_cluster
 from onboarding.steps.managed_app import ensure_managed_app
 from onboarding.steps.pod_identity import install_pod_identity
 from onboarding.steps.roles import ensure_node_rg_roles
 from onboarding.steps.verify import verify_storage_access
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from onboarding.cluster import ClusterInfo
+from onboarding.models import CustomerSpec
+from onboarding.results import StepResult
 
 from .context import context_for
 from .policy import retry_options
 
 _common = {"cache_policy": NO_CACHE, **retry_options()}
 
+
 @task(name="ensure-managed-app", task_run_name="ensure-managed-app-{spec.name}", **_common)
 def ensure_managed_app_task(spec: CustomerSpec, dry_run: bool = False) -> StepResult:
     return ensure_managed_app(context_for(spec), dry_run=dry_run)
+
 
 @task(name="discover-cluster", task_run_name="discover-cluster-{spec.name}", **_common)
 def discover_cluster_task(spec: CustomerSpec) -> ClusterInfo:
     return discover_cluster(context_for(spec))
 
+
 @task(name="ensure-node-rg-roles", task_run_name="ensure-node-rg-roles-{spec.name}", **_common)
 def ensure_node_rg_roles_task(spec: CustomerSpec, cluster: ClusterInfo, dry_run: bool = False) -> StepResult:
     return ensure_node_rg_roles(context_for(spec), cluster, dry_run=dry_run)
 
+
 @task(name="attach-identities", task_run_name="attach-identities-{spec.name}", **_common)
-def attach_identities_task(spec: CustomerSpec, cluster: ClusterInfo, vmss_id: str,
-                           dry_run: bool = False) -> StepResult:
+def attach_identities_task(
+    spec: CustomerSpec, cluster: ClusterInfo, vmss_id: str, dry_run: bool = False
+) -> StepResult:
     return attach_identities(context_for(spec), cluster, vmss_id, dry_run=dry_run)
+
 
 @task(name="install-pod-identity", task_run_name="install-pod-identity-{spec.name}", **_common)
 def install_pod_identity_task(spec: CustomerSpec, cluster: ClusterInfo, dry_run: bool = False) -> StepResult:
     return install_pod_identity(context_for(spec), cluster, dry_run=dry_run)
+
 
 @task(name="verify-storage-access", task_run_name="verify-storage-access-{spec.name}", **_common)
 def verify_storage_access_task(spec: CustomerSpec, cluster: ClusterInfo, dry_run: bool = False) -> StepResult:

@@ -21,7 +21,10 @@ def retry_only_transient(task: Any, task_run: Any, state: Any) -> bool:
 
 def backoff_delays() -> list[float]:
     settings = get_settings()
-    return [min(settings.retry_base_delay_s * 2**i, settings.retry_max_delay_s) for i in range(settings.task_retries)]
+    return [
+        min(settings.retry_base_delay_s * 2**i, settings.retry_max_delay_s)
+        for i in range(settings.task_retries)
+    ]
 
 
 def retry_options() -> dict[str, Any]:

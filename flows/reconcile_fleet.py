@@ -1,0 +1,56 @@
+"""reconcile_fleet: every catalog customer through the onboarding (reconcile mode), nightly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_progress_artifact, create_table_artifact, update_progress_artifact
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from onboarding.catalog import load_catalog
+from onboarding.errors import PermanentError
+from onboarding.settings import get_settings
+from tasks.fleet import ensure_subscription_limits, reconcile_customer_task
+
+
+@flow(
+    name="reconcile-fleet",
+    log_prints=True,
+    task_runner=ThreadPoolTaskRunner(max_workers=get_settings().fleet_parallelism),
+)
+def reconcile_fleet(
+    catalog_dir: str | None = None, customers: list[str] | None = None, dry_run: bool = False
+) -> list[dict[str, Any]]:
+    """Reconcile every customer; one failure does not stop the others; a fleet table artifact at the end.
+
+    Args:
+        catalog_dir: Folder of customer YAML files on the worker (default: the repository's catalog).
+        customers: Only these customers (default: all).
+        dry_run: Plan only, write nothing.
+    """
+    settings = get_settings()
+    directory = Path(catalog_dir) if catalog_dir else settings.catalog_dir
+    specs = [s for s in load_catalog(directory) if not customers or s.name in customers]
+    ensure_subscription_limits([s.subscription_id for s in specs], settings.subscription_concurrency)
+    progress = create_progress_artifact(
+        progress=0.0, description=f"fleet reconcile of {len(specs)} customers"
+    )
+    futures = [reconcile_customer_task.submit(spec, dry_run) for spec in specs]
+    rows = []
+    for done, future in enumerate(futures, start=1):
+        rows.append(future.result())
+        update_progress_artifact(progress, progress=100.0 * done / max(1, len(futures)))
+    create_table_artifact(
+        key="fleet-reconcile", table=rows, description="fleet reconcile: one row per customer"
+    )
+    failed = [r for r in rows if r["outcome"] == "failed"]
+    get_run_logger().info("fleet: %d customers, %d failed", len(rows), len(failed))
+    if failed:
+        names = ", ".join(f"{r['customer']} ({r['reason'][:120]})" for r in failed)
+        raise PermanentError(
+            f"{len(failed)} of {len(rows)} customers failed: {names}",
+            hint="open each failed customer's onboarding run for its report",
+        )
+    return rows

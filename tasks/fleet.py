@@ -1,0 +1,62 @@
+"""Fleet tasks: per-subscription concurrency limits and one customer's onboarding as a child deployment run."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from prefect import get_client, task
+from prefect.cache_policies import NO_CACHE
+from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
+from prefect.concurrency.sync import concurrency
+from prefect.deployments import run_deployment
+from prefect.exceptions import ObjectAlreadyExists
+
+from onboarding.models import CustomerSpec
+from onboarding.settings import get_settings
+
+FLEET_DEPLOYMENT = "onboard-customer/fleet"
+
+
+def subscription_limit(subscription_id: str) -> str:
+    return f"ama-subscription-{subscription_id.lower()}"
+
+
+@task(name="ensure-subscription-limits", cache_policy=NO_CACHE)
+def ensure_subscription_limits(subscription_ids: list[str], limit: int) -> list[str]:
+    """Create the global concurrency limit of every subscription the fleet touches (existing ones are kept)."""
+    created = []
+    with get_client(sync_client=True) as client:
+        for sub in sorted(set(subscription_ids)):
+            try:
+                client.create_global_concurrency_limit(
+                    GlobalConcurrencyLimitCreate(name=subscription_limit(sub), limit=limit)
+                )
+                created.append(sub)
+            except ObjectAlreadyExists:
+                pass
+    return created
+
+
+@task(name="reconcile-customer", task_run_name="reconcile-{spec.name}", cache_policy=NO_CACHE)
+def reconcile_customer_task(spec: CustomerSpec, dry_run: bool = False) -> dict[str, Any]:
+    """Run the customer's onboarding as a child flow run on any worker; never raises, returns a fleet row."""
+    started = time.monotonic()
+    with concurrency(subscription_limit(spec.subscription_id), occupy=1, strict=True):
+        run = run_deployment(
+            FLEET_DEPLOYMENT,
+            parameters={"customer": spec.model_dump(mode="json", exclude_none=True), "dry_run": dry_run},
+            timeout=get_settings().deployment_timeout_s,
+        )
+    state = run.state
+    ok = bool(state and state.is_completed())
+    return {
+        "customer": spec.name,
+        "subscription": spec.subscription_id,
+        "outcome": ("planned" if dry_run else "verified") if ok else "failed",
+        "seconds": round(time.monotonic() - started, 1),
+        "reason": ""
+        if ok
+        else (state.message if state and state.message else str(state.type if state else "?")),
+        "flow_run": str(run.id),
+    }
