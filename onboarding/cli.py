@@ -33,8 +33,10 @@ def validate(catalog: Path = CatalogOption) -> None:
 
 
 @app.command()
-def plan(customer: str = typer.Argument(..., help="Customer short name from the catalog"),
-         catalog: Path = CatalogOption) -> None:
+def plan(
+    customer: str = typer.Argument(..., help="Customer short name from the catalog"),
+    catalog: Path = CatalogOption,
+) -> None:
     """Show what onboarding CUSTOMER would change, reading the cloud and writing nothing."""
     from .context import CustomerContext
     from .pipeline import run_onboarding
@@ -47,5 +49,6 @@ def plan(customer: str = typer.Argument(..., help="Customer short name from the 
     except OnboardingError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
-    typer.echo(onboarding_markdown(customer=spec.name, outcome="planned", dry_run=True, steps=steps,
-                                   cluster=cluster))
+    typer.echo(
+        onboarding_markdown(customer=spec.name, outcome="planned", dry_run=True, steps=steps, cluster=cluster)
+    )

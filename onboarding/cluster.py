@@ -22,7 +22,9 @@ class ClusterInfo(BaseModel):
     node_resource_group_id: str
     kubelet_identity: IdentityRef
     app_identity: IdentityRef
-    identities: list[IdentityRef] = Field(description="Identities every node pool must carry (app identity first)")
+    identities: list[IdentityRef] = Field(
+        description="Identities every node pool must carry (app identity first)"
+    )
     oidc_issuer_url: str | None = None
     network_plugin: str | None = None
     scale_sets: list[str] = Field(default_factory=list, description="Node pool scale set ids")

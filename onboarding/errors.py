@@ -35,8 +35,16 @@ LOCKDOWN_CODES = {"requestdisallowedbypolicy", "denyassignmentauthorizationfaile
 class OnboardingError(Exception):
     """Base of every error the product raises on purpose."""
 
-    def __init__(self, message: str, *, customer: str | None = None, step: str | None = None,
-                 hint: str | None = None, code: str | None = None, status: int | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        customer: str | None = None,
+        step: str | None = None,
+        hint: str | None = None,
+        code: str | None = None,
+        status: int | None = None,
+    ) -> None:
         self.customer = customer
         self.step = step
         self.hint = hint
@@ -46,8 +54,14 @@ class OnboardingError(Exception):
         super().__init__(self._render())
 
     def _render(self) -> str:
-        where = " ".join(p for p in (f"customer {self.customer!r}" if self.customer else "",
-                                     f"step {self.step}" if self.step else "") if p)
+        where = " ".join(
+            p
+            for p in (
+                f"customer {self.customer!r}" if self.customer else "",
+                f"step {self.step}" if self.step else "",
+            )
+            if p
+        )
         text = f"{where}: {self.detail}" if where else self.detail
         return f"{text} -> {self.hint}" if self.hint else text
 
@@ -93,8 +107,12 @@ def from_azure(exc: Exception, *, customer: str | None, step: str | None, action
     """Classify an azure-core exception raised while doing ``action``."""
     kw = {"customer": customer, "step": step}
     if isinstance(exc, ClientAuthenticationError) and (exc.status_code or 0) < 500:
-        return PermanentError(f"{action}: authentication failed ({exc.message})", status=exc.status_code,
-                              hint="check the credential source and its client id/secret or identity", **kw)
+        return PermanentError(
+            f"{action}: authentication failed ({exc.message})",
+            status=exc.status_code,
+            hint="check the credential source and its client id/secret or identity",
+            **kw,
+        )
     if isinstance(exc, ServiceRequestError | ServiceResponseError):
         return TransientError(f"{action}: connection problem ({type(exc).__name__})", **kw)
     if not isinstance(exc, HttpResponseError):
@@ -110,18 +128,30 @@ def from_azure(exc: Exception, *, customer: str | None, step: str | None, action
     if status == 409 and lcode in TRANSIENT_CONFLICT_CODES:
         return TransientError(message, retry_after_s=_retry_after(exc), code=code, status=status, **kw)
     if lcode in LOCKDOWN_CODES:
-        return PermanentError(message, code=code, status=status,
-                              hint="the scope is locked down or denied by policy; ask the customer to lift the "
-                              "node resource group lockdown or exempt this identity", **kw)
+        return PermanentError(
+            message,
+            code=code,
+            status=status,
+            hint="the scope is locked down or denied by policy; ask the customer to lift the "
+            "node resource group lockdown or exempt this identity",
+            **kw,
+        )
     if lcode in PROPAGATION_CODES:
-        return AuthorizationPendingError(message, code=code, status=status,
-                                         hint="waiting for role assignments to propagate", **kw)
+        return AuthorizationPendingError(
+            message, code=code, status=status, hint="waiting for role assignments to propagate", **kw
+        )
     if status == 403:
-        return PermanentError(message, code=code, status=status,
-                              hint="the credential lacks the role; check the application's authorizations", **kw)
+        return PermanentError(
+            message,
+            code=code,
+            status=status,
+            hint="the credential lacks the role; check the application's authorizations",
+            **kw,
+        )
     if isinstance(exc, ResourceNotFoundError) or status == 404:
-        return PermanentError(message, code=code, status=status,
-                              hint="check the names and ids in the customer spec", **kw)
+        return PermanentError(
+            message, code=code, status=status, hint="check the names and ids in the customer spec", **kw
+        )
     return PermanentError(message, code=code, status=status, **kw)
 
 
@@ -136,14 +166,17 @@ def azure_errors(*, customer: str | None, step: str | None, action: str) -> Iter
         raise from_azure(exc, customer=customer, step=step, action=action) from None
 
 
-def from_kubernetes(status: int, reason: str, *, customer: str | None, step: str | None,
-                    action: str) -> OnboardingError:
+def from_kubernetes(
+    status: int, reason: str, *, customer: str | None, step: str | None, action: str
+) -> OnboardingError:
     kw = {"customer": customer, "step": step, "status": status}
     message = f"{action}: Kubernetes API answered {status} {reason}"
     if status in (409, 429) or status >= 500 or status == 0:
         return TransientError(message, **kw)
     if status in (401, 403):
-        return PermanentError(message, hint="the cluster credentials lack access; re-fetch them or check RBAC", **kw)
+        return PermanentError(
+            message, hint="the cluster credentials lack access; re-fetch them or check RBAC", **kw
+        )
     return PermanentError(message, **kw)
 
 

@@ -9,8 +9,10 @@ _PATTERNS = [
     re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),
     # bearer headers and token fields in JSON or query strings
     re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{8,}"),
-    re.compile(r"(?i)((?:access_token|refresh_token|client_secret|token|password|secret)[\"']?\s*[:=]\s*[\"']?)"
-               r"[^\"'\s,&}]{4,}"),
+    re.compile(
+        r"(?i)((?:access_token|refresh_token|client_secret|token|password|secret)[\"']?\s*[:=]\s*[\"']?)"
+        r"[^\"'\s,&}]{4,}"
+    ),
     # kubeconfig credential fields
     re.compile(r"(?i)((?:client-key-data|client-certificate-data|token)\s*:\s*)\S{8,}"),
 ]

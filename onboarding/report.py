@@ -12,8 +12,15 @@ def _cell(text: object) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def onboarding_markdown(*, customer: str, outcome: str, dry_run: bool, steps: list[StepResult],
-                        cluster: ClusterInfo | None, error: str | None = None) -> str:
+def onboarding_markdown(
+    *,
+    customer: str,
+    outcome: str,
+    dry_run: bool,
+    steps: list[StepResult],
+    cluster: ClusterInfo | None,
+    error: str | None = None,
+) -> str:
     title = "Plan" if dry_run else "Onboarding"
     lines = [f"# {title} of customer `{customer}`: **{outcome}**", ""]
     if error:
@@ -22,10 +29,17 @@ def onboarding_markdown(*, customer: str, outcome: str, dry_run: bool, steps: li
     for step in steps:
         changed = "<br>".join(_cell(c) for c in step.changed) or "-"
         unchanged = "<br>".join(_cell(c) for c in step.unchanged) or "-"
-        lines.append(f"| {step.step} | {changed} | {unchanged} | {step.duration_s:.1f} | {step.waited_s:.1f} |")
+        lines.append(
+            f"| {step.step} | {changed} | {unchanged} | {step.duration_s:.1f} | {step.waited_s:.1f} |"
+        )
     if cluster:
-        lines += ["", f"Cluster `{cluster.cluster_name}`, node resource group `{cluster.node_resource_group}`.", "",
-                  "| scale set | identities |", "|---|---|"]
+        lines += [
+            "",
+            f"Cluster `{cluster.cluster_name}`, node resource group `{cluster.node_resource_group}`.",
+            "",
+            "| scale set | identities |",
+            "|---|---|",
+        ]
         per_vmss: dict[str, list[str]] = {}
         for step in steps:
             if step.step == "attach-identities" and "vmss" in step.details:
@@ -42,8 +56,9 @@ def onboarding_markdown(*, customer: str, outcome: str, dry_run: bool, steps: li
     return "\n".join(lines) + "\n"
 
 
-def summary_row(*, customer: str, outcome: str, steps: list[StepResult], duration_s: float,
-                error: str | None = None) -> dict[str, Any]:
+def summary_row(
+    *, customer: str, outcome: str, steps: list[StepResult], duration_s: float, error: str | None = None
+) -> dict[str, Any]:
     return {
         "customer": customer,
         "outcome": outcome,

@@ -19,12 +19,24 @@ def main(argv: list[str] | None = None) -> int:
         "ADLS Gen2 storage (Azurite) and a Helm chart repository. Binds 127.0.0.1 only.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    up = sub.add_parser("up", help="start every service, write DIR/sandbox.env, print 'sandbox ready', run until SIGTERM")
-    up.add_argument("--state-dir", required=True, type=Path, help="where certificates, logs and sandbox.env go")
-    up.add_argument("--profile", choices=["fast", "realistic"], default="fast",
-                    help="fast: sub-second delays for tests; realistic: Azure's delays multiplied by --time-scale")
-    up.add_argument("--time-scale", type=float, default=None,
-                    help=f"multiplier for realistic delays (default {DEFAULT_REALISTIC_SCALE})")
+    up = sub.add_parser(
+        "up", help="start every service, write DIR/sandbox.env, print 'sandbox ready', run until SIGTERM"
+    )
+    up.add_argument(
+        "--state-dir", required=True, type=Path, help="where certificates, logs and sandbox.env go"
+    )
+    up.add_argument(
+        "--profile",
+        choices=["fast", "realistic"],
+        default="fast",
+        help="fast: sub-second delays for tests; realistic: Azure's delays multiplied by --time-scale",
+    )
+    up.add_argument(
+        "--time-scale",
+        type=float,
+        default=None,
+        help=f"multiplier for realistic delays (default {DEFAULT_REALISTIC_SCALE})",
+    )
     up.add_argument("--log-level", default="WARNING")
     args = parser.parse_args(argv)
 
@@ -35,8 +47,11 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    print(f"sandbox ready in {sandbox.started_in_s:.1f} s: env at {args.state_dir / 'sandbox.env'} "
-          f"(ARM {sandbox.world.urls['arm']}, admin {sandbox.world.urls['admin']})", flush=True)
+    print(
+        f"sandbox ready in {sandbox.started_in_s:.1f} s: env at {args.state_dir / 'sandbox.env'} "
+        f"(ARM {sandbox.world.urls['arm']}, admin {sandbox.world.urls['admin']})",
+        flush=True,
+    )
     stop.wait()
     sandbox.stop()
     print("sandbox stopped", flush=True)

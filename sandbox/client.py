@@ -36,13 +36,23 @@ class SandboxProcess:
 
     def start(self, timeout_s: float = 90.0) -> SandboxProcess:
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        cmd = [sys.executable, "-m", "sandbox", "up", "--state-dir", str(self.state_dir), "--profile", self.profile]
+        cmd = [
+            sys.executable,
+            "-m",
+            "sandbox",
+            "up",
+            "--state-dir",
+            str(self.state_dir),
+            "--profile",
+            self.profile,
+        ]
         if self.time_scale is not None:
             cmd += ["--time-scale", str(self.time_scale)]
         log = open(self.state_dir / "sandbox.log", "w")  # noqa: SIM115 - lives as long as the process
         started = time.monotonic()
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, text=True,
-                                     cwd=Path(__file__).resolve().parent.parent)
+        self.proc = subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=log, text=True, cwd=Path(__file__).resolve().parent.parent
+        )
         assert self.proc.stdout is not None
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
@@ -72,8 +82,12 @@ class SandboxProcess:
     # --- admin API ---
     def admin(self, method: str, path: str, body: Any = None) -> Any:
         data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(self.env["SANDBOX_ADMIN_URL"] + path, data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
+        req = urllib.request.Request(
+            self.env["SANDBOX_ADMIN_URL"] + path,
+            data=data,
+            method=method,
+            headers={"Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(req, timeout=60) as resp:
             raw = resp.read()
         return json.loads(raw) if raw else None

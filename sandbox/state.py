@@ -75,7 +75,9 @@ class RoleDefinition:
 class RoleAssignment:
     scope: str
     name: str
-    role_definition_id: str  # full id: /subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/{guid}
+    role_definition_id: (
+        str  # full id: /subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/{guid}
+    )
     principal_id: str
     principal_type: str
     delegated_managed_identity_resource_id: str | None = None

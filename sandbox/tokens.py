@@ -24,8 +24,18 @@ class TokenSigner:
         self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self._public = self._key.public_key()
 
-    def mint(self, *, audience: str, tenant_id: str, object_id: str, app_id: str, lifetime_s: int = 3600,
-             issuer: str | None = None, subject: str | None = None, extra: dict[str, Any] | None = None) -> str:
+    def mint(
+        self,
+        *,
+        audience: str,
+        tenant_id: str,
+        object_id: str,
+        app_id: str,
+        lifetime_s: int = 3600,
+        issuer: str | None = None,
+        subject: str | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> str:
         now = int(time.time())
         claims: dict[str, Any] = {
             "aud": audience,
@@ -46,13 +56,26 @@ class TokenSigner:
     def verify(self, token: str, *, audience: str | list[str] | None = None) -> dict[str, Any]:
         """Claims of a valid token; raises ``jwt.InvalidTokenError`` otherwise."""
         options = {"verify_aud": audience is not None}
-        return jwt.decode(token, self._public, algorithms=["RS256"], audience=audience, options=options,
-                          leeway=30)
+        return jwt.decode(
+            token, self._public, algorithms=["RS256"], audience=audience, options=options, leeway=30
+        )
 
     def jwks(self) -> dict[str, Any]:
         numbers = self._public.public_numbers()
-        return {"keys": [{"kty": "RSA", "use": "sig", "kid": KEY_ID, "alg": "RS256",
-                          "n": _b64url_uint(numbers.n), "e": _b64url_uint(numbers.e)}]}
+        return {
+            "keys": [
+                {
+                    "kty": "RSA",
+                    "use": "sig",
+                    "kid": KEY_ID,
+                    "alg": "RS256",
+                    "n": _b64url_uint(numbers.n),
+                    "e": _b64url_uint(numbers.e),
+                }
+            ]
+        }
 
     def public_pem(self) -> bytes:
-        return self._public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        return self._public.public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )

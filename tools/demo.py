@@ -21,8 +21,12 @@ from .stack import ROOT, PrefectStack
 
 def register_customer(box: SandboxProcess, spec: CustomerSpec) -> None:
     """Make the customer exist in the sandbox cloud, as a real customer exists in Azure before onboarding."""
-    body: dict[str, object] = {"name": spec.name, "tenant_id": spec.tenant_id,
-                               "subscription_id": spec.subscription_id, "location": spec.location}
+    body: dict[str, object] = {
+        "name": spec.name,
+        "tenant_id": spec.tenant_id,
+        "subscription_id": spec.subscription_id,
+        "location": spec.location,
+    }
     if spec.managed_application.adopt_only:
         app = spec.managed_application
         body["adopt"] = {
@@ -47,9 +51,12 @@ def print_table(rows: list[dict[str, str]]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="make demo", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--keep", action="store_true", help="keep everything running to look at the Prefect UI")
+    parser = argparse.ArgumentParser(
+        prog="make demo", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--keep", action="store_true", help="keep everything running to look at the Prefect UI"
+    )
     parser.add_argument("--time-scale", type=float, default=0.01, help="multiplier for Azure's real delays")
     args = parser.parse_args(argv)
 
@@ -75,9 +82,14 @@ def main(argv: list[str] | None = None) -> int:
             run = runs[f"onboard-customer/{spec.name}"]
             state_name = run.state.type.value if run.state else "UNKNOWN"
             seconds = f"{run.total_run_time.total_seconds():.1f}" if run.total_run_time else "-"
-            rows.append({"customer": spec.name, "result": "verified" if state_name == "COMPLETED" else "failed",
-                         "seconds": seconds,
-                         "reason": "" if state_name == "COMPLETED" else (run.state.message or state_name)[:160]})
+            rows.append(
+                {
+                    "customer": spec.name,
+                    "result": "verified" if state_name == "COMPLETED" else "failed",
+                    "seconds": seconds,
+                    "reason": "" if state_name == "COMPLETED" else (run.state.message or state_name)[:160],
+                }
+            )
         print()
         print_table(rows)
         print(f"\nPrefect UI: {stack.ui_url}   demo wall time: {time.monotonic() - started:.0f} s")

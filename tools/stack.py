@@ -45,27 +45,35 @@ class PrefectStack:
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
         env.update(self.extra_env)
-        env.update({
-            "PREFECT_HOME": str(self.home),
-            "PREFECT_API_URL": self.api_url,
-            "PREFECT_SERVER_API_HOST": "127.0.0.1",
-            "PREFECT_SERVER_API_PORT": str(self.port),
-            "PREFECT_UI_API_URL": self.api_url,
-            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-            "PREFECT_API_BLOCKS_REGISTER_ON_START": "false",
-            "PREFECT_WORKER_QUERY_SECONDS": "1",
-            "PREFECT_WORKER_PREFETCH_SECONDS": "2",
-            "PREFECT_LOGGING_LEVEL": env.get("PREFECT_LOGGING_LEVEL", "INFO"),
-            "PATH": f"{BIN}{os.pathsep}{ROOT / '.tools' / 'bin'}{os.pathsep}{env.get('PATH', '')}",
-        })
+        env.update(
+            {
+                "PREFECT_HOME": str(self.home),
+                "PREFECT_API_URL": self.api_url,
+                "PREFECT_SERVER_API_HOST": "127.0.0.1",
+                "PREFECT_SERVER_API_PORT": str(self.port),
+                "PREFECT_UI_API_URL": self.api_url,
+                "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+                "PREFECT_API_BLOCKS_REGISTER_ON_START": "false",
+                "PREFECT_WORKER_QUERY_SECONDS": "1",
+                "PREFECT_WORKER_PREFETCH_SECONDS": "2",
+                "PREFECT_LOGGING_LEVEL": env.get("PREFECT_LOGGING_LEVEL", "INFO"),
+                "PATH": f"{BIN}{os.pathsep}{ROOT / '.tools' / 'bin'}{os.pathsep}{env.get('PATH', '')}",
+            }
+        )
         return env
 
     def start(self, timeout_s: float = 120.0) -> PrefectStack:
         self.home.mkdir(parents=True, exist_ok=True)
         self.port = self.port or free_port()
         log = open(self.home / "server.log", "wb")  # noqa: SIM115 - lives as long as the server
-        self.server = subprocess.Popen([*_prefect(), "server", "start"], env=self.env(), stdout=log,
-                                       stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True)
+        self.server = subprocess.Popen(
+            [*_prefect(), "server", "start"],
+            env=self.env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.server.poll() is not None:
@@ -79,8 +87,9 @@ class PrefectStack:
         raise TimeoutError("prefect server did not become healthy")
 
     def run_cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([*_prefect(), *args], env=self.env(), cwd=ROOT, check=check, text=True,
-                              capture_output=True)
+        return subprocess.run(
+            [*_prefect(), *args], env=self.env(), cwd=ROOT, check=check, text=True, capture_output=True
+        )
 
     def deploy(self, *, concurrency: int = 4) -> None:
         self.run_cli("work-pool", "create", WORK_POOL, "--type", "process", "--overwrite")
@@ -91,7 +100,11 @@ class PrefectStack:
         log = open(self.home / f"{name}.log", "wb")  # noqa: SIM115 - lives as long as the worker
         proc = subprocess.Popen(
             [*_prefect(), "worker", "start", "--pool", WORK_POOL, "--type", "process", "--name", name],
-            env=self.env(), stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True,
+            env=self.env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            start_new_session=True,
         )
         self.workers.append(proc)
         return proc
@@ -107,14 +120,17 @@ class PrefectStack:
                 except subprocess.TimeoutExpired:
                     proc.kill()
 
-    def run_deployments(self, names: list[str], *, timeout_s: float = 900.0,
-                        parameters: dict[str, Any] | None = None) -> dict[str, Any]:
+    def run_deployments(
+        self, names: list[str], *, timeout_s: float = 900.0, parameters: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         """Start each deployment as the UI's Run button does and wait for all; returns final flow runs by name."""
         os.environ["PREFECT_API_URL"] = self.api_url
         return asyncio.run(_run_and_wait(names, timeout_s, parameters))
 
 
-async def _run_and_wait(names: list[str], timeout_s: float, parameters: dict[str, Any] | None) -> dict[str, Any]:
+async def _run_and_wait(
+    names: list[str], timeout_s: float, parameters: dict[str, Any] | None
+) -> dict[str, Any]:
     from prefect.client.orchestration import get_client
     from prefect.deployments import run_deployment
 
