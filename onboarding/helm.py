@@ -1,0 +1,234 @@
+"""The aad-pod-identity chart through pyhelm3 and a real helm binary.
+
+Reconcile: read the release first (``helm status`` + ``helm get values``); when the deployed chart version and the
+user-supplied values already match, nothing is run that writes (a re-run makes no helm release). Values go to helm
+as JSON on stdin (pyhelm3), never to disk. ``disable_validation`` is never passed (pyhelm3 splits that flag).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import re
+import time
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pyhelm3
+from pyhelm3 import errors as helm_errors
+
+from .errors import OnboardingError, PermanentError, TransientError
+from .models import ChartSource, PodIdentityMode
+from .settings import Settings
+
+T = TypeVar("T")
+
+TRANSIENT_TEXT = re.compile(
+    r"another operation \(install/upgrade/rollback\) is in progress|connection refused|i/o timeout|"
+    r"timed out|tls handshake timeout|connection reset|unexpected eof|\beof\b|too many requests|"
+    r"service unavailable|internal error|the server is currently unable|context deadline exceeded|"
+    r"etcdserver|no such host|temporary failure in name resolution",
+)
+AUTH_TEXT = re.compile(r"forbidden|unauthorized|401|403")
+
+
+@dataclass
+class HelmOutcome:
+    action: str  # installed, upgraded, unchanged, would install, would upgrade
+    release: str
+    namespace: str
+    chart_version: str
+    revision: int | None
+    seconds: float
+    reason: str = ""
+
+
+def run_sync(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a pyhelm3 coroutine from sync code, also when the caller already has a running event loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+def chart_values(chart: ChartSource, mode: PodIdentityMode) -> dict[str, Any]:
+    """The chart values a customer's spec asks for (forceNamespaced is a string in this chart)."""
+    managed = mode == PodIdentityMode.AAD_POD_IDENTITY_MANAGED
+    return {
+        "nmi": {"allowNetworkPluginKubenet": bool(chart.allow_kubenet)},
+        "operationMode": "managed" if managed else "standard",
+        "forceNamespaced": "true" if managed else "false",
+    }
+
+
+def chart_ref(chart: ChartSource, settings: Settings) -> tuple[str, str | None]:
+    """(chart reference, repository URL or None): ``oci://...`` references carry no --repo."""
+    if chart.oci_reference:
+        return chart.oci_reference, None
+    return chart.name, (chart.repository or settings.default_chart_repository)
+
+
+def where(chart: ChartSource, settings: Settings) -> str:
+    ref, repo = chart_ref(chart, settings)
+    return repo or ref
+
+
+def map_helm_error(
+    exc: Exception, *, chart: ChartSource, settings: Settings, customer: str, step: str, action: str
+) -> OnboardingError:
+    kw: dict[str, Any] = {"customer": customer, "step": step}
+    stderr = exc.stderr.decode("utf-8", "replace").strip() if isinstance(exc, helm_errors.Error) else str(exc)
+    stderr = stderr.removeprefix("Error: ")[:800]
+    if isinstance(exc, helm_errors.ChartNotFoundError):
+        return PermanentError(
+            f"chart {chart.name} version {chart.version} not found in {where(chart, settings)}",
+            hint="check chart.repository/version (or chart.oci_reference) in the customer spec",
+            **kw,
+        )
+    if isinstance(exc, helm_errors.ConnectionError | helm_errors.CommandCancelledError):
+        return TransientError(f"{action}: helm could not reach the cluster: {stderr}", **kw)
+    if isinstance(exc, helm_errors.FailedToRenderChartError | helm_errors.InvalidResourceError):
+        return PermanentError(
+            f"{action}: the chart does not render/apply with these values: {stderr}",
+            hint="check the chart version and the values it expects",
+            **kw,
+        )
+    if isinstance(exc, helm_errors.ResourceAlreadyExistsError):
+        return PermanentError(
+            f"{action}: objects of the chart already exist outside this release: {stderr}",
+            hint="aad-pod-identity was installed by hand or under another release name; "
+            "set chart.release/namespace to it or remove it",
+            **kw,
+        )
+    lowered = stderr.lower()
+    if TRANSIENT_TEXT.search(lowered):
+        return TransientError(f"{action}: {stderr}", **kw)
+    if (
+        "is not a valid chart repository" in lowered
+        or "failed to fetch" in lowered
+        or "404 not found" in lowered
+    ):
+        return PermanentError(f"{action}: {stderr}", hint="check chart.repository in the customer spec", **kw)
+    if AUTH_TEXT.search(lowered):
+        return PermanentError(
+            f"{action}: {stderr}", hint="the cluster credentials lack rights to install", **kw
+        )
+    return PermanentError(f"{action}: {stderr}", **kw)
+
+
+def make_client(*, settings: Settings, kubeconfig: Path) -> pyhelm3.Client:
+    return pyhelm3.Client(executable=settings.helm_executable, kubeconfig=kubeconfig)
+
+
+async def _current(
+    client: pyhelm3.Client, *, release: str, namespace: str
+) -> tuple[str, str, dict[str, Any], int] | None:
+    """(status, chart version, user-supplied values, revision) of the deployed release, None when absent."""
+    try:
+        revision = await client.get_current_revision(release, namespace=namespace)
+    except helm_errors.ReleaseNotFoundError:
+        return None
+    metadata = await revision.chart_metadata()
+    values = await revision.values()
+    return str(revision.status.value), str(metadata.version), dict(values or {}), int(revision.revision)
+
+
+async def _ensure(
+    client: pyhelm3.Client,
+    *,
+    chart: ChartSource,
+    values: dict[str, Any],
+    settings: Settings,
+    dry_run: bool,
+    customer: str,
+    step: str,
+) -> HelmOutcome:
+    started = time.monotonic()
+    release, namespace = chart.release, chart.namespace
+    wanted_version = chart.version.removeprefix("v")
+    action = f"read release {namespace}/{release}"
+    try:
+        current = await _current(client, release=release, namespace=namespace)
+        if current is not None:
+            status, version, have_values, revision = current
+            if status == "deployed" and version.removeprefix("v") == wanted_version and have_values == values:
+                return HelmOutcome(
+                    "unchanged", release, namespace, version, revision, time.monotonic() - started
+                )
+            reason = (
+                f"status {status}"
+                if status != "deployed"
+                else f"chart {version} -> {chart.version}"
+                if version.removeprefix("v") != wanted_version
+                else "values differ"
+            )
+        else:
+            reason = "not installed"
+        verb = "install" if current is None else "upgrade"
+        ref, repo = chart_ref(chart, settings)
+        action = f"resolve chart {chart.name} {chart.version}"
+        resolved = await client.get_chart(ref, repo=repo, version=chart.version)
+        if dry_run:
+            return HelmOutcome(
+                f"would {verb}",
+                release,
+                namespace,
+                str(resolved.metadata.version),
+                None,
+                time.monotonic() - started,
+                reason,
+            )
+        action = f"{verb} release {namespace}/{release} (chart {chart.name} {chart.version})"
+        revision_after = await client.install_or_upgrade_release(
+            release, resolved, values, namespace=namespace, create_namespace=True, atomic=False, wait=False
+        )
+    except helm_errors.Error as exc:
+        raise map_helm_error(
+            exc, chart=chart, settings=settings, customer=customer, step=step, action=action
+        ) from None
+    return HelmOutcome(
+        f"{verb}ed" if verb == "install" else "upgraded",
+        release,
+        namespace,
+        str(resolved.metadata.version),
+        int(revision_after.revision),
+        time.monotonic() - started,
+        reason,
+    )
+
+
+def ensure_release(
+    *,
+    settings: Settings,
+    kubeconfig: Path,
+    chart: ChartSource,
+    values: dict[str, Any],
+    customer: str,
+    step: str,
+    dry_run: bool,
+) -> HelmOutcome:
+    """Install or upgrade the chart's release unless the deployed one already has this version and values."""
+    try:
+        client = make_client(settings=settings, kubeconfig=kubeconfig)
+    except (AssertionError, OSError, ValueError) as exc:
+        raise PermanentError(
+            f"helm is not usable ({settings.helm_executable}): {exc}",
+            customer=customer,
+            step=step,
+            hint="install helm >= 3.8 or set ONBOARDING_HELM_EXECUTABLE",
+        ) from None
+    return run_sync(
+        _ensure(
+            client,
+            chart=chart,
+            values=values,
+            settings=settings,
+            dry_run=dry_run,
+            customer=customer,
+            step=step,
+        )
+    )

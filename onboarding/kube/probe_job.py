@@ -1,0 +1,256 @@
+"""The storage probe as a Kubernetes Job: a ConfigMap with ``probe/probe.py``, a Job that runs it once with the
+pod identity label (aad-pod-identity) or the workload identity service account, a wait on the Job's condition
+(watch, falling back to polling with bounded backoff), the pod's one JSON line, and cleanup of everything."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+import uuid
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+from kubernetes import watch
+from kubernetes.client import ApiClient, BatchV1Api, CoreV1Api
+from kubernetes.client.exceptions import ApiException
+
+from .objects import kube_errors, ownership_labels, to_dict
+
+RUN_LABEL = "ama-onboarding/probe-run"
+AAD_POD_IDENTITY_LABEL = "aadpodidbinding"
+WORKLOAD_IDENTITY_LABEL = "azure.workload.identity/use"
+WATCH_SLICE_S = 30
+
+
+@dataclass
+class ProbeRequest:
+    """What the probe reads and as whom."""
+
+    dfs_endpoint: str
+    filesystem: str
+    directory: str
+    file: str
+    client_id: str
+    resource_id: str
+    audience: str
+    namespace: str
+    image: str
+    selector: str | None = None  # aadpodidbinding label value; None -> no label
+    service_account: str | None = None  # workload identity: the federated service account
+    timeout_s: float = 300.0
+    extra_labels: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class ProbeOutcome:
+    job: str
+    phase: str  # "Complete", "Failed" or "Timeout"
+    result: dict[str, Any] | None
+    log_tail: str
+    seconds: float
+
+
+def probe_source() -> str:
+    return resources.files("probe").joinpath("probe.py").read_text(encoding="utf-8")
+
+
+def job_name(run_id: str | None = None) -> str:
+    return f"ama-storage-probe-{run_id or uuid.uuid4().hex[:10]}"
+
+
+def configmap_body(name: str, *, namespace: str, customer: str, run_label: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": {**ownership_labels(customer), RUN_LABEL: run_label},
+        },
+        "data": {"probe.py": probe_source()},
+    }
+
+
+def job_body(name: str, request: ProbeRequest, *, customer: str) -> dict[str, Any]:
+    labels = {**ownership_labels(customer), RUN_LABEL: name}
+    pod_labels = {**labels, **request.extra_labels}
+    pod_spec: dict[str, Any] = {
+        "restartPolicy": "Never",
+        "containers": [
+            {
+                "name": "probe",
+                "image": request.image,
+                "command": ["python", "/probe/probe.py"],
+                "env": [{"name": k, "value": v} for k, v in probe_env(request).items()],
+                "volumeMounts": [{"name": "probe", "mountPath": "/probe", "readOnly": True}],
+                "resources": {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"memory": "128Mi"}},
+            }
+        ],
+        "volumes": [{"name": "probe", "configMap": {"name": name}}],
+    }
+    if request.service_account:
+        pod_labels[WORKLOAD_IDENTITY_LABEL] = "true"
+        pod_spec["serviceAccountName"] = request.service_account
+    elif request.selector:
+        pod_labels[AAD_POD_IDENTITY_LABEL] = request.selector
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": name, "namespace": request.namespace, "labels": labels},
+        "spec": {
+            "backoffLimit": 0,
+            "activeDeadlineSeconds": max(int(request.timeout_s), 1),
+            "ttlSecondsAfterFinished": 600,
+            "template": {"metadata": {"labels": pod_labels}, "spec": pod_spec},
+        },
+    }
+
+
+def probe_env(request: ProbeRequest) -> dict[str, str]:
+    return {
+        "PROBE_DFS_ENDPOINT": request.dfs_endpoint,
+        "PROBE_FILESYSTEM": request.filesystem,
+        "PROBE_DIRECTORY": request.directory,
+        "PROBE_FILE": request.file,
+        "PROBE_CLIENT_ID": request.client_id,
+        "PROBE_RESOURCE_ID": request.resource_id,
+        "PROBE_AUDIENCE": request.audience,
+        "PROBE_TIMEOUT_S": "30",
+    }
+
+
+def job_phase(job: dict[str, Any]) -> str | None:
+    status = job.get("status") or {}
+    for condition in status.get("conditions") or []:
+        if condition.get("status") == "True" and condition.get("type") in ("Complete", "Failed"):
+            return str(condition["type"])
+    if status.get("succeeded"):
+        return "Complete"
+    if status.get("failed"):
+        return "Failed"
+    return None
+
+
+def parse_result(log: str) -> dict[str, Any] | None:
+    """The probe's JSON line (the last line that parses as an object with an ``ok`` key)."""
+    for line in reversed(log.strip().splitlines()):
+        try:
+            value = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(value, dict) and "ok" in value:
+            return value
+    return None
+
+
+def wait_for_job(
+    api: ApiClient, *, name: str, namespace: str, timeout_s: float, customer: str, step: str
+) -> str:
+    """Complete / Failed / Timeout. Watches the Job; if the watch breaks, polls with bounded backoff."""
+    batch = BatchV1Api(api)
+    deadline = time.monotonic() + timeout_s
+    delay = 0.2
+    while True:
+        with kube_errors(customer=customer, step=step, action=f"read Job {namespace}/{name}"):
+            job = to_dict(api, batch.read_namespaced_job(name, namespace))
+        phase = job_phase(job)
+        if phase:
+            return phase
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return "Timeout"
+        version = (job.get("metadata") or {}).get("resourceVersion")
+        w = watch.Watch()
+        try:
+            for event in w.stream(
+                batch.list_namespaced_job,
+                namespace,
+                label_selector=f"{RUN_LABEL}={name}",
+                resource_version=version,
+                timeout_seconds=max(1, int(min(remaining, WATCH_SLICE_S))),
+            ):
+                obj = to_dict(api, event["object"])
+                if (obj.get("metadata") or {}).get("name") == name and job_phase(obj):
+                    w.stop()
+                    return str(job_phase(obj))
+            delay = 0.2  # the watch ran its slice: read again
+        except (ApiException, ValueError, OSError) as exc:
+            # 410 Gone or a broken stream: fall back to reading with backoff
+            if isinstance(exc, ApiException) and exc.status in (401, 403):
+                raise
+            time.sleep(min(delay, max(deadline - time.monotonic(), 0)))
+            delay = min(delay * 2, 5.0)
+        finally:
+            w.stop()
+
+
+def read_probe_log(api: ApiClient, *, name: str, namespace: str, customer: str, step: str) -> str:
+    core = CoreV1Api(api)
+    with kube_errors(customer=customer, step=step, action=f"list pods of Job {namespace}/{name}"):
+        pods = core.list_namespaced_pod(namespace, label_selector=f"{RUN_LABEL}={name}").items
+    logs = []
+    for pod in pods:
+        with kube_errors(customer=customer, step=step, action=f"read log of pod {pod.metadata.name}"):
+            # kubernetes 36.x turns preloaded logs into "b'...'": read the raw response instead
+            response = core.read_namespaced_pod_log(
+                pod.metadata.name, namespace, container="probe", _preload_content=False
+            )
+            logs.append(response.data.decode("utf-8", "replace"))
+    return "\n".join(logs)
+
+
+def cleanup(api: ApiClient, *, name: str, namespace: str) -> None:
+    """Delete the Job (Background propagation), its pods and the ConfigMap; missing ones are fine."""
+    batch, core = BatchV1Api(api), CoreV1Api(api)
+    calls = [
+        lambda: batch.delete_namespaced_job(name, namespace, propagation_policy="Background"),
+        lambda: core.delete_namespaced_config_map(name, namespace),
+    ]
+    try:
+        pods = core.list_namespaced_pod(namespace, label_selector=f"{RUN_LABEL}={name}").items
+        calls += [lambda p=p: core.delete_namespaced_pod(p.metadata.name, namespace) for p in pods]
+    except ApiException:
+        pass
+    for call in calls:
+        try:
+            call()
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+
+
+def run_probe(
+    api: ApiClient, request: ProbeRequest, *, customer: str, step: str, run_id: str | None = None
+) -> ProbeOutcome:
+    """Run the probe Job once and return what it printed; always cleans up after itself."""
+    name = job_name(run_id)
+    core, batch = CoreV1Api(api), BatchV1Api(api)
+    started = time.monotonic()
+    try:
+        with kube_errors(
+            customer=customer, step=step, action=f"create probe ConfigMap {request.namespace}/{name}"
+        ):
+            core.create_namespaced_config_map(
+                request.namespace,
+                configmap_body(name, namespace=request.namespace, customer=customer, run_label=name),
+            )
+        with kube_errors(customer=customer, step=step, action=f"create probe Job {request.namespace}/{name}"):
+            batch.create_namespaced_job(request.namespace, job_body(name, request, customer=customer))
+        phase = wait_for_job(
+            api,
+            name=name,
+            namespace=request.namespace,
+            timeout_s=request.timeout_s,
+            customer=customer,
+            step=step,
+        )
+        seconds = time.monotonic() - started
+        log = read_probe_log(api, name=name, namespace=request.namespace, customer=customer, step=step)
+        return ProbeOutcome(
+            job=name, phase=phase, result=parse_result(log), log_tail=log[-2000:], seconds=seconds
+        )
+    finally:
+        with contextlib.suppress(ApiException, OSError):  # ttlSecondsAfterFinished removes it eventually
+            cleanup(api, name=name, namespace=request.namespace)
