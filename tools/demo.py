@@ -10,35 +10,12 @@ import argparse
 import shutil
 import sys
 import time
-from pathlib import Path
 
 from onboarding.catalog import load_catalog
-from onboarding.models import CustomerSpec
 from sandbox.client import SandboxProcess
 
+from .customers import register_customer
 from .stack import ROOT, PrefectStack
-
-
-def register_customer(box: SandboxProcess, spec: CustomerSpec) -> None:
-    """Make the customer exist in the sandbox cloud, as a real customer exists in Azure before onboarding."""
-    body: dict[str, object] = {
-        "name": spec.name,
-        "tenant_id": spec.tenant_id,
-        "subscription_id": spec.subscription_id,
-        "location": spec.location,
-    }
-    if spec.managed_application.adopt_only:
-        app = spec.managed_application
-        body["adopt"] = {
-            "resource_group": app.resource_group,
-            "name": app.name,
-            "managed_resource_group": app.managed_resource_group_name,
-            "plan": app.plan.model_dump() if app.plan else None,
-            "aks_name": app.parameters.aks_name,
-            "node_resource_group": app.parameters.node_resource_group,
-            "node_count": app.parameters.node_count,
-        }
-    box.add_customer(**body)
 
 
 def print_table(rows: list[dict[str, str]]) -> None:

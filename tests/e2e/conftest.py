@@ -1,0 +1,32 @@
+"""One Prefect server per test session (real server subprocess, project deployments, one process worker)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from sandbox.client import SandboxProcess
+from tools.stack import PrefectStack
+
+# Faster polling and retries for the fast sandbox profile; the product reads these like any setting.
+TEST_SETTINGS = {
+    "ONBOARDING_POLL_INTERVAL_S": "0.1",
+    "ONBOARDING_RETRY_BASE_DELAY_S": "0.5",
+    "ONBOARDING_RETRY_MAX_DELAY_S": "5",
+    "ONBOARDING_PROPAGATION_BUDGET_S": "60",
+    "ONBOARDING_PROBE_TIMEOUT_S": "60",
+}
+
+
+@pytest.fixture(scope="session")
+def prefect_stack(sandbox: SandboxProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrefectStack]:
+    os.environ.update(TEST_SETTINGS)
+    stack = PrefectStack(tmp_path_factory.mktemp("prefect"), extra_env={**sandbox.env, **TEST_SETTINGS})
+    stack.start()
+    stack.deploy(concurrency=8)
+    stack.start_worker()
+    os.environ["PREFECT_API_URL"] = stack.api_url
+    yield stack
+    stack.stop()
