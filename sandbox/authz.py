@@ -7,7 +7,7 @@ from __future__ import annotations
 import fnmatch
 import time
 
-from .state import RoleDefinition, World, key
+from .state import RoleAssignment, RoleDefinition, World, key
 
 OWNER = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
 CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
@@ -99,7 +99,9 @@ def role_definition_id(subscription_id: str, role_guid: str) -> str:
 
 
 def _matches(pattern: str, action: str) -> bool:
-    return fnmatch.fnmatchcase(action.lower(), pattern.lower())
+    # As in Azure, "a/*/assign/action" also covers "a/assign/action" (the wildcard may be an empty segment).
+    pattern, action = pattern.lower(), action.lower()
+    return fnmatch.fnmatchcase(action, pattern) or fnmatch.fnmatchcase(action, pattern.replace("/*/", "/"))
 
 
 def grants(role: RoleDefinition, action: str, *, data: bool = False) -> bool:
@@ -133,3 +135,10 @@ def is_locked(world: World, scope: str) -> bool:
     """Node resource group lockdown: writes under a locked scope are denied to everyone but the platform."""
     with world.lock:
         return any(scope_covers(locked, scope) for locked in world.locked_scopes)
+
+
+def add_assignment(world: World, ra: RoleAssignment) -> RoleAssignment:
+    """Store a role assignment (keyed by its lower-cased id)."""
+    with world.lock:
+        world.role_assignments[key(ra.id)] = ra
+    return ra

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from .state import World
+import secrets
+import time
+
+from . import authz
+from .state import Principal, RoleAssignment, Subscription, Tenant, World, new_guid
 
 PUBLISHER_TENANT_ID = "00000000-0000-4000-8000-00000000a001"
 PUBLISHER_SUBSCRIPTION_ID = "00000000-0000-4000-8000-00000000b001"
@@ -10,7 +14,64 @@ APPLICATION_DEFINITION_ID = (
     f"/subscriptions/{PUBLISHER_SUBSCRIPTION_ID}/resourceGroups/publisher-rg"
     "/providers/Microsoft.Solutions/applicationDefinitions/ama-aks"
 )
+PUBLISHER_RG_ID = f"/subscriptions/{PUBLISHER_SUBSCRIPTION_ID}/resourceGroups/publisher-rg"
+DEFAULT_LOCATION = "westus"
 
 
 def seed_world(world: World) -> None:
-    raise NotImplementedError("filled in by the ARM work")
+    with world.lock:
+        for role in authz.BUILTIN_ROLES:
+            world.role_definitions[role.id] = role
+        world.tenants[PUBLISHER_TENANT_ID] = Tenant(PUBLISHER_TENANT_ID, "publisher", is_publisher=True)
+        publisher = world.add_principal(
+            Principal(
+                object_id=new_guid(),
+                tenant_id=PUBLISHER_TENANT_ID,
+                kind="ServicePrincipal",
+                client_id=new_guid(),
+                display_name="ama-aks-publisher",
+                secret=secrets.token_urlsafe(32),
+                multi_tenant=True,
+            )
+        )
+        world.publisher = publisher
+        world.subscriptions[PUBLISHER_SUBSCRIPTION_ID] = Subscription(
+            PUBLISHER_SUBSCRIPTION_ID, PUBLISHER_TENANT_ID, "publisher"
+        )
+        sub_scope = f"/subscriptions/{PUBLISHER_SUBSCRIPTION_ID}"
+        owner = RoleAssignment(
+            scope=sub_scope,
+            name=new_guid(),
+            role_definition_id=authz.role_definition_id(PUBLISHER_SUBSCRIPTION_ID, authz.OWNER),
+            principal_id=publisher.object_id,
+            principal_type="ServicePrincipal",
+            created_by="seed",
+            created_at=time.time() - 3600,
+        )
+        authz.add_assignment(world, owner)
+        world.put(
+            {
+                "id": PUBLISHER_RG_ID,
+                "name": "publisher-rg",
+                "type": "Microsoft.Resources/resourceGroups",
+                "location": DEFAULT_LOCATION,
+                "tags": {},
+                "properties": {"provisioningState": "Succeeded"},
+            }
+        )
+        world.put(
+            {
+                "id": APPLICATION_DEFINITION_ID,
+                "name": "ama-aks",
+                "type": "Microsoft.Solutions/applicationDefinitions",
+                "location": DEFAULT_LOCATION,
+                "properties": {
+                    "lockLevel": "ReadOnly",
+                    "displayName": "AKS managed application",
+                    "description": "Deploys AKS, a user-assigned identity and an ADLS Gen2 account (the seed template)",
+                    "authorizations": [{"principalId": publisher.object_id, "roleDefinitionId": authz.OWNER}],
+                    "packageFileUri": "https://example.invalid/ama-aks.zip",
+                    "provisioningState": "Succeeded",
+                },
+            }
+        )

@@ -1,0 +1,206 @@
+"""What every resource provider module shares: the call context, ARM errors, routing, paging, authorization."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from .. import authz
+from ..httpd import Request, Response, json_response
+from ..state import Principal, World, key
+
+SUB = r"/subscriptions/(?P<sub>[^/]+)"
+RG = SUB + r"/resourceGroups/(?P<rg>[^/]+)"
+PAGE_SIZE = 50
+
+
+class ArmError(Exception):
+    """An error ARM answers with ``{"error": {"code", "message"}}``."""
+
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(f"{status} {code}: {message}")
+        self.status, self.code, self.message = status, code, message
+        self.headers = headers or {}
+
+    def response(self) -> Response:
+        return error_response(self.status, self.code, self.message, self.headers)
+
+
+def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
+    return json_response({"error": {"code": code, "message": message}}, status, **(headers or {}))
+
+
+@dataclass
+class Call:
+    """One authenticated ARM request."""
+
+    world: World
+    request: Request
+    principal: Principal
+    tenant_id: str
+    base_url: str
+    params: dict[str, str] = field(default_factory=dict)
+
+    def body(self) -> dict[str, Any]:
+        try:
+            data = self.request.json()
+        except ValueError as exc:
+            raise ArmError(400, "InvalidRequestContent", f"The request content was invalid: {exc}") from exc
+        if not isinstance(data, dict):
+            raise ArmError(400, "InvalidRequestContent", "The request content must be a JSON object.")
+        return data
+
+    @property
+    def path(self) -> str:
+        return self.request.path.rstrip("/")
+
+
+ArmHandler = Callable[[Call], Response]
+
+
+class ArmRouter:
+    """Case-insensitive regex routes over the unquoted path; first match wins."""
+
+    def __init__(self) -> None:
+        self._routes: list[tuple[str, re.Pattern[str], ArmHandler]] = []
+
+    def add(self, method: str, pattern: str, handler: ArmHandler) -> None:
+        self._routes.append((method.upper(), re.compile(pattern + r"/?$", re.IGNORECASE), handler))
+
+    def match(self, method: str, path: str) -> tuple[ArmHandler, dict[str, str]] | None:
+        path_matched = False
+        for route_method, pattern, handler in self._routes:
+            m = pattern.match(path)
+            if m:
+                path_matched = True
+                if route_method == method:
+                    return handler, {k: v for k, v in m.groupdict().items() if v is not None}
+        if path_matched:
+            raise ArmError(
+                405, "MethodNotAllowed", f"The requested method '{method}' is not allowed for '{path}'."
+            )
+        return None
+
+
+def now_iso(at: float | None = None) -> str:
+    return datetime.fromtimestamp(time.time() if at is None else at, UTC).isoformat().replace("+00:00", "Z")
+
+
+def public(body: dict[str, Any]) -> dict[str, Any]:
+    """A resource body as ARM returns it (sandbox-only keys start with ``_``)."""
+    return {k: v for k, v in body.items() if not k.startswith("_")}
+
+
+def paged(call: Call, items: list[dict[str, Any]]) -> Response:
+    """One page of ``items`` with a ``nextLink`` that repeats the query plus ``$skiptoken``."""
+    try:
+        start = int(call.request.q("$skiptoken") or 0)
+    except ValueError as exc:
+        raise ArmError(400, "InvalidSkipToken", "The $skiptoken is not valid.") from exc
+    page = items[start : start + PAGE_SIZE]
+    body: dict[str, Any] = {"value": [public(i) for i in page]}
+    if start + PAGE_SIZE < len(items):
+        query = {k: v for k, v in call.request.query.items() if k.lower() != "$skiptoken"}
+        query["$skiptoken"] = str(start + PAGE_SIZE)
+        body["nextLink"] = f"{call.base_url}{call.request.path}?{urlencode(query)}"
+    return json_response(body)
+
+
+def rg_id(sub: str, rg: str) -> str:
+    return f"/subscriptions/{sub}/resourceGroups/{rg}"
+
+
+def resource_group_of(resource_id: str) -> str | None:
+    m = re.match(RG, resource_id, re.IGNORECASE)
+    return rg_id(m["sub"], m["rg"]) if m else None
+
+
+def require_rg(call: Call) -> dict[str, Any]:
+    rg = call.world.get(rg_id(call.params["sub"], call.params["rg"]))
+    if rg is None:
+        raise ArmError(
+            404, "ResourceGroupNotFound", f"Resource group '{call.params['rg']}' could not be found."
+        )
+    return rg
+
+
+def require_resource(call: Call, resource_id: str, type_name: str) -> dict[str, Any]:
+    require_rg(call)
+    body = call.world.get(resource_id)
+    if body is None:
+        name = resource_id.rstrip("/").rsplit("/", 1)[-1]
+        raise ArmError(
+            404,
+            "ResourceNotFound",
+            f"The Resource '{type_name}/{name}' under resource group '{call.params['rg']}' was not found. "
+            "For more details please go to https://aka.ms/ARMResourceNotFoundFix",
+        )
+    return body
+
+
+def _denied(call: Call, action: str, scope: str) -> ArmError:
+    return ArmError(
+        403,
+        "AuthorizationFailed",
+        f"The client '{call.principal.client_id}' with object id '{call.principal.object_id}' does not have "
+        f"authorization to perform action '{action}' over scope '{scope}' or the scope is invalid. If access was "
+        "recently granted, please refresh your credentials.",
+    )
+
+
+def require(call: Call, action: str, scope: str) -> None:
+    """403 AuthorizationFailed unless the caller holds ``action`` at ``scope`` (propagated assignments only)."""
+    if not authz.is_authorized(call.world, call.principal.object_id, action, scope):
+        raise _denied(call, action, scope)
+
+
+def denied_by_assignment(world: World, principal_id: str, scope: str) -> str | None:
+    """The managed application deny assignment covering ``scope`` that does not exclude ``principal_id``."""
+    with world.lock:
+        for rg_key, rg in world.resources.items():
+            excluded = rg.get("_sandbox", {}).get("deny_except")
+            if excluded is None or not authz.scope_covers(rg_key, scope):
+                continue
+            if principal_id.lower() not in {p.lower() for p in excluded}:
+                return str(rg["id"])
+    return None
+
+
+def require_write(call: Call, action: str, scope: str) -> None:
+    """Writes: node resource group lockdown, RBAC, then managed application deny assignments."""
+    if authz.is_locked(call.world, scope):
+        raise ArmError(
+            403,
+            "DenyAssignmentAuthorizationFailed",
+            f"The client '{call.principal.client_id}' with object id '{call.principal.object_id}' has permission "
+            f"to perform action '{action}' on scope '{scope}'; however, the access is denied because of the deny "
+            "assignment of the node resource group lockdown (restrictionLevel: ReadOnly).",
+        )
+    require(call, action, scope)
+    denying = denied_by_assignment(call.world, call.principal.object_id, scope)
+    if denying is not None:
+        raise ArmError(
+            403,
+            "DenyAssignmentAuthorizationFailed",
+            f"The client '{call.principal.client_id}' with object id '{call.principal.object_id}' is denied "
+            f"action '{action}' on scope '{scope}' by the managed application's deny assignment on '{denying}'.",
+        )
+
+
+def visible(call: Call, action: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [i for i in items if authz.is_authorized(call.world, call.principal.object_id, action, i["id"])]
+
+
+def resources_of_type(world: World, type_name: str, under: str | None = None) -> list[dict[str, Any]]:
+    prefix = key(under) + "/" if under else ""
+    with world.lock:
+        return [
+            r
+            for k, r in world.resources.items()
+            if r.get("type", "").lower() == type_name.lower() and k.startswith(prefix)
+        ]

@@ -1,0 +1,113 @@
+"""Long-running operations: an operation store and the status endpoints ARMPolling follows.
+
+``Azure-AsyncOperation`` points at ``/providers/Microsoft.Sandbox/operations/{id}`` ({"status": ...});
+``Location`` (POST actions) at ``/providers/Microsoft.Sandbox/operationResults/{id}`` (202 while running,
+then 200 with the result or 204).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..httpd import Response, json_response
+from ..state import World
+from .base import ArmError, ArmRouter, Call, now_iso
+
+STATUS_PATH = "/providers/Microsoft.Sandbox/operations/"
+RESULT_PATH = "/providers/Microsoft.Sandbox/operationResults/"
+
+
+@dataclass
+class Operation:
+    id: str
+    name: str
+    status: str = "InProgress"
+    error: dict[str, str] | None = None
+    result: Any = None
+    started: float = field(default_factory=time.time)
+    ended: float | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "id": f"{STATUS_PATH}{self.id}",
+            "name": self.id,
+            "status": self.status,
+            "startTime": now_iso(self.started),
+        }
+        if self.ended is not None:
+            body["endTime"] = now_iso(self.ended)
+        if self.error:
+            body["error"] = self.error
+        return body
+
+
+class Operations:
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self._ops: dict[str, Operation] = {}
+        self._lock = threading.Lock()
+
+    def start(self, name: str, delay_s: float, work: Callable[[], Any]) -> Operation:
+        """Run ``work`` after ``delay_s``; its return value is the result, an ArmError fails the operation."""
+        op = Operation(id=str(uuid.uuid4()), name=name)
+        with self._lock:
+            self._ops[op.id] = op
+
+        def complete() -> None:
+            try:
+                op.result = work()
+                op.status = "Succeeded"
+            except ArmError as exc:
+                op.error = {"code": exc.code, "message": exc.message}
+                op.status = "Failed"
+            except Exception as exc:
+                op.error = {"code": "InternalServerError", "message": f"sandbox error: {exc}"}
+                op.status = "Failed"
+                raise
+            finally:
+                op.ended = time.time()
+
+        self.world.scheduler.after(delay_s, complete)
+        return op
+
+    def get(self, op_id: str) -> Operation:
+        with self._lock:
+            op = self._ops.get(op_id.lower())
+        if op is None:
+            raise ArmError(404, "OperationNotFound", f"Operation '{op_id}' was not found.")
+        return op
+
+    def headers(self, call: Call, op: Operation, *, location: bool = False) -> dict[str, str]:
+        headers = {"Azure-AsyncOperation": f"{call.base_url}{STATUS_PATH}{op.id}?api-version=2024-01-01"}
+        if location:
+            headers["Location"] = f"{call.base_url}{RESULT_PATH}{op.id}?api-version=2024-01-01"
+        retry_after = call.world.timing.lro_retry_after_s
+        if retry_after:
+            headers["Retry-After"] = str(retry_after)
+        return headers
+
+    def status(self, call: Call) -> Response:
+        op = self.get(call.params["op"])
+        headers = self._retry_after(call) if op.status == "InProgress" else {}
+        return json_response(op.as_json(), 200, **headers)
+
+    def result(self, call: Call) -> Response:
+        op = self.get(call.params["op"])
+        if op.status == "InProgress":
+            return json_response(None, 202, **self.headers(call, op, location=True))
+        if op.status == "Failed" and op.error:
+            raise ArmError(400, op.error["code"], op.error["message"])
+        return json_response(op.result, 200) if op.result is not None else Response(status=204)
+
+    def _retry_after(self, call: Call) -> dict[str, str]:
+        retry_after = call.world.timing.lro_retry_after_s
+        return {"Retry-After": str(retry_after)} if retry_after else {}
+
+    def register(self, router: ArmRouter) -> None:
+        router.add("GET", r"/providers/Microsoft\.Sandbox/operations/(?P<op>[^/]+)", self.status)
+        router.add("GET", r"/providers/Microsoft\.Sandbox/operationResults/(?P<op>[^/]+)", self.result)

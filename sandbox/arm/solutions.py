@@ -1,0 +1,275 @@
+"""Microsoft.Solutions: managed applications (PUT/GET/list/DELETE, refreshPermissions, listTokens)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..aad import mint_access_token
+from ..httpd import Response, json_response
+from ..state import Principal, World, key
+from .base import (
+    RG,
+    SUB,
+    ArmError,
+    ArmRouter,
+    Call,
+    now_iso,
+    paged,
+    public,
+    require,
+    require_resource,
+    require_rg,
+    require_write,
+    resources_of_type,
+    visible,
+)
+from .lro import Operations
+from .managedapp import (
+    APP_TYPE,
+    deploy,
+    ensure_assignments,
+    parse_spec,
+    publish_all,
+    publisher_authorizations,
+    remove,
+)
+from .msi import tenant_of_subscription
+
+APP_READ = f"{APP_TYPE}/read"
+_PLAN_FIELDS = ("name", "publisher", "product", "version")
+
+
+def _app_id(call: Call) -> str:
+    p = call.params
+    return f"/subscriptions/{p['sub']}/resourceGroups/{p['rg']}/providers/{APP_TYPE}/{p['name']}"
+
+
+def application_body(world: World, app_id: str, body: dict[str, Any], caller: Principal) -> dict[str, Any]:
+    """The stored application for a PUT body (validated; provisioningState Accepted)."""
+    props = body.get("properties") or {}
+    sub = app_id.split("/")[2]
+    if not body.get("location"):
+        raise ArmError(400, "LocationRequired", "The location property is required for this definition.")
+    kind = str(body.get("kind") or "")
+    if kind.lower() == "servicecatalog":
+        definition_id = props.get("applicationDefinitionId") or ""
+        if world.get(definition_id) is None:
+            raise ArmError(
+                404,
+                "ApplicationDefinitionNotFound",
+                f"The application definition '{definition_id}' could not be found.",
+            )
+    elif kind.lower() == "marketplace":
+        plan = body.get("plan") or {}
+        if any(not plan.get(f) for f in _PLAN_FIELDS):
+            raise ArmError(
+                400,
+                "InvalidApplicationPlan",
+                f"A MarketPlace application needs plan {{{', '.join(_PLAN_FIELDS)}}}.",
+            )
+    else:
+        raise ArmError(
+            400, "InvalidApplicationKind", "The application kind must be 'ServiceCatalog' or 'MarketPlace'."
+        )
+    mrg = str(props.get("managedResourceGroupId") or "")
+    parts = mrg.strip("/").split("/")
+    if len(parts) != 4 or parts[0].lower() != "subscriptions" or parts[2].lower() != "resourcegroups":
+        raise ArmError(
+            400,
+            "InvalidManagedResourceGroupId",
+            f"properties.managedResourceGroupId '{mrg}' is not a resource group id.",
+        )
+    if parts[1].lower() != sub.lower():
+        raise ArmError(
+            400,
+            "InvalidManagedResourceGroupId",
+            "The managed resource group must be in the application's subscription.",
+        )
+    if world.get(mrg) is not None:
+        raise ArmError(
+            409,
+            "ManagedResourceGroupExists",
+            f"The managed resource group '{parts[3]}' already exists; choose a new name.",
+        )
+    spec = parse_spec(props.get("parameters") or {}, parts[3])
+    if world.get(f"/subscriptions/{sub}/resourceGroups/{spec.node_resource_group}") is not None:
+        raise ArmError(
+            400,
+            "InvalidTemplateDeployment",
+            f"The node resource group '{spec.node_resource_group}' already exists.",
+        )
+    publisher = world.publisher
+    assert publisher is not None
+    stored: dict[str, Any] = {
+        "id": app_id,
+        "name": app_id.rsplit("/", 1)[-1],
+        "type": APP_TYPE,
+        "location": body["location"],
+        "kind": kind,
+        "tags": body.get("tags") or {},
+        "properties": {
+            "managedResourceGroupId": mrg,
+            "parameters": props.get("parameters") or {},
+            "outputs": {},
+            "provisioningState": "Accepted",
+            "publisherTenantId": publisher.tenant_id,
+            "createdBy": {"oid": caller.object_id, "applicationId": caller.client_id},
+            "updatedBy": {"oid": caller.object_id, "applicationId": caller.client_id},
+            "createdOn": now_iso(),
+        },
+        "_sandbox": {"operation": None},
+    }
+    if kind.lower() == "servicecatalog":
+        stored["properties"]["applicationDefinitionId"] = props["applicationDefinitionId"]
+    else:
+        stored["plan"] = {f: body["plan"][f] for f in _PLAN_FIELDS}
+    return stored
+
+
+def run_deployment(world: World, app_id: str, *, instant: bool = False) -> None:
+    """Deploy (now or as an LRO's work); a failure marks the application Failed."""
+    try:
+        events = deploy(world, app_id, instant=instant)
+    except ArmError:
+        with world.lock:
+            app = world.get(app_id)
+            if app is not None:
+                app["properties"]["provisioningState"] = "Failed"
+        raise
+    publish_all(world, events)
+
+
+def put_app(call: Call, ops: Operations) -> Response:
+    app_id = _app_id(call)
+    require_rg(call)
+    require_write(call, f"{APP_TYPE}/write", app_id)
+    body = call.body()
+    with call.world.lock:
+        existing = call.world.get(app_id)
+        if existing is not None:
+            wanted = (body.get("properties") or {}).get("managedResourceGroupId", "")
+            if key(wanted) != key(existing["properties"]["managedResourceGroupId"]):
+                raise ArmError(
+                    400,
+                    "ApplicationUpdateNotAllowed",
+                    "The managed resource group of an existing application cannot change.",
+                )
+            headers = {}
+            if existing["properties"]["provisioningState"] == "Accepted":
+                headers = ops.headers(call, ops.get(existing["_sandbox"]["operation"]))
+            return json_response(public(existing), 200, **headers)
+        app = call.world.put(application_body(call.world, app_id, body, call.principal))
+        op = ops.start(
+            "application.put", call.world.timing.app_deploy_s, lambda: run_deployment(call.world, app_id)
+        )
+        app["_sandbox"]["operation"] = op.id
+    return json_response(public(app), 201, **ops.headers(call, op))
+
+
+def get_app(call: Call) -> Response:
+    require(call, APP_READ, _app_id(call))
+    return json_response(public(require_resource(call, _app_id(call), APP_TYPE)))
+
+
+def list_in_group(call: Call) -> Response:
+    rg = require_rg(call)
+    require(call, APP_READ, rg["id"])
+    return paged(call, call.world.children(rg["id"], APP_TYPE))
+
+
+def list_in_subscription(call: Call) -> Response:
+    apps = resources_of_type(call.world, APP_TYPE, f"/subscriptions/{call.params['sub']}")
+    return paged(call, visible(call, APP_READ, apps))
+
+
+def _succeeded_app(call: Call) -> dict[str, Any]:
+    app = require_resource(call, _app_id(call), APP_TYPE)
+    if app["properties"]["provisioningState"] != "Succeeded":
+        raise ArmError(
+            409,
+            "ApplicationNotReady",
+            f"The application is '{app['properties']['provisioningState']}'; wait until it Succeeded.",
+        )
+    return app
+
+
+def delete_app(call: Call, ops: Operations) -> Response:
+    app_id = _app_id(call)
+    require_write(call, f"{APP_TYPE}/delete", app_id)
+    require_rg(call)
+    if call.world.get(app_id) is None:
+        return Response(status=204)
+    op = ops.start(
+        "application.delete",
+        call.world.timing.app_deploy_s / 2,
+        lambda: publish_all(call.world, remove(call.world, app_id)),
+    )
+    return json_response(None, 202, **ops.headers(call, op, location=True))
+
+
+def refresh_permissions(call: Call, ops: Operations) -> Response:
+    app_id = _app_id(call)
+    require(call, f"{APP_TYPE}/refreshPermissions/action", app_id)
+    app = _succeeded_app(call)
+
+    def refresh() -> None:
+        ensure_assignments(call.world, app, call.world.timing.role_propagation_s)
+
+    op = ops.start("application.refreshPermissions", call.world.timing.refresh_permissions_s, refresh)
+    return json_response(None, 202, **ops.headers(call, op, location=True))
+
+
+def list_tokens(call: Call) -> Response:
+    app_id = _app_id(call)
+    app = require_resource(call, app_id, APP_TYPE)
+    allowed = {p.lower() for p, _ in publisher_authorizations(call.world, app)}
+    if call.principal.object_id.lower() not in allowed:
+        raise ArmError(
+            403,
+            "AuthorizationFailed",
+            f"The client '{call.principal.client_id}' with object id '{call.principal.object_id}' does not "
+            f"have authorization to perform action '{APP_TYPE}/listTokens/action' over scope '{app_id}': "
+            "only the application's publisher may list its tokens.",
+        )
+    app = _succeeded_app(call)
+    body = call.body()
+    audience = body.get("authorizationAudience")
+    if not isinstance(audience, str) or not audience:
+        raise ArmError(400, "InvalidRequestContent", "authorizationAudience is required.")
+    owned = {key(i): i for i in (app.get("identity") or {}).get("userAssignedIdentities", {})}
+    requested = body.get("userAssignedIdentities") or list(owned.values())
+    unknown = [i for i in requested if key(i) not in owned]
+    if unknown:
+        raise ArmError(
+            400,
+            "InvalidUserAssignedIdentities",
+            f"The identities {unknown} are not user-assigned identities of the application.",
+        )
+    tenant_id = tenant_of_subscription(call.world, app_id)
+    tokens = []
+    for identity_id in requested:
+        principal = call.world.principal_by_resource_id(identity_id)
+        assert principal is not None
+        token = mint_access_token(call.world, principal, audience, tenant_id)
+        tokens.append(
+            {
+                "access_token": token["access_token"],
+                "expires_in": token["expires_in"],
+                "expires_on": token["expires_on"],
+                "authorizationAudience": audience,
+                "resourceId": owned[key(identity_id)],
+                "token_type": "Bearer",
+            }
+        )
+    return json_response({"value": tokens})
+
+
+def register(router: ArmRouter, ops: Operations) -> None:
+    one = RG + r"/providers/Microsoft\.Solutions/applications/(?P<name>[^/]+)"
+    router.add("GET", SUB + r"/providers/Microsoft\.Solutions/applications", list_in_subscription)
+    router.add("GET", RG + r"/providers/Microsoft\.Solutions/applications", list_in_group)
+    router.add("GET", one, get_app)
+    router.add("PUT", one, lambda call: put_app(call, ops))
+    router.add("DELETE", one, lambda call: delete_app(call, ops))
+    router.add("POST", one + r"/refreshPermissions", lambda call: refresh_permissions(call, ops))
+    router.add("POST", one + r"/listTokens", list_tokens)

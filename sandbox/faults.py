@@ -1,0 +1,162 @@
+"""Injected faults and ARM throttling.
+
+Fault rules (set through the admin API) answer matching ARM requests with an error instead of serving them,
+``count`` times or with a ``probability`` (seeded). Throttling is a token bucket per subscription + principal
++ kind (read/write), sized from ``world.timing`` unless the admin API overrides it, answering 429 with
+``Retry-After`` and the body ARM sends.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import re
+import threading
+import time
+import weakref
+from dataclasses import dataclass, field
+from typing import Any
+
+from .state import World
+
+
+@dataclass
+class FaultRule:
+    status: int
+    method: str = "*"
+    path: str = ".*"
+    code: str = "InjectedFault"
+    message: str = "injected by the sandbox"
+    count: int | None = None
+    probability: float | None = None
+    retry_after: float | None = None
+    seed: int | None = None
+    fired: int = 0
+    _pattern: re.Pattern[str] = field(init=False, repr=False)
+    _rng: random.Random = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._pattern = re.compile(self.path, re.IGNORECASE)
+        self._rng = random.Random(self.seed)
+        if self.count is None and self.probability is None:
+            self.count = 1
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> FaultRule:
+        known = {"status", "method", "path", "code", "message", "count", "probability", "retry_after", "seed"}
+        unknown = set(data) - known
+        if unknown or "status" not in data:
+            raise ValueError(f"a fault rule needs 'status' and only {sorted(known)}; got {sorted(data)}")
+        return cls(**data)
+
+    def exhausted(self) -> bool:
+        return self.count is not None and self.fired >= self.count
+
+    def fires(self, method: str, path: str) -> bool:
+        if self.exhausted() or self.method not in ("*", method.upper()):
+            return False
+        if not self._pattern.search(path):
+            return False
+        if self.probability is not None and self._rng.random() >= self.probability:
+            return False
+        self.fired += 1
+        return True
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "method": self.method,
+            "path": self.path,
+            "code": self.code,
+            "message": self.message,
+            "count": self.count,
+            "probability": self.probability,
+            "retry_after": self.retry_after,
+            "fired": self.fired,
+        }
+
+
+@dataclass
+class Bucket:
+    capacity: float
+    rate: float
+    tokens: float
+    stamp: float
+
+    def take(self, now: float) -> float:
+        """Take one token; returns 0 when allowed, else the seconds until a token is available."""
+        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return 0.0
+        return (1 - self.tokens) / self.rate if self.rate > 0 else 60.0
+
+
+class Faults:
+    """Fault rules and throttle buckets of one world."""
+
+    def __init__(self, world: World) -> None:
+        self._world = world
+        self._lock = threading.Lock()
+        self.rules: list[FaultRule] = []
+        self.limits: dict[str, float] = {}
+        self._buckets: dict[tuple[str, str, str], Bucket] = {}
+
+    def set_rules(self, rules: list[dict[str, Any]]) -> list[FaultRule]:
+        parsed = [FaultRule.from_json(r) for r in rules]
+        with self._lock:
+            self.rules.extend(parsed)
+        return parsed
+
+    def clear(self) -> None:
+        with self._lock:
+            self.rules.clear()
+
+    def set_limits(self, limits: dict[str, float]) -> None:
+        allowed = {"reads_burst", "reads_per_s", "writes_burst", "writes_per_s"}
+        if set(limits) - allowed:
+            raise ValueError(f"throttling accepts only {sorted(allowed)}")
+        with self._lock:
+            self.limits = dict(limits)
+            self._buckets.clear()
+
+    def reset_limits(self) -> None:
+        self.set_limits({})
+
+    def match(self, method: str, path: str) -> FaultRule | None:
+        with self._lock:
+            for rule in self.rules:
+                if rule.fires(method, path):
+                    return rule
+            self.rules = [r for r in self.rules if not r.exhausted()]
+        return None
+
+    def _limit(self, name: str) -> float:
+        return float(self.limits.get(name, getattr(self._world.timing, name)))
+
+    def throttle(self, subscription: str, principal: str, kind: str) -> int:
+        """0 when the request may go on, else the Retry-After seconds (whole, at least 1)."""
+        now = time.monotonic()
+        with self._lock:
+            bucket_key = (subscription.lower(), principal.lower(), kind)
+            bucket = self._buckets.get(bucket_key)
+            if bucket is None:
+                capacity = self._limit(f"{kind}s_burst")
+                bucket = Bucket(capacity, self._limit(f"{kind}s_per_s"), capacity, now)
+                self._buckets[bucket_key] = bucket
+            wait = bucket.take(now)
+        return 0 if wait == 0 else max(1, math.ceil(wait))
+
+
+_REGISTRY: weakref.WeakKeyDictionary[World, Faults] = weakref.WeakKeyDictionary()
+_REGISTRY_LOCK = threading.Lock()
+
+
+def for_world(world: World) -> Faults:
+    """The one Faults object of a world (shared by ARM and the admin API)."""
+    with _REGISTRY_LOCK:
+        faults = _REGISTRY.get(world)
+        if faults is None:
+            faults = _REGISTRY[world] = Faults(world)
+        return faults
