@@ -16,11 +16,17 @@ DFS_MESSAGES = {
     "FilesystemNotFound": "The specified filesystem does not exist.",
 }
 _DFS_QUERY = ("resource", "action")
+_BLOB_QUERY = ("comp", "restype")
 
 
 def is_dfs(request: Request) -> bool:
-    """DFS dialect for DFS-only operations and for plain HTTP clients (curl sends no ``x-ms-version``)."""
-    return any(request.q(name) is not None for name in _DFS_QUERY) or request.header("x-ms-version") is None
+    """Which endpoint a request means (both share the front's URL): DFS-only operations are DFS, blob-only ones
+    and blob SDKs (their User-Agent names ``blob``) are blob, anything else (curl, the probe) is DFS."""
+    if any(request.q(name) is not None for name in _DFS_QUERY):
+        return True
+    if any(request.q(name) is not None for name in _BLOB_QUERY):
+        return False
+    return "blob" not in (request.header("user-agent") or "").lower()
 
 
 def storage_error(

@@ -295,6 +295,9 @@ def test_missing_path_and_filesystem_are_404(env: Env) -> None:
     status, headers, body = env.get("data/folder1/absent.csv", token)
     assert status == 404 and headers["x-ms-error-code"] == "PathNotFound"
     assert json.loads(body)["error"]["code"] == "PathNotFound"
+    probe_style = {"x-ms-version": "2023-11-03"}  # what probe/probe.py sends, with urllib's User-Agent
+    status, headers, body = env.get("data/folder1/absent.csv", token, probe_style)
+    assert status == 404 and json.loads(body)["error"]["code"] == "PathNotFound"
     status, headers, body = env.get("data?resource=filesystem&recursive=true&directory=nope", token)
     assert status == 404 and json.loads(body)["error"]["code"] == "PathNotFound"
     status, headers, body = env.get("nofs?resource=filesystem&recursive=false", token)
@@ -307,6 +310,12 @@ def test_missing_path_and_filesystem_are_404(env: Env) -> None:
         list(service.get_file_system_client("nofs").get_paths())
     with pytest.raises(ResourceNotFoundError):
         service.get_file_system_client("data").get_file_client("absent.csv").download_file()
+    blobs = BlobServiceClient(
+        env.account_url, credential=SandboxTokenCredential(env.world, env.reader), connection_verify=env.ca
+    )
+    with pytest.raises(ResourceNotFoundError) as missing:
+        blobs.get_blob_client("data", "absent.csv").download_blob()
+    assert missing.value.error_code == "BlobNotFound"  # the blob endpoint's own code
 
 
 def test_unknown_account_is_404(env: Env) -> None:
