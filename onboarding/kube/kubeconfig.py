@@ -113,3 +113,18 @@ def cluster_access(
     data = fetch_kubeconfig(aks_client, cluster_id=cluster_id, admin=admin, customer=customer, step=step)
     with open_kubeconfig(data, customer=customer, step=step) as access:
         yield access
+
+
+@contextlib.contextmanager
+def customer_cluster(ctx: Any, cluster: Any, *, step: str, admin: bool = False) -> Iterator[ClusterAccess]:
+    """Cluster access for a customer's discovered cluster, with the publisher's containerservice client."""
+    from azure.mgmt.containerservice import ContainerServiceClient
+
+    with cluster_access(
+        ctx.client(ContainerServiceClient),
+        cluster_id=cluster.cluster_id,
+        customer=ctx.spec.name,
+        step=step,
+        admin=admin,
+    ) as access:
+        yield access

@@ -1,0 +1,161 @@
+"""Step 5: pod identity in the cluster.
+
+aad-pod-identity (managed or standard mode): the chart's release (helm, only when version or values differ) and an
+AzureIdentity + AzureIdentityBinding for every identity the node pools carry. Azure AD Workload Identity: a
+federated identity credential on the application's identity for the cluster's OIDC issuer and the service
+account, and that service account (annotated with the identity's client id) in its namespace.
+"""
+
+from __future__ import annotations
+
+import time
+
+from azure.mgmt.msi import ManagedServiceIdentityClient
+
+from ..cluster import ClusterInfo, IdentityRef
+from ..context import CustomerContext
+from ..errors import PermanentError
+from ..helm import chart_values, ensure_release
+from ..kube import pod_identity as aad
+from ..kube import workload_identity as wi
+from ..kube.kubeconfig import ClusterAccess, customer_cluster
+from ..kube.objects import UNCHANGED, ensure_namespace
+from ..models import PodIdentityMode
+from ..results import StepResult
+
+STEP = "install_pod_identity"
+
+
+def selector_for(ctx: CustomerContext, cluster: ClusterInfo, identity: IdentityRef) -> str:
+    """The aadpodidbinding value of an identity: the spec's selector for the application's identity, else its name."""
+    configured = ctx.spec.pod_identity.selector
+    if configured and identity.resource_id.lower() == cluster.app_identity.resource_id.lower():
+        return configured
+    return aad.default_selector(identity.name)
+
+
+def record(result: StepResult, what: str, change: str) -> None:
+    if change == UNCHANGED:
+        result.unchanged.append(what)
+    else:
+        result.changed.append(f"{what}: {change}")
+
+
+def install_pod_identity(ctx: CustomerContext, cluster: ClusterInfo, *, dry_run: bool = False) -> StepResult:
+    started = time.monotonic()
+    spec = ctx.spec
+    result = StepResult(step=STEP, customer=spec.name, dry_run=dry_run)
+    result.details["mode"] = spec.pod_identity.mode.value
+    result.details["namespace"] = spec.pod_identity.namespace
+    if spec.pod_identity.mode is PodIdentityMode.WORKLOAD_IDENTITY:
+        _workload_identity(ctx, cluster, result, dry_run=dry_run)
+    else:
+        with customer_cluster(ctx, cluster, step=STEP) as access:
+            _aad_pod_identity(ctx, cluster, access, result, dry_run=dry_run)
+    result.duration_s = time.monotonic() - started
+    return result
+
+
+def _aad_pod_identity(
+    ctx: CustomerContext, cluster: ClusterInfo, access: ClusterAccess, result: StepResult, *, dry_run: bool
+) -> None:
+    spec = ctx.spec
+    values = chart_values(spec.chart, spec.pod_identity.mode)
+    outcome = ensure_release(
+        settings=ctx.settings,
+        kubeconfig=access.kubeconfig_path,
+        chart=spec.chart,
+        values=values,
+        customer=spec.name,
+        step=STEP,
+        dry_run=dry_run,
+    )
+    what = f"helm release {outcome.namespace}/{outcome.release} (chart {spec.chart.name} {outcome.chart_version})"
+    record(
+        result, what, UNCHANGED if outcome.action == "unchanged" else f"{outcome.action} ({outcome.reason})"
+    )
+    result.details["helm"] = {
+        "action": outcome.action,
+        "revision": outcome.revision,
+        "seconds": round(outcome.seconds, 2),
+        "values": values,
+    }
+    if outcome.action == "would install":
+        # the CRDs come with the chart: nothing to read yet, everything would be created
+        for identity in cluster.identities:
+            result.changed.append(f"AzureIdentity/Binding for {identity.name}: would create")
+        return
+    namespace = spec.pod_identity.namespace
+    record(
+        result,
+        f"namespace {namespace}",
+        ensure_namespace(access.api, name=namespace, customer=spec.name, step=STEP, dry_run=dry_run),
+    )
+    selectors = {}
+    for identity in cluster.identities:
+        selector = selector_for(ctx, cluster, identity)
+        selectors[identity.name] = selector
+        changes = aad.ensure_pod_identity(
+            access.api,
+            identity,
+            namespace=namespace,
+            selector=selector,
+            customer=spec.name,
+            step=STEP,
+            dry_run=dry_run,
+        )
+        for what, change in changes.items():
+            record(result, what, change)
+    result.details["selectors"] = selectors
+
+
+def _workload_identity(
+    ctx: CustomerContext, cluster: ClusterInfo, result: StepResult, *, dry_run: bool
+) -> None:
+    spec = ctx.spec
+    if not cluster.oidc_issuer_url:
+        raise PermanentError(
+            f"cluster {cluster.cluster_name} has no OIDC issuer",
+            customer=spec.name,
+            step=STEP,
+            hint="enable the OIDC issuer and workload identity on the cluster "
+            "(oidcIssuerProfile.enabled, securityProfile.workloadIdentity.enabled)",
+        )
+    namespace, account = spec.pod_identity.namespace, spec.pod_identity.service_account
+    identity = cluster.app_identity
+    name = wi.credential_name(customer=spec.name, namespace=namespace, service_account=account)
+    change = wi.ensure_federated_credential(
+        ctx.client(ManagedServiceIdentityClient),
+        identity,
+        name=name,
+        issuer=cluster.oidc_issuer_url,
+        sub=wi.subject(namespace, account),
+        customer=spec.name,
+        step=STEP,
+        dry_run=dry_run,
+    )
+    record(result, f"federated identity credential {name} on {identity.name}", change)
+    result.details["federated_credential"] = {
+        "name": name,
+        "issuer": cluster.oidc_issuer_url,
+        "subject": wi.subject(namespace, account),
+    }
+    with customer_cluster(ctx, cluster, step=STEP) as access:
+        record(
+            result,
+            f"namespace {namespace}",
+            ensure_namespace(access.api, name=namespace, customer=spec.name, step=STEP, dry_run=dry_run),
+        )
+        record(
+            result,
+            f"ServiceAccount {namespace}/{account}",
+            wi.ensure_service_account(
+                access.api,
+                identity,
+                namespace=namespace,
+                name=account,
+                customer=spec.name,
+                step=STEP,
+                dry_run=dry_run,
+            ),
+        )
