@@ -1,0 +1,470 @@
+"""Schedules pods on nodes and runs them: python containers as local subprocesses, other images pretend.
+
+A container "runs for real" when its image or command names python: ``python``/``python3`` becomes this
+interpreter (``sys.executable``); ConfigMap/Secret volumes are written to a per-pod temp dir and their
+mountPath prefix is rewritten in command, args, env values and workingDir. The process gets a clean
+environment (never the sandbox's own): the pod's env, the node's IMDS address as
+``AZURE_POD_IDENTITY_AUTHORITY_HOST``, the sandbox CA as ``SSL_CERT_FILE``/``REQUESTS_CA_BUNDLE``, and the
+workload identity webhook's variables when the pod opts in. Only the first runnable container of a pod
+runs; containers are not restarted (restartPolicy is not honoured beyond reporting).
+Pods without a runnable container (NMI, MIC, other charts' images) become Running and Ready and stay so.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import copy
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ..state import World
+from .nodes import NODES, is_ready
+from .resources import builtin
+from .selectors import match_labels
+from .store import Event, Store, now_rfc3339
+
+PODS = builtin("Pod")
+CONFIGMAPS = builtin("ConfigMap")
+SECRETS = builtin("Secret")
+SERVICEACCOUNTS = builtin("ServiceAccount")
+WI_AUDIENCE = "api://AzureADTokenExchange"
+WI_TOKEN_PATH = "/var/run/secrets/azure/tokens/azure-identity-token"
+PodKey = tuple[str, str]
+
+
+def pod_imds_url(imds_url: str, cluster_guid: str, node: str, namespace: str, pod: str) -> str:
+    """The IMDS address a pod sees (its node's IMDS, as NMI intercepts it)."""
+    return f"{imds_url}/clusters/{cluster_guid}/nodes/{node}/pods/{namespace}/{pod}"
+
+
+def _is_python(word: str) -> bool:
+    return re.fullmatch(r"python(3(\.\d+)?)?", os.path.basename(word)) is not None
+
+
+def runnable(container: dict[str, Any]) -> bool:
+    command = container.get("command") or []
+    return "python" in container.get("image", "") or bool(command and _is_python(command[0]))
+
+
+def _conditions(ready: bool, reason: str | None = None) -> list[dict[str, Any]]:
+    now = now_rfc3339()
+    out = []
+    for kind in ("Initialized", "Ready", "ContainersReady", "PodScheduled"):
+        ok = ready or kind in ("Initialized", "PodScheduled")
+        cond = {
+            "type": kind,
+            "status": "True" if ok else "False",
+            "lastProbeTime": None,
+            "lastTransitionTime": now,
+        }
+        if not ok and reason:
+            cond["reason"] = reason
+        out.append(cond)
+    return out
+
+
+class Kubelet:
+    def __init__(self, world: World, store: Store, cluster_id: str, cluster_guid: str, workdir: Path) -> None:
+        self.world = world
+        self.store = store
+        self.cluster_id = cluster_id
+        self.cluster_guid = cluster_guid
+        self.workdir = workdir
+        self._lock = threading.Lock()
+        self._started: set[str] = set()  # pod uids
+        self._procs: dict[PodKey, subprocess.Popen[bytes]] = {}
+        self._logs: dict[PodKey, Path] = {}
+        self._next_node = 0
+
+    # --- events (controller thread) ---
+    def handle(self, event: Event) -> None:
+        if event.rtype.group_resource == PODS.group_resource:
+            meta = event.obj["metadata"]
+            key = (meta["namespace"], meta["name"])
+            if event.type == "DELETED":
+                self._stop(key)
+            elif event.obj.get("status", {}).get("phase") == "Pending" and meta["uid"] not in self._started:
+                self._schedule(event.obj)
+        elif event.rtype.group_resource == NODES.group_resource and event.type == "ADDED":
+            pending, _ = self.store.list(PODS, None, lambda p: p.get("status", {}).get("phase") == "Pending")
+            for pod in pending:
+                if pod["metadata"]["uid"] not in self._started:
+                    self._schedule(pod)
+
+    def _pick_node(self, pod: dict[str, Any]) -> str | None:
+        selector = pod["spec"].get("nodeSelector") or {}
+        nodes, _ = self.store.list(
+            NODES,
+            None,
+            lambda n: (
+                is_ready(n) and match_labels({"matchLabels": selector}, n["metadata"].get("labels") or {})
+            ),
+        )
+        if not nodes:
+            return None
+        self._next_node += 1
+        return str(nodes[self._next_node % len(nodes)]["metadata"]["name"])
+
+    def _schedule(self, pod: dict[str, Any]) -> None:
+        meta = pod["metadata"]
+        node = pod["spec"].get("nodeName") or self._pick_node(pod)
+        if node is None:
+            self._set_status(
+                pod,
+                lambda s: s.update(
+                    conditions=[
+                        {
+                            "type": "PodScheduled",
+                            "status": "False",
+                            "reason": "Unschedulable",
+                            "message": "0/0 nodes are available: no node matches the pod's node selector",
+                        }
+                    ]
+                ),
+            )
+            return
+        self._started.add(meta["uid"])
+        if not pod["spec"].get("nodeName"):
+            bound = copy.deepcopy(pod)
+            bound["spec"]["nodeName"] = node
+            bound["metadata"].pop("resourceVersion", None)
+            self.store.update(PODS, bound)
+        self._set_status(
+            pod,
+            lambda s: s.update(
+                conditions=[{"type": "PodScheduled", "status": "True", "lastTransitionTime": now_rfc3339()}]
+            ),
+        )
+        uid = meta["uid"]
+        self.world.scheduler.after(
+            self.world.timing.pod_start_s, lambda: self._start(meta["namespace"], meta["name"], uid)
+        )
+
+    def _set_status(self, pod: dict[str, Any], change: Callable[[dict[str, Any]], None]) -> None:
+        meta = pod["metadata"]
+
+        def apply(current: dict[str, Any] | None) -> dict[str, Any]:
+            if current is None or current["metadata"]["uid"] != meta["uid"]:
+                raise LookupError("pod is gone")
+            change(current.setdefault("status", {}))
+            return current
+
+        with contextlib.suppress(LookupError):
+            self.store.mutate(PODS, meta["namespace"], meta["name"], apply, status_only=True)
+
+    # --- running (scheduler thread / waiter threads) ---
+    def _start(self, namespace: str, name: str, uid: str) -> None:
+        pod = self.store.find(PODS, namespace, name)
+        if pod is None or pod["metadata"]["uid"] != uid:
+            return
+        spec, started = pod["spec"], now_rfc3339()
+        containers = spec.get("containers", [])
+        target = next((c for c in containers if runnable(c)), None)
+        proc = None
+        if target is not None:
+            try:
+                proc = self._launch(pod, target)
+            except (OSError, LookupError, ValueError) as exc:
+                self._finish(pod, target, 128, f"StartError: {exc}", started)
+                return
+
+        def running(status: dict[str, Any]) -> None:
+            status.update(
+                phase="Running",
+                startTime=started,
+                hostIP="10.224.0.4",
+                podIP="10.244.0.10",
+                conditions=_conditions(True),
+                qosClass="BestEffort",
+                containerStatuses=[
+                    self._container_status(c, {"running": {"startedAt": started}}, True) for c in containers
+                ],
+            )
+
+        self._set_status(pod, running)
+        if proc is not None and target is not None:
+            threading.Thread(
+                target=self._wait,
+                args=(pod, target, proc, started),
+                daemon=True,
+                name=f"pod-{namespace}-{name}",
+            ).start()
+
+    def _container_status(
+        self, container: dict[str, Any], state: dict[str, Any], ready: bool
+    ) -> dict[str, Any]:
+        return {
+            "name": container["name"],
+            "image": container.get("image", ""),
+            "imageID": f"sandbox://{container.get('image', '')}",
+            "containerID": f"sandbox://{container['name']}",
+            "ready": ready,
+            "started": ready,
+            "restartCount": 0,
+            "state": state,
+        }
+
+    def _wait(
+        self, pod: dict[str, Any], container: dict[str, Any], proc: subprocess.Popen[bytes], started: str
+    ) -> None:
+        code = proc.wait()
+        self._finish(pod, container, code, "Completed" if code == 0 else "Error", started)
+
+    def _finish(
+        self, pod: dict[str, Any], container: dict[str, Any], code: int, reason: str, started: str
+    ) -> None:
+        key = (pod["metadata"]["namespace"], pod["metadata"]["name"])
+        with self._lock:
+            self._procs.pop(key, None)
+        finished = now_rfc3339()
+
+        def done(status: dict[str, Any]) -> None:
+            terminated = {
+                "terminated": {
+                    "exitCode": code,
+                    "reason": reason,
+                    "startedAt": started,
+                    "finishedAt": finished,
+                    "containerID": f"sandbox://{container['name']}",
+                }
+            }
+            status.update(
+                phase="Succeeded" if code == 0 else "Failed",
+                conditions=_conditions(False, "PodCompleted"),
+                containerStatuses=[
+                    self._container_status(c, terminated, False) for c in pod["spec"].get("containers", [])
+                ],
+            )
+            status.setdefault("startTime", started)
+
+        self._set_status(pod, done)
+
+    def _stop(self, key: PodKey) -> None:
+        with self._lock:
+            proc = self._procs.pop(key, None)
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+
+    def read_log(self, namespace: str, name: str, tail_lines: int | None) -> str | None:
+        path = self._logs.get((namespace, name))
+        if path is None or not path.exists():
+            return None
+        text = path.read_bytes().decode("utf-8", "replace")
+        if tail_lines is not None:
+            lines = text.splitlines(keepends=True)
+            text = "".join(lines[-tail_lines:]) if tail_lines > 0 else ""
+        return text
+
+    # --- process setup ---
+    def _launch(self, pod: dict[str, Any], container: dict[str, Any]) -> subprocess.Popen[bytes]:
+        meta, spec = pod["metadata"], pod["spec"]
+        pod_dir = Path(tempfile.mkdtemp(prefix=f"{meta['namespace']}-{meta['name']}-", dir=self.workdir))
+        mounts = self._volumes(pod, container, pod_dir)
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": str(pod_dir),
+            "HOSTNAME": meta["name"],
+            "PYTHONUNBUFFERED": "1",
+            "LANG": "C.UTF-8",
+        }
+        env.update(self._pod_env(pod, container))
+        env.update(
+            {
+                "AZURE_POD_IDENTITY_AUTHORITY_HOST": pod_imds_url(
+                    self.world.urls["imds"],
+                    self.cluster_guid,
+                    spec["nodeName"],
+                    meta["namespace"],
+                    meta["name"],
+                ),
+                "SSL_CERT_FILE": self.world.urls["ca_bundle"],
+                "REQUESTS_CA_BUNDLE": self.world.urls["ca_bundle"],
+            }
+        )
+        env.update(self._workload_identity(pod, pod_dir, mounts))
+
+        def rewrite(text: str) -> str:
+            for mount_path in sorted(mounts, key=len, reverse=True):
+                pattern = r"(?<![\w/.-])" + re.escape(mount_path.rstrip("/")) + r"(?=/|$|[\s'\"])"
+                text = re.sub(pattern, lambda _m, mp=mount_path: mounts[mp], text)
+            return text
+
+        argv = list(container.get("command") or ["python3"]) + list(container.get("args") or [])
+        argv = [rewrite(a) for a in argv]
+        if _is_python(argv[0]):
+            argv[0] = sys.executable
+        env = {k: rewrite(v) for k, v in env.items()}
+        cwd = rewrite(container["workingDir"]) if container.get("workingDir") else str(pod_dir)
+        log_path = pod_dir / "container.log"
+        log_file = open(log_path, "wb")  # noqa: SIM115 - handed to the child, closed below
+        try:
+            proc = subprocess.Popen(
+                argv,
+                env=env,
+                cwd=cwd if os.path.isdir(cwd) else str(pod_dir),
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+        finally:
+            log_file.close()
+        key = (meta["namespace"], meta["name"])
+        with self._lock:
+            self._procs[key] = proc
+            self._logs[key] = log_path
+        return proc
+
+    def _volumes(self, pod: dict[str, Any], container: dict[str, Any], pod_dir: Path) -> dict[str, str]:
+        """Materialise the container's ConfigMap/Secret/emptyDir volumes; mountPath -> local dir."""
+        namespace = pod["metadata"]["namespace"]
+        by_name = {v["name"]: v for v in pod["spec"].get("volumes", [])}
+        mounts: dict[str, str] = {}
+        for mount in container.get("volumeMounts", []):
+            volume = by_name.get(mount["name"], {})
+            local = pod_dir / "volumes" / mount["name"]
+            local.mkdir(parents=True, exist_ok=True)
+            files: dict[str, bytes] = {}
+            if "configMap" in volume:
+                ref = volume["configMap"]
+                cm = self.store.find(CONFIGMAPS, namespace, ref["name"])
+                if cm is None and not ref.get("optional"):
+                    raise LookupError(f'configmap "{ref["name"]}" not found')
+                data = (cm or {}).get("data") or {}
+                files = {k: v.encode() for k, v in data.items()}
+                files.update(
+                    {k: base64.b64decode(v) for k, v in ((cm or {}).get("binaryData") or {}).items()}
+                )
+                files = self._items(files, ref.get("items"))
+            elif "secret" in volume:
+                ref = volume["secret"]
+                secret = self.store.find(SECRETS, namespace, ref["secretName"])
+                if secret is None and not ref.get("optional"):
+                    raise LookupError(f'secret "{ref["secretName"]}" not found')
+                data = (secret or {}).get("data") or {}
+                files = self._items({k: base64.b64decode(v) for k, v in data.items()}, ref.get("items"))
+            for rel, content in files.items():
+                target = local / rel
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(content)
+            source = local / mount["subPath"] if mount.get("subPath") else local
+            mounts[mount["mountPath"]] = str(source)
+        return mounts
+
+    @staticmethod
+    def _items(files: dict[str, bytes], items: list[dict[str, str]] | None) -> dict[str, bytes]:
+        if not items:
+            return files
+        return {item["path"]: files[item["key"]] for item in items if item["key"] in files}
+
+    def _pod_env(self, pod: dict[str, Any], container: dict[str, Any]) -> dict[str, str]:
+        meta, spec = pod["metadata"], pod["spec"]
+        namespace = meta["namespace"]
+        fields = {
+            "metadata.name": meta["name"],
+            "metadata.namespace": namespace,
+            "metadata.uid": meta["uid"],
+            "spec.nodeName": spec.get("nodeName", ""),
+            "spec.serviceAccountName": spec["serviceAccountName"],
+            "status.hostIP": "10.224.0.4",
+            "status.podIP": "10.244.0.10",
+        }
+        env: dict[str, str] = {}
+        for source in container.get("envFrom", []):
+            if "configMapRef" in source:
+                cm = self.store.find(CONFIGMAPS, namespace, source["configMapRef"]["name"]) or {}
+                env.update({source.get("prefix", "") + k: v for k, v in (cm.get("data") or {}).items()})
+        for var in container.get("env", []):
+            if "value" in var:
+                env[var["name"]] = str(var["value"])
+                continue
+            ref = var.get("valueFrom", {})
+            if "fieldRef" in ref:
+                env[var["name"]] = fields.get(ref["fieldRef"]["fieldPath"], "")
+            elif "configMapKeyRef" in ref:
+                key_ref = ref["configMapKeyRef"]
+                cm = self.store.find(CONFIGMAPS, namespace, key_ref["name"]) or {}
+                value = (cm.get("data") or {}).get(key_ref["key"])
+                if value is None and not key_ref.get("optional"):
+                    raise LookupError(f"configmap key {key_ref['name']}/{key_ref['key']} not found")
+                if value is not None:
+                    env[var["name"]] = value
+            elif "secretKeyRef" in ref:
+                key_ref = ref["secretKeyRef"]
+                secret = self.store.find(SECRETS, namespace, key_ref["name"]) or {}
+                raw = (secret.get("data") or {}).get(key_ref["key"])
+                if raw is None and not key_ref.get("optional"):
+                    raise LookupError(f"secret key {key_ref['name']}/{key_ref['key']} not found")
+                if raw is not None:
+                    env[var["name"]] = base64.b64decode(raw).decode()
+        return env
+
+    def _workload_identity(
+        self, pod: dict[str, Any], pod_dir: Path, mounts: dict[str, str]
+    ) -> dict[str, str]:
+        """What the azure-workload-identity webhook injects, for pods labelled to use it."""
+        meta = pod["metadata"]
+        if (meta.get("labels") or {}).get("azure.workload.identity/use") != "true":
+            return {}
+        sa_name = pod["spec"]["serviceAccountName"]
+        sa = self.store.find(SERVICEACCOUNTS, meta["namespace"], sa_name) or {}
+        annotations = sa.get("metadata", {}).get("annotations") or {}
+        client_id = annotations.get("azure.workload.identity/client-id")
+        if not client_id:
+            return {}
+        principal = self.world.principal_by_client_id(client_id)
+        tenant_id = annotations.get("azure.workload.identity/tenant-id") or (
+            principal.tenant_id if principal else self._cluster_tenant()
+        )
+        cluster = self.world.get(self.cluster_id) or {}
+        issuer = (cluster.get("properties", {}).get("oidcIssuerProfile") or {}).get(
+            "issuerUrl"
+        ) or "https://kubernetes.default.svc.cluster.local"
+        subject = f"system:serviceaccount:{meta['namespace']}:{sa_name}"
+        token = self.world.signer.mint(
+            audience=WI_AUDIENCE,
+            tenant_id=tenant_id,
+            object_id=sa.get("metadata", {}).get("uid", subject),
+            app_id=client_id,
+            issuer=issuer,
+            subject=subject,
+            extra={
+                "kubernetes.io": {
+                    "namespace": meta["namespace"],
+                    "pod": {"name": meta["name"], "uid": meta["uid"]},
+                    "serviceaccount": {"name": sa_name},
+                }
+            },
+        )
+        token_dir = pod_dir / "volumes" / "azure-identity-token"
+        token_dir.mkdir(parents=True, exist_ok=True)
+        (token_dir / "azure-identity-token").write_text(token)
+        mounts[os.path.dirname(WI_TOKEN_PATH)] = str(token_dir)
+        return {
+            "AZURE_CLIENT_ID": client_id,
+            "AZURE_TENANT_ID": tenant_id,
+            "AZURE_FEDERATED_TOKEN_FILE": WI_TOKEN_PATH,
+            "AZURE_AUTHORITY_HOST": self.world.urls["aad"],
+        }
+
+    def _cluster_tenant(self) -> str:
+        sub_id = self.cluster_id.split("/")[2].lower()
+        found = [s for k, s in self.world.subscriptions.items() if k.lower() == sub_id]
+        return found[0].tenant_id if found else ""
+
+    def stop(self) -> None:
+        with self._lock:
+            procs = list(self._procs.values())
+            self._procs.clear()
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+        shutil.rmtree(self.workdir, ignore_errors=True)

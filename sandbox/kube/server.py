@@ -1,0 +1,296 @@
+"""The Kubernetes REST API of one cluster over the store: discovery, CRUD, patch, watch, pod logs, 401s.
+
+Paths: ``/api/v1[/namespaces/{ns}]/{plural}[/{name}[/{sub}]]`` and the same under
+``/apis/{group}/{version}``. Every request needs ``Authorization: Bearer <user or admin token>``.
+Responses are JSON (clients that ask for protobuf or Table accept JSON).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from ..httpd import Request, Response, json_response
+from . import discovery, patch, protobuf
+from .errors import ApiError
+from .resources import ResourceType
+from .selectors import Matcher, SelectorError, field_matcher, label_matcher
+from .store import Store
+
+LogReader = Callable[[str, str, int | None], str | None]
+WATCH_DEFAULT_TIMEOUT_S = 1800.0
+
+
+@dataclass
+class Target:
+    rtype: ResourceType
+    namespace: str
+    name: str | None
+    sub: str | None
+
+
+def _render(obj: dict[str, Any], rtype: ResourceType) -> dict[str, Any]:
+    return {**obj, "apiVersion": rtype.api_version}
+
+
+def _success(rtype: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Success",
+        "details": {
+            "name": obj["metadata"]["name"],
+            "group": rtype.group,
+            "kind": rtype.plural,
+            "uid": obj["metadata"]["uid"],
+        },
+    }
+
+
+class KubeApiApp:
+    def __init__(self, store: Store, tokens: set[str], read_log: LogReader) -> None:
+        self.store = store
+        self.tokens = tokens
+        self.read_log = read_log
+
+    def __call__(self, request: Request) -> Response:
+        try:
+            auth = request.header("authorization") or ""
+            if not auth.startswith("Bearer ") or auth[7:].strip() not in self.tokens:
+                raise ApiError(401, "Unauthorized", "Unauthorized")
+            return self._route(request)
+        except ApiError as exc:
+            return json_response(exc.status(), exc.code)
+        except SelectorError as exc:
+            return json_response(ApiError(400, "BadRequest", str(exc)).status(), 400)
+
+    # --- routing ---
+    def _route(self, req: Request) -> Response:
+        path = req.path.rstrip("/") or "/"
+        registry = self.store.types
+        if path == "/version":
+            return json_response(discovery.VERSION)
+        if path in ("/healthz", "/livez", "/readyz"):
+            return Response(body="ok")
+        if path == "/api":
+            return json_response(discovery.api_versions(req.header("host", "127.0.0.1") or "127.0.0.1"))
+        if path == "/apis":
+            return json_response(discovery.api_group_list(registry))
+        if path == "/openapi/v2":
+            return Response(
+                body=b"", content_type="application/com.github.proto-openapi.spec.v2@v1.0+protobuf"
+            )
+        parts = path.strip("/").split("/")
+        if parts[0] == "apis" and len(parts) == 2:
+            return self._found(discovery.api_group(registry, parts[1]))
+        if parts == ["api", "v1"]:
+            return self._found(discovery.resource_list(registry, "", "v1"))
+        if parts[0] == "apis" and len(parts) == 3:
+            return self._found(discovery.resource_list(registry, parts[1], parts[2]))
+        target = self._target(parts)
+        if target is None:
+            return self._found(None)
+        return self._dispatch(req, target)
+
+    @staticmethod
+    def _found(body: dict[str, Any] | None) -> Response:
+        if body is None:
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        return json_response(body)
+
+    def _target(self, parts: list[str]) -> Target | None:
+        if parts[0] == "api" and len(parts) >= 3:
+            group, version, rest = "", parts[1], parts[2:]
+        elif parts[0] == "apis" and len(parts) >= 4:
+            group, version, rest = parts[1], parts[2], parts[3:]
+        else:
+            return None
+        lookup = self.store.types.lookup
+        namespace = ""
+        if len(rest) >= 3 and rest[0] == "namespaces":
+            candidate = lookup(group, version, rest[2])
+            if candidate is not None and candidate.namespaced:
+                namespace, rest = rest[1], rest[2:]
+        rtype = lookup(group, version, rest[0])
+        if rtype is None or len(rest) > 3:
+            return None
+        return Target(
+            rtype, namespace, rest[1] if len(rest) > 1 else None, rest[2] if len(rest) > 2 else None
+        )
+
+    def _dispatch(self, req: Request, t: Target) -> Response:
+        if t.sub is not None and t.sub not in t.rtype.subresources:
+            return self._found(None)
+        method = req.method
+        if t.name is None:
+            if method == "GET":
+                return self._watch(req, t) if req.q("watch") in ("true", "1") else self._list(req, t)
+            if method == "POST":
+                created = self.store.create(t.rtype, self._body(req), t.namespace)
+                return json_response(_render(created, t.rtype), 201)
+            if method == "DELETE":
+                return self._delete_collection(req, t)
+        elif method == "GET":
+            if t.sub == "log":
+                return self._log(req, t)
+            return json_response(_render(self.store.get(t.rtype, t.namespace, t.name), t.rtype))
+        elif method == "PUT":
+            return self._put(req, t)
+        elif method == "PATCH":
+            return self._patch(req, t)
+        elif method == "DELETE":
+            gone = self.store.delete(t.rtype, t.namespace, t.name, self._propagation(req, t.rtype))
+            return json_response(_success(t.rtype, gone))
+        raise ApiError(405, "MethodNotAllowed", f"{method} is not supported on this path")
+
+    # --- bodies ---
+    @staticmethod
+    def _body(req: Request) -> dict[str, Any]:
+        content_type = (req.header("content-type") or "application/json").split(";")[0].strip()
+        try:
+            if content_type == "application/vnd.kubernetes.protobuf":
+                return protobuf.decode(req.body)
+            if content_type in ("application/yaml", "application/apply-patch+yaml"):
+                body = yaml.safe_load(req.body.decode() or "{}")
+            else:
+                body = json.loads(req.body.decode() or "{}")
+        except (ValueError, yaml.YAMLError) as exc:
+            raise ApiError(400, "BadRequest", f"the request body could not be decoded: {exc}") from exc
+        if not isinstance(body, dict | list):
+            raise ApiError(400, "BadRequest", "the request body must be an object")
+        return body  # type: ignore[return-value]
+
+    # --- verbs ---
+    def _matchers(self, req: Request, t: Target) -> list[Matcher]:
+        return [label_matcher(req.q("labelSelector")), field_matcher(req.q("fieldSelector"))]
+
+    def _list(self, req: Request, t: Target) -> Response:
+        items, rv = self.store.list(t.rtype, t.namespace, *self._matchers(req, t))
+        return json_response(
+            {
+                "kind": f"{t.rtype.kind}List",
+                "apiVersion": t.rtype.api_version,
+                "metadata": {"resourceVersion": str(rv)},
+                "items": [_render(o, t.rtype) for o in items],
+            }
+        )
+
+    def _watch(self, req: Request, t: Target) -> Response:
+        matchers = self._matchers(req, t)
+        timeout = float(req.q("timeoutSeconds") or WATCH_DEFAULT_TIMEOUT_S)
+        rv_param = req.q("resourceVersion") or "0"
+        initial: list[dict[str, Any]] = []
+        if rv_param == "0":
+            initial, since = self.store.list(t.rtype, t.namespace, *matchers)
+        else:
+            try:
+                since = int(rv_param)
+            except ValueError as exc:
+                raise ApiError(400, "BadRequest", f"invalid resourceVersion {rv_param!r}") from exc
+        events = self.store.events(since, timeout)
+
+        def lines() -> Iterator[bytes]:
+            for obj in initial:
+                yield json.dumps({"type": "ADDED", "object": _render(obj, t.rtype)}).encode() + b"\n"
+            for event in events:
+                obj = event.obj
+                if event.rtype.group_resource != t.rtype.group_resource:
+                    continue
+                if t.namespace and obj["metadata"].get("namespace") != t.namespace:
+                    continue
+                if all(m(obj) for m in matchers):
+                    yield json.dumps({"type": event.type, "object": _render(obj, t.rtype)}).encode() + b"\n"
+
+        return Response(status=200, stream=lines(), content_type="application/json")
+
+    def _put(self, req: Request, t: Target) -> Response:
+        body = self._body(req)
+        meta = body.setdefault("metadata", {})
+        if meta.get("name", t.name) != t.name:
+            raise ApiError(400, "BadRequest", "the name of the object does not match the name on the URL")
+        meta["name"] = t.name
+        if t.rtype.namespaced:
+            meta["namespace"] = t.namespace
+        updated = self.store.update(t.rtype, body, status_only=t.sub == "status")
+        return json_response(_render(updated, t.rtype))
+
+    def _patch(self, req: Request, t: Target) -> Response:
+        assert t.name is not None
+        content_type = (req.header("content-type") or "").split(";")[0].strip()
+        body = self._body(req)
+        name = t.name
+
+        def change(current: dict[str, Any] | None) -> dict[str, Any]:
+            if current is None:
+                if content_type != "application/apply-patch+yaml":
+                    raise ApiError(
+                        404,
+                        "NotFound",
+                        f'{t.rtype.plural} "{name}" not found',
+                        {"name": name, "group": t.rtype.group, "kind": t.rtype.plural},
+                    )
+                return body  # server-side apply creates
+            if content_type == "application/json-patch+json":
+                if not isinstance(body, list):
+                    raise ApiError(400, "BadRequest", "a json patch must be a list of operations")
+                new = patch.json_patch(current, body)
+            elif content_type == "application/merge-patch+json":
+                new = patch.merge_patch(current, body)
+            elif content_type in ("application/strategic-merge-patch+json", "application/apply-patch+yaml"):
+                new = patch.strategic_merge(current, body)
+            else:
+                raise ApiError(415, "UnsupportedMediaType", f"unsupported patch type {content_type!r}")
+            new = copy.deepcopy(new)
+            new.setdefault("metadata", {})["name"] = name
+            if t.rtype.namespaced:
+                new["metadata"]["namespace"] = current["metadata"].get("namespace")
+            return new
+
+        obj, created = self.store.mutate(t.rtype, t.namespace, name, change, status_only=t.sub == "status")
+        return json_response(_render(obj, t.rtype), 201 if created else 200)
+
+    @staticmethod
+    def _propagation(req: Request, rtype: ResourceType) -> str:
+        policy = req.q("propagationPolicy")
+        try:
+            options = json.loads(req.body) if req.body else {}
+        except ValueError:
+            options = {}  # protobuf DeleteOptions from client-go: defaults
+        policy = policy or options.get("propagationPolicy")
+        if policy is None and (req.q("orphanDependents") == "true" or options.get("orphanDependents")):
+            policy = "Orphan"
+        # batch/v1 Jobs orphan their pods unless asked otherwise, as the real REST API does.
+        return policy or ("Orphan" if rtype.group_resource == ("batch", "jobs") else "Background")
+
+    def _delete_collection(self, req: Request, t: Target) -> Response:
+        items, _ = self.store.list(t.rtype, t.namespace, *self._matchers(req, t))
+        propagation = self._propagation(req, t.rtype)
+        for obj in items:
+            self.store.delete(
+                t.rtype, obj["metadata"].get("namespace", ""), obj["metadata"]["name"], propagation
+            )
+        return json_response(
+            {
+                "kind": f"{t.rtype.kind}List",
+                "apiVersion": t.rtype.api_version,
+                "metadata": {},
+                "items": [_render(o, t.rtype) for o in items],
+            }
+        )
+
+    def _log(self, req: Request, t: Target) -> Response:
+        assert t.name is not None
+        self.store.get(t.rtype, t.namespace, t.name)
+        tail = req.q("tailLines")
+        text = self.read_log(t.namespace, t.name, int(tail) if tail else None)
+        if text is None:
+            raise ApiError(
+                400, "BadRequest", f'container in pod "{t.name}" is waiting to start: ContainerCreating'
+            )
+        return Response(body=text, content_type="text/plain")

@@ -1,0 +1,135 @@
+"""An in-process world with one AKS-like cluster: Kubernetes API + IMDS, without the ARM service.
+
+Tests publish ``cluster.created`` / ``vmss.created`` themselves, as ARM would, so they do not depend on
+the ARM emulation.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import kubernetes.client
+import yaml
+
+from sandbox import imds
+from sandbox.certs import CertPaths, make_certificates
+from sandbox.httpd import HttpService
+from sandbox.kube import ClusterRuntime, KubeApis
+from sandbox.profiles import FAST
+from sandbox.state import Principal, Subscription, Tenant, World, key
+
+AAD_URL = "https://127.0.0.1:1"  # never called by these tests; shows up in issuer and env values
+
+
+@dataclass
+class KubeWorld:
+    world: World
+    certs: CertPaths
+    kube: KubeApis
+    imds_service: HttpService
+    tmp: Path
+    tenant_id: str
+    subscription_id: str
+    identities: dict[str, Principal] = field(default_factory=dict)
+    cluster_id: str = ""
+
+    @property
+    def cluster(self) -> ClusterRuntime:
+        runtime: ClusterRuntime = self.world.clusters[key(self.cluster_id)]
+        return runtime
+
+    def identity(self, name: str) -> Principal:
+        if name not in self.identities:
+            rid = (f"/subscriptions/{self.subscription_id}/resourceGroups/mrg/providers/"
+                   f"Microsoft.ManagedIdentity/userAssignedIdentities/{name}")
+            self.identities[name] = self.world.add_principal(Principal(
+                object_id=str(uuid.uuid4()), tenant_id=self.tenant_id, kind="ManagedIdentity",
+                client_id=str(uuid.uuid4()), display_name=name, resource_id=rid))
+        return self.identities[name]
+
+    def add_cluster(self, name: str = "aks1") -> str:
+        cluster_id = (f"/subscriptions/{self.subscription_id}/resourceGroups/mrg/providers/"
+                      f"Microsoft.ContainerService/managedClusters/{name}")
+        self.world.put({"id": cluster_id, "name": name, "type": "Microsoft.ContainerService/managedClusters",
+                        "properties": {"nodeResourceGroup": f"MC_mrg_{name}_eastus",
+                                       "oidcIssuerProfile": {"enabled": True,
+                                                             "issuerUrl": f"{AAD_URL}/oidc/{uuid.uuid4()}/"}}})
+        self.world.publish("cluster.created", cluster_id=cluster_id)
+        self.cluster_id = self.cluster_id or cluster_id
+        return cluster_id
+
+    def add_pool(self, pool: str, identities: list[str], *, count: int = 2, mode: str = "User",
+                 cluster_id: str | None = None) -> str:
+        cluster_id = cluster_id or self.cluster_id
+        cluster_name = cluster_id.rsplit("/", 1)[-1]
+        vmss_id = (f"/subscriptions/{self.subscription_id}/resourceGroups/MC_mrg_{cluster_name}_eastus/providers/"
+                   f"Microsoft.Compute/virtualMachineScaleSets/aks-{pool}-vmss")
+        attached = {self.identity(n).resource_id: {"principalId": self.identity(n).object_id,
+                                                   "clientId": self.identity(n).client_id} for n in identities}
+        self.world.put({"id": vmss_id, "name": f"aks-{pool}-vmss", "location": "eastus",
+                        "sku": {"name": "Standard_D2s_v3", "capacity": count},
+                        "identity": {"type": "UserAssigned", "userAssignedIdentities": attached},
+                        "_sandbox": {"cluster_id": cluster_id, "pool": pool, "aks_identities": [],
+                                     "instances": count}})
+        self.world.publish("vmss.created", vmss_id=vmss_id, cluster_id=cluster_id, pool=pool, mode=mode,
+                           count=count)
+        return vmss_id
+
+    def attach(self, vmss_id: str, name: str) -> None:
+        vmss = self.world.get(vmss_id)
+        assert vmss is not None
+        principal = self.identity(name)
+        vmss["identity"]["userAssignedIdentities"][principal.resource_id] = {
+            "principalId": principal.object_id, "clientId": principal.client_id}
+
+    def api_client(self, token: str | None = None) -> kubernetes.client.ApiClient:
+        config = kubernetes.client.Configuration()
+        config.host = self.cluster.server_url
+        config.ssl_ca_cert = str(self.certs.ca_bundle)
+        if token != "":
+            config.api_key = {"BearerToken": token or self.cluster.admin_token}
+            config.api_key_prefix = {"BearerToken": "Bearer"}
+        return kubernetes.client.ApiClient(config)
+
+    def kubeconfig(self) -> Path:
+        path = self.tmp / "kubeconfig.yaml"
+        path.write_text(yaml.safe_dump({
+            "apiVersion": "v1", "kind": "Config", "current-context": "sandbox",
+            "clusters": [{"name": "sandbox", "cluster": {"server": self.cluster.server_url,
+                                                         "certificate-authority": str(self.certs.ca_bundle)}}],
+            "users": [{"name": "admin", "user": {"token": self.cluster.admin_token}}],
+            "contexts": [{"name": "sandbox", "context": {"cluster": "sandbox", "user": "admin"}}]}))
+        return path
+
+    def stop(self) -> None:
+        self.kube.stop()
+        self.imds_service.stop()
+        self.world.scheduler.stop()
+
+
+def start_world(tmp: Path) -> KubeWorld:
+    world = World(FAST)
+    certs = make_certificates(tmp / "tls")
+    world.urls.update(state_dir=str(tmp), ca_bundle=str(certs.ca_bundle), aad=AAD_URL)
+    service = imds.build(world).start()
+    world.urls["imds"] = service.url
+    tenant_id, subscription_id = str(uuid.uuid4()), str(uuid.uuid4())
+    world.tenants[tenant_id] = Tenant(tenant_id, "customer")
+    world.subscriptions[subscription_id] = Subscription(subscription_id, tenant_id, "customer sub")
+    kube = KubeApis(world, certs).start()
+    return KubeWorld(world, certs, kube, service, tmp, tenant_id, subscription_id)
+
+
+def wait_for(predicate: Any, timeout_s: float = 20.0, interval_s: float = 0.05) -> Any:
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval_s)
+    raise AssertionError(f"condition not met within {timeout_s} s")
