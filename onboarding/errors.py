@@ -28,7 +28,12 @@ TRANSIENT_CONFLICT_CODES = {
     "operationpreempted",
     "retryableerror",
 }
-PROPAGATION_CODES = {"authorizationfailed", "linkedauthorizationfailed", "principalnotfound"}
+PROPAGATION_CODES = {
+    "authorizationfailed",
+    "linkedauthorizationfailed",
+    "principalnotfound",
+    "authorizationpermissionmismatch",  # storage data plane: a data role not yet propagated
+}
 LOCKDOWN_CODES = {"requestdisallowedbypolicy", "denyassignmentauthorizationfailed", "scopelocked"}
 
 
@@ -100,7 +105,7 @@ def _retry_after(exc: HttpResponseError) -> float | None:
 def _code(exc: HttpResponseError) -> str:
     error = getattr(exc, "error", None)
     code = getattr(error, "code", None) if error is not None else None
-    return str(code or exc.reason or "")
+    return str(code or getattr(exc, "error_code", None) or exc.reason or "")  # error_code: storage data plane
 
 
 def from_azure(exc: Exception, *, customer: str | None, step: str | None, action: str) -> OnboardingError:

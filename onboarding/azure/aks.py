@@ -1,0 +1,40 @@
+"""The AKS managed cluster: what discovery reads from it."""
+
+from __future__ import annotations
+
+from azure.mgmt.containerservice import ContainerServiceClient
+from azure.mgmt.containerservice.models import ManagedCluster
+from azure.mgmt.core.tools import parse_resource_id
+
+from ..cluster import IdentityRef
+from ..errors import PermanentError
+
+
+def get_cluster(client: ContainerServiceClient, resource_group: str, name: str) -> ManagedCluster:
+    return client.managed_clusters.get(resource_group, name)
+
+
+def kubelet_identity(cluster: ManagedCluster) -> IdentityRef:
+    """``identityProfile.kubeletidentity`` as an IdentityRef (its name is the last segment of its id)."""
+    profile = (cluster.identity_profile or {}).get("kubeletidentity")
+    if profile is None or not profile.resource_id:
+        raise PermanentError(
+            f"cluster {cluster.name} has no kubelet identity (identityProfile.kubeletidentity)",
+            hint="the cluster must use managed identities; redeploy the application",
+        )
+    return IdentityRef(
+        resource_id=profile.resource_id,
+        name=parse_resource_id(profile.resource_id)["name"],
+        client_id=str(profile.client_id),
+        principal_id=str(profile.object_id),
+    )
+
+
+def oidc_issuer_url(cluster: ManagedCluster) -> str | None:
+    profile = cluster.oidc_issuer_profile
+    return profile.issuer_url if profile is not None else None
+
+
+def network_plugin(cluster: ManagedCluster) -> str | None:
+    plugin = cluster.network_profile.network_plugin if cluster.network_profile is not None else None
+    return getattr(plugin, "value", plugin)

@@ -1,0 +1,100 @@
+"""Reconcile a set of role assignments: read what exists at each scope, create only what is missing.
+
+An equivalent assignment under another name (made by the template or by hand) counts as present; a 409
+``RoleAssignmentExists`` too. Writes retry PrincipalNotFound/authorization propagation within the budget.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from azure.mgmt.authorization import AuthorizationManagementClient
+from azure.mgmt.authorization.models import RoleAssignment
+
+from ..errors import PermanentError
+from . import roles
+from .roles import DesiredAssignment
+
+if TYPE_CHECKING:
+    from ..context import CustomerContext
+    from ..steps import StepRecorder
+
+
+def _read_existing(
+    ctx: CustomerContext,
+    rec: StepRecorder,
+    client: AuthorizationManagementClient,
+    scopes: list[str],
+    *,
+    step: str,
+    tenant_id: str | None,
+) -> dict[str, list[RoleAssignment]]:
+    existing: dict[str, list[RoleAssignment]] = {}
+    for scope in scopes:
+
+        def read(scope: str = scope) -> list[RoleAssignment]:
+            with ctx.errors(step, f"list role assignments at {scope}"):
+                return roles.list_at_scope(client, scope, tenant_id=tenant_id)
+
+        existing[scope.lower()], waited = ctx.through_propagation(
+            read,
+            what=f"read access to role assignments at {scope}",
+            hint="the credential holds no role at this scope: run refresh_permissions or redeploy the application",
+        )
+        rec.waited(waited)
+    return existing
+
+
+def ensure_assignments(
+    ctx: CustomerContext,
+    rec: StepRecorder,
+    desired: list[DesiredAssignment],
+    *,
+    step: str,
+    node_rg: bool,
+    tenant_id: str | None = None,
+    cannot_write: str | None = None,
+) -> list[DesiredAssignment]:
+    """Create the missing ones (unless dry run) as the publisher or the node-RG credential; returns those created.
+
+    ``cannot_write``: why the credential can never create assignments here (fail at once instead of waiting).
+    """
+    client = ctx.client(AuthorizationManagementClient, node_rg=node_rg)
+    scopes = list(dict.fromkeys(d.scope for d in desired))
+    existing = _read_existing(ctx, rec, client, scopes, step=step, tenant_id=tenant_id)
+    delegated = ctx.spec.managed_application.parameters.cross_tenant
+    created: list[DesiredAssignment] = []
+    for want in desired:
+        if any(want.matches(a) for a in existing[want.scope.lower()]):
+            rec.unchanged(want.describe())
+            continue
+        if rec.dry_run:
+            rec.changed("", f"create role assignment {want.name}: {want.describe()}")
+            continue
+        if cannot_write:
+            raise PermanentError(
+                f"missing role assignment: {want.describe()}; {cannot_write}",
+                customer=ctx.spec.name,
+                step=step,
+                hint="run refresh_permissions, or redeploy the application so its template makes it",
+            )
+
+        def put(want: DesiredAssignment = want) -> bool:
+            with ctx.errors(step, f"create role assignment {want.describe()}"):
+                return roles.create(
+                    client, want, subscription_id=ctx.spec.subscription_id, delegated=delegated
+                )
+
+        made, waited = ctx.through_propagation(
+            put,
+            what=f"create {want.describe()}",
+            hint=f"the credential may not assign roles at {want.scope} (it needs Owner or User Access Administrator "
+            "there): run refresh_permissions, or redeploy the application so its template makes this assignment",
+        )
+        rec.waited(waited)
+        if made:
+            rec.changed(f"created role assignment {want.name}: {want.describe()}", "")
+            created.append(want)
+        else:
+            rec.unchanged(f"{want.describe()} (exists under another name)")
+    return created

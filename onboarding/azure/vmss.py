@@ -1,0 +1,71 @@
+"""Node pool scale sets: which user-assigned identities they carry and the PATCH that adds the missing ones.
+
+The PATCH carries the merged map (the identities already there plus the missing ones: the map replaces the
+current one) and keeps a system-assigned identity; it is sent only when something is missing (a PATCH that adds
+nothing is a 400 in Azure). Nothing is ever removed.
+"""
+
+from __future__ import annotations
+
+from azure.core.polling import LROPoller
+from azure.mgmt.compute import ComputeManagementClient
+from azure.mgmt.compute.models import (
+    UserAssignedIdentitiesValue,
+    VirtualMachineScaleSet,
+    VirtualMachineScaleSetIdentity,
+    VirtualMachineScaleSetUpdate,
+)
+from azure.mgmt.core.tools import parse_resource_id
+
+SYSTEM_AND_USER = "SystemAssigned, UserAssigned"
+USER = "UserAssigned"
+
+
+def list_scale_sets(client: ComputeManagementClient, resource_group: str) -> list[VirtualMachineScaleSet]:
+    return list(client.virtual_machine_scale_sets.list(resource_group))
+
+
+def get_scale_set(client: ComputeManagementClient, vmss_id: str) -> VirtualMachineScaleSet:
+    parts = parse_resource_id(vmss_id)
+    return client.virtual_machine_scale_sets.get(parts["resource_group"], parts["name"])
+
+
+def identity_type(vmss: VirtualMachineScaleSet) -> str:
+    kind = vmss.identity.type if vmss.identity is not None else None
+    return str(getattr(kind, "value", kind) or "None")
+
+
+def attached_ids(vmss: VirtualMachineScaleSet) -> list[str]:
+    if vmss.identity is None or not vmss.identity.user_assigned_identities:
+        return []
+    return list(vmss.identity.user_assigned_identities)
+
+
+def missing_ids(vmss: VirtualMachineScaleSet, wanted: list[str]) -> list[str]:
+    """Wanted identity ids the scale set lacks (case-insensitive), in the order wanted."""
+    present = {i.rstrip("/").lower() for i in attached_ids(vmss)}
+    missing: list[str] = []
+    for identity_id in wanted:
+        normal = identity_id.rstrip("/").lower()
+        if normal not in present:
+            present.add(normal)
+            missing.append(identity_id)
+    return missing
+
+
+def identity_update(vmss: VirtualMachineScaleSet, add: list[str]) -> VirtualMachineScaleSetUpdate:
+    """PATCH body: every identity already attached plus ``add``, keeping a system-assigned identity."""
+    kind = SYSTEM_AND_USER if "systemassigned" in identity_type(vmss).replace(" ", "").lower() else USER
+    merged = [*attached_ids(vmss), *add]
+    return VirtualMachineScaleSetUpdate(
+        identity=VirtualMachineScaleSetIdentity(
+            type=kind, user_assigned_identities={i: UserAssignedIdentitiesValue() for i in merged}
+        )
+    )
+
+
+def begin_identity_update(
+    client: ComputeManagementClient, vmss_id: str, update: VirtualMachineScaleSetUpdate
+) -> LROPoller[VirtualMachineScaleSet]:
+    parts = parse_resource_id(vmss_id)
+    return client.virtual_machine_scale_sets.begin_update(parts["resource_group"], parts["name"], update)

@@ -1,0 +1,81 @@
+"""Waiting without sleeping blindly: poll with bounded exponential backoff and jitter until the service says yes.
+
+Every wait in the product goes through ``poll_until`` so one place decides how patient and how polite we are.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from .errors import AuthorizationPendingError, PermanentError, TransientError
+
+T = TypeVar("T")
+
+
+def poll_until(
+    fn: Callable[[], T | None],
+    *,
+    timeout_s: float,
+    initial_delay_s: float,
+    max_delay_s: float,
+    what: str,
+    retry_on: tuple[type[TransientError], ...] = (TransientError,),
+) -> tuple[T, float]:
+    """Call ``fn`` until it returns something other than None; returns (value, seconds waited).
+
+    Exceptions in ``retry_on`` are retried (honouring their ``retry_after_s``); when the time runs out the last
+    such exception is re-raised, or a TransientError saying ``what`` was not reached.
+    """
+    started = time.monotonic()
+    delay = max(initial_delay_s, 0.001)
+    while True:
+        suggested = 0.0
+        try:
+            value = fn()
+        except retry_on as exc:
+            last: TransientError | None = exc
+            suggested = exc.retry_after_s or 0.0
+        else:
+            if value is not None:
+                return value, time.monotonic() - started
+            last = None
+        remaining = timeout_s - (time.monotonic() - started)
+        if remaining <= 0:
+            if last is not None:
+                raise last
+            raise TransientError(f"{what}: not reached within {timeout_s:g} s")
+        wait = max(suggested, delay * random.uniform(0.8, 1.2))
+        time.sleep(min(wait, remaining))
+        delay = min(delay * 2, max_delay_s)
+
+
+def retry_propagation(
+    fn: Callable[[], T], *, budget_s: float, initial_delay_s: float, max_delay_s: float, what: str, hint: str
+) -> tuple[T, float]:
+    """Run ``fn`` until role propagation lets it through; past ``budget_s`` the 403 becomes a PermanentError."""
+
+    def attempt() -> tuple[T] | None:
+        return (fn(),)
+
+    try:
+        (value,), waited = poll_until(
+            attempt,
+            timeout_s=budget_s,
+            initial_delay_s=initial_delay_s,
+            max_delay_s=max_delay_s,
+            what=what,
+            retry_on=(AuthorizationPendingError,),
+        )
+    except AuthorizationPendingError as exc:
+        raise PermanentError(
+            f"{exc.detail} (still refused after the {budget_s:g} s propagation budget)",
+            customer=exc.customer,
+            step=exc.step,
+            code=exc.code,
+            status=exc.status,
+            hint=hint,
+        ) from None
+    return value, waited

@@ -1,0 +1,34 @@
+"""The onboarding steps as plain functions (no Prefect): each reads, plans the difference, applies only what is
+missing (nothing in a dry run), verifies, and returns a StepResult. ``StepRecorder`` builds that result."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from ..context import CustomerContext
+from ..results import StepResult
+
+
+class StepRecorder:
+    """Collects what a step changed (or plans to), what was already right, and how long it waited."""
+
+    def __init__(self, ctx: CustomerContext, step: str, *, dry_run: bool) -> None:
+        self.dry_run = dry_run
+        self.result = StepResult(step=step, customer=ctx.spec.name, dry_run=dry_run)
+        self._started = time.monotonic()
+
+    def changed(self, done: str, planned: str) -> None:
+        """Record a change: ``done`` says what happened, ``planned`` what a dry run would do."""
+        self.result.changed.append(f"would {planned}" if self.dry_run else done)
+
+    def unchanged(self, text: str) -> None:
+        self.result.unchanged.append(text)
+
+    def waited(self, seconds: float) -> None:
+        self.result.waited_s += seconds
+
+    def finish(self, **details: Any) -> StepResult:
+        self.result.details.update(details)
+        self.result.duration_s = time.monotonic() - self._started
+        return self.result

@@ -1,0 +1,84 @@
+"""Step 2 (read-only): what the application deployed: cluster, identities, node pool scale sets, storage account."""
+
+from __future__ import annotations
+
+from azure.mgmt.compute import ComputeManagementClient
+from azure.mgmt.containerservice import ContainerServiceClient
+from azure.mgmt.core.tools import parse_resource_id
+from azure.mgmt.msi import ManagedServiceIdentityClient
+from azure.mgmt.storage import StorageManagementClient
+
+from ..azure import aks, identities, managed_app, storage, vmss
+from ..cluster import ClusterInfo
+from ..context import CustomerContext
+from ..errors import PermanentError
+
+STEP = "discover_cluster"
+NODE_RG_HINT = (
+    "the node resource group credential holds no role there: run refresh_permissions or redeploy the "
+    "application so its template grants the identity its node role"
+)
+
+
+def discover_cluster(ctx: CustomerContext) -> ClusterInfo:
+    spec = ctx.spec
+    with ctx.errors(STEP, f"read managed application {spec.managed_application.name}"):
+        app = managed_app.get_application(ctx.resources, ctx.application_id)
+    if app is None or managed_app.state_of(app).lower() != "succeeded":
+        raise PermanentError(
+            f"managed application {spec.managed_application.name} is not deployed",
+            customer=spec.name,
+            step=STEP,
+            hint="run ensure_managed_app first",
+        )
+    outputs = managed_app.outputs_of(app)
+    mrg_id = str(
+        (app.properties or {}).get("managedResourceGroupId") or managed_app.managed_resource_group_id(spec)
+    )
+    mrg = parse_resource_id(mrg_id)["resource_group"]
+    aks_name = str(outputs.get("aksName") or spec.managed_application.parameters.aks_name)
+    identity_id = str(outputs.get("identityResourceId") or managed_app.expected_identity_id(spec))
+
+    with ctx.errors(STEP, f"read AKS cluster {aks_name}"):
+        cluster = aks.get_cluster(ctx.client(ContainerServiceClient), mrg, aks_name)
+    msi = ctx.client(ManagedServiceIdentityClient)
+    with ctx.errors(STEP, f"read the application's identity {identity_id}"):
+        app_identity = identities.get_identity(msi, identity_id)
+    extra = []
+    for extra_id in spec.identities:
+        with ctx.errors(STEP, f"read identity {extra_id}"):
+            extra.append(identities.get_identity(msi, extra_id))
+    ctx.use_app_identity(app_identity.resource_id)
+
+    node_rg = str(cluster.node_resource_group)
+    compute = ctx.client(ComputeManagementClient, node_rg=True)
+
+    def list_pools() -> list[str]:
+        with ctx.errors(STEP, f"list node pool scale sets in {node_rg}"):
+            return [str(s.id) for s in vmss.list_scale_sets(compute, node_rg)]
+
+    scale_sets, _ = ctx.through_propagation(list_pools, what=f"read access to {node_rg}", hint=NODE_RG_HINT)
+
+    account_name = spec.storage.account or outputs.get("storageAccountName")
+    with ctx.errors(STEP, f"find the storage account in {mrg}"):
+        account = storage.find_account(ctx.client(StorageManagementClient), mrg, account_name)
+    return ClusterInfo(
+        application_id=str(app.id),
+        managed_resource_group_id=mrg_id,
+        cluster_id=str(cluster.id),
+        cluster_name=str(cluster.name),
+        node_resource_group=node_rg,
+        node_resource_group_id=f"/subscriptions/{spec.subscription_id}/resourceGroups/{node_rg}",
+        kubelet_identity=aks.kubelet_identity(cluster),
+        app_identity=app_identity,
+        identities=[
+            app_identity,
+            *(i for i in extra if not identities.same_id(i.resource_id, app_identity.resource_id)),
+        ],
+        oidc_issuer_url=aks.oidc_issuer_url(cluster),
+        network_plugin=aks.network_plugin(cluster),
+        scale_sets=scale_sets,
+        storage_account_id=account.id if account else None,
+        storage_account_name=account.name if account else None,
+        dfs_endpoint=storage.dfs_endpoint(account) if account else None,
+    )

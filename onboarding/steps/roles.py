@@ -1,0 +1,81 @@
+"""Step 3: the roles pod identity needs, on the node resource group (and the managed resource group).
+
+Desired, per the seed: the application's identity holds ``spec.node_role`` on the node resource group; in
+aad-pod-identity standard mode the kubelet identity holds Managed Identity Operator and Virtual Machine
+Contributor there, and Managed Identity Operator on the managed resource group (where the pod identities live).
+Node resource group assignments are written with the node-RG credential (only it holds roles there); managed
+resource group ones as the publisher (Owner there through the application's authorizations).
+
+Effectiveness: ARM offers no read that proves another principal's assignment has propagated, and the sandbox
+serves no ``permissions`` API; the next write (attach) proves it, raising AuthorizationPendingError until then.
+"""
+
+from __future__ import annotations
+
+from ..azure import roles
+from ..azure.assignments import ensure_assignments
+from ..azure.identities import same_id
+from ..azure.roles import DesiredAssignment
+from ..cluster import ClusterInfo
+from ..context import CustomerContext
+from ..models import NodeRole, PodIdentityMode
+from ..results import StepResult
+from . import StepRecorder
+
+STEP = "ensure_node_rg_roles"
+
+
+def desired_assignments(ctx: CustomerContext, cluster: ClusterInfo) -> list[DesiredAssignment]:
+    node_rg, mrg = cluster.node_resource_group_id, cluster.managed_resource_group_id
+    node_label = f"node resource group {cluster.node_resource_group}"
+    wanted = [
+        DesiredAssignment(
+            node_rg, roles.NODE_ROLE_GUIDS[ctx.spec.node_role], cluster.app_identity, node_label
+        )
+    ]
+    if ctx.spec.pod_identity.mode is PodIdentityMode.AAD_POD_IDENTITY_STANDARD:
+        kubelet = cluster.kubelet_identity
+        mrg_label = f"managed resource group {mrg.rstrip('/').rsplit('/', 1)[-1]}"
+        wanted += [
+            DesiredAssignment(node_rg, roles.MANAGED_IDENTITY_OPERATOR, kubelet, node_label),
+            DesiredAssignment(node_rg, roles.VIRTUAL_MACHINE_CONTRIBUTOR, kubelet, node_label),
+            DesiredAssignment(mrg, roles.MANAGED_IDENTITY_OPERATOR, kubelet, mrg_label),
+        ]
+    return wanted
+
+
+def _cannot_write(ctx: CustomerContext) -> str | None:
+    """Only Owner (of the node roles) may assign roles; the application's identity cannot grant itself more."""
+    if ctx.node_rg_is_app_identity and ctx.spec.node_role is not NodeRole.OWNER:
+        return (
+            f"the application's identity holds {ctx.spec.node_role.value} on the node resource group, "
+            "which cannot assign roles"
+        )
+    return None
+
+
+def ensure_node_rg_roles(ctx: CustomerContext, cluster: ClusterInfo, *, dry_run: bool = False) -> StepResult:
+    rec = StepRecorder(ctx, STEP, dry_run=dry_run)
+    wanted = desired_assignments(ctx, cluster)
+    on_node_rg = [w for w in wanted if same_id(w.scope, cluster.node_resource_group_id)]
+    elsewhere = [w for w in wanted if w not in on_node_rg]
+    created = ensure_assignments(
+        ctx, rec, on_node_rg, step=STEP, node_rg=True, cannot_write=_cannot_write(ctx)
+    )
+    if elsewhere:
+        created += ensure_assignments(
+            ctx, rec, elsewhere, step=STEP, node_rg=False, tenant_id=ctx.spec.tenant_id
+        )
+    return rec.finish(
+        assignments=[
+            {
+                "name": w.name,
+                "scope": w.scope,
+                "role": roles.role_label(w.role_guid),
+                "principal_id": w.principal.principal_id,
+            }
+            for w in wanted
+        ],
+        created=[w.name for w in created],
+        effective="proven by the next write as the node resource group credential (attach_identities)",
+    )
