@@ -208,11 +208,18 @@ def verify_storage_access(
     if spec.storage.grant_reader:
         _merge(result, azure_storage.ensure_storage_reader(ctx, cluster, dry_run=dry_run), prefix="grant")
     if spec.storage.mode is StorageCheckMode.PUBLISHER:
-        _merge(
-            result,
-            azure_storage.verify_storage_from_publisher(ctx, cluster, dry_run=dry_run),
-            prefix="publisher_check",
-        )
+        if dry_run:
+            result.details["plan"] = (
+                "list and read storage from here with a listTokens token for the identity"
+            )
+        else:
+            check = azure_storage.verify_storage_from_publisher(ctx, cluster)
+            result.waited_s += float(check.get("waited_s") or 0.0)
+            result.details["publisher_check"] = check
+            result.details["verified"] = True
+            result.unchanged.append(
+                f"storage access verified from the publisher: read {check.get('bytes')} bytes"
+            )
         result.duration_s = time.monotonic() - started
         return result
     request = probe_request(ctx, cluster, label_pod=label_pod)
