@@ -43,39 +43,82 @@ class KubeWorld:
 
     def identity(self, name: str) -> Principal:
         if name not in self.identities:
-            rid = (f"/subscriptions/{self.subscription_id}/resourceGroups/mrg/providers/"
-                   f"Microsoft.ManagedIdentity/userAssignedIdentities/{name}")
-            self.identities[name] = self.world.add_principal(Principal(
-                object_id=str(uuid.uuid4()), tenant_id=self.tenant_id, kind="ManagedIdentity",
-                client_id=str(uuid.uuid4()), display_name=name, resource_id=rid))
+            rid = (
+                f"/subscriptions/{self.subscription_id}/resourceGroups/mrg/providers/"
+                f"Microsoft.ManagedIdentity/userAssignedIdentities/{name}"
+            )
+            self.identities[name] = self.world.add_principal(
+                Principal(
+                    object_id=str(uuid.uuid4()),
+                    tenant_id=self.tenant_id,
+                    kind="ManagedIdentity",
+                    client_id=str(uuid.uuid4()),
+                    display_name=name,
+                    resource_id=rid,
+                )
+            )
         return self.identities[name]
 
     def add_cluster(self, name: str = "aks1") -> str:
-        cluster_id = (f"/subscriptions/{self.subscription_id}/resourceGroups/mrg/providers/"
-                      f"Microsoft.ContainerService/managedClusters/{name}")
-        self.world.put({"id": cluster_id, "name": name, "type": "Microsoft.ContainerService/managedClusters",
-                        "properties": {"nodeResourceGroup": f"MC_mrg_{name}_eastus",
-                                       "oidcIssuerProfile": {"enabled": True,
-                                                             "issuerUrl": f"{AAD_URL}/oidc/{uuid.uuid4()}/"}}})
+        cluster_id = (
+            f"/subscriptions/{self.subscription_id}/resourceGroups/mrg/providers/"
+            f"Microsoft.ContainerService/managedClusters/{name}"
+        )
+        self.world.put(
+            {
+                "id": cluster_id,
+                "name": name,
+                "type": "Microsoft.ContainerService/managedClusters",
+                "properties": {
+                    "nodeResourceGroup": f"MC_mrg_{name}_eastus",
+                    "oidcIssuerProfile": {"enabled": True, "issuerUrl": f"{AAD_URL}/oidc/{uuid.uuid4()}/"},
+                },
+            }
+        )
         self.world.publish("cluster.created", cluster_id=cluster_id)
         self.cluster_id = self.cluster_id or cluster_id
         return cluster_id
 
-    def add_pool(self, pool: str, identities: list[str], *, count: int = 2, mode: str = "User",
-                 cluster_id: str | None = None) -> str:
+    def add_pool(
+        self,
+        pool: str,
+        identities: list[str],
+        *,
+        count: int = 2,
+        mode: str = "User",
+        cluster_id: str | None = None,
+    ) -> str:
         cluster_id = cluster_id or self.cluster_id
         cluster_name = cluster_id.rsplit("/", 1)[-1]
-        vmss_id = (f"/subscriptions/{self.subscription_id}/resourceGroups/MC_mrg_{cluster_name}_eastus/providers/"
-                   f"Microsoft.Compute/virtualMachineScaleSets/aks-{pool}-vmss")
-        attached = {self.identity(n).resource_id: {"principalId": self.identity(n).object_id,
-                                                   "clientId": self.identity(n).client_id} for n in identities}
-        self.world.put({"id": vmss_id, "name": f"aks-{pool}-vmss", "location": "eastus",
-                        "sku": {"name": "Standard_D2s_v3", "capacity": count},
-                        "identity": {"type": "UserAssigned", "userAssignedIdentities": attached},
-                        "_sandbox": {"cluster_id": cluster_id, "pool": pool, "aks_identities": [],
-                                     "instances": count}})
-        self.world.publish("vmss.created", vmss_id=vmss_id, cluster_id=cluster_id, pool=pool, mode=mode,
-                           count=count)
+        vmss_id = (
+            f"/subscriptions/{self.subscription_id}/resourceGroups/MC_mrg_{cluster_name}_eastus/providers/"
+            f"Microsoft.Compute/virtualMachineScaleSets/aks-{pool}-vmss"
+        )
+        attached = {
+            self.identity(n).resource_id: {
+                "principalId": self.identity(n).object_id,
+                "clientId": self.identity(n).client_id,
+            }
+            for n in identities
+        }
+        self.world.put(
+            {
+                "id": vmss_id,
+                "name": f"aks-{pool}-vmss",
+                "location": "eastus",
+                "sku": {"name": "Standard_D2s_v3", "capacity": count},
+                "identity": {"type": "UserAssigned", "userAssignedIdentities": attached},
+                "_sandbox": {
+                    "cluster_id": cluster_id,
+                    "pool": pool,
+                    "aks_identities": [],
+                    "instances": count,
+                },
+            }
+        )
+        self.world.publish(
+            "vmss.created", vmss_id=vmss_id, cluster_id=cluster_id, pool=pool, mode=mode, count=count
+        )
         return vmss_id
 
     def attach(self, vmss_id: str, name: str) -> None:
@@ -83,7 +126,9 @@ class KubeWorld:
         assert vmss is not None
         principal = self.identity(name)
         vmss["identity"]["userAssignedIdentities"][principal.resource_id] = {
-            "principalId": principal.object_id, "clientId": principal.client_id}
+            "principalId": principal.object_id,
+            "clientId": principal.client_id,
+        }
 
     def api_client(self, token: str | None = None) -> kubernetes.client.ApiClient:
         config = kubernetes.client.Configuration()
@@ -96,12 +141,26 @@ class KubeWorld:
 
     def kubeconfig(self) -> Path:
         path = self.tmp / "kubeconfig.yaml"
-        path.write_text(yaml.safe_dump({
-            "apiVersion": "v1", "kind": "Config", "current-context": "sandbox",
-            "clusters": [{"name": "sandbox", "cluster": {"server": self.cluster.server_url,
-                                                         "certificate-authority": str(self.certs.ca_bundle)}}],
-            "users": [{"name": "admin", "user": {"token": self.cluster.admin_token}}],
-            "contexts": [{"name": "sandbox", "context": {"cluster": "sandbox", "user": "admin"}}]}))
+        path.write_text(
+            yaml.safe_dump(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Config",
+                    "current-context": "sandbox",
+                    "clusters": [
+                        {
+                            "name": "sandbox",
+                            "cluster": {
+                                "server": self.cluster.server_url,
+                                "certificate-authority": str(self.certs.ca_bundle),
+                            },
+                        }
+                    ],
+                    "users": [{"name": "admin", "user": {"token": self.cluster.admin_token}}],
+                    "contexts": [{"name": "sandbox", "context": {"cluster": "sandbox", "user": "admin"}}],
+                }
+            )
+        )
         return path
 
     def stop(self) -> None:
