@@ -4,7 +4,9 @@ project-local home, the deployments from prefect.yaml, and process workers. Ever
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -30,8 +32,13 @@ def _prefect() -> list[str]:
 class PrefectStack:
     home: Path
     extra_env: dict[str, str] = field(default_factory=dict)
+    # Only for the server processes (database URL, messaging broker): workers and flow runs never see them.
+    server_env: dict[str, str] = field(default_factory=dict)
+    # API (`server start --no-services`) and background services (`server services start`) as two processes.
+    services_separately: bool = False
     port: int = 0
     server: subprocess.Popen[bytes] | None = None
+    services: subprocess.Popen[bytes] | None = None
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     @property
@@ -62,18 +69,22 @@ class PrefectStack:
         )
         return env
 
-    def start(self, timeout_s: float = 120.0) -> PrefectStack:
-        self.home.mkdir(parents=True, exist_ok=True)
-        self.port = self.port or free_port()
-        log = open(self.home / "server.log", "wb")  # noqa: SIM115 - lives as long as the server
-        self.server = subprocess.Popen(
-            [*_prefect(), "server", "start"],
-            env=self.env(),
+    def _spawn_server(self, args: list[str], log_name: str) -> subprocess.Popen[bytes]:
+        log = open(self.home / log_name, "wb")  # noqa: SIM115 - lives as long as the process
+        return subprocess.Popen(
+            [*_prefect(), *args],
+            env={**self.env(), **self.server_env},
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=ROOT,
             start_new_session=True,
         )
+
+    def start(self, timeout_s: float = 120.0) -> PrefectStack:
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.port = self.port or free_port()
+        api_args = ["server", "start", "--no-services"] if self.services_separately else ["server", "start"]
+        self.server = self._spawn_server(api_args, "server.log")
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.server.poll() is not None:
@@ -81,10 +92,15 @@ class PrefectStack:
             try:
                 with urllib.request.urlopen(f"{self.api_url}/health", timeout=2) as resp:
                     if resp.status == 200:
-                        return self
+                        break
             except OSError:
                 time.sleep(0.5)
-        raise TimeoutError("prefect server did not become healthy")
+        else:
+            raise TimeoutError("prefect server did not become healthy")
+        if self.services_separately:
+            # After the API is healthy: it has run the database migrations the services rely on.
+            self.services = self._spawn_server(["server", "services", "start"], "services.log")
+        return self
 
     def run_cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -96,10 +112,12 @@ class PrefectStack:
         self.run_cli("work-pool", "set-concurrency-limit", WORK_POOL, str(concurrency))
         self.run_cli("--no-prompt", "deploy", "--all")
 
-    def start_worker(self, name: str = "worker-1") -> subprocess.Popen[bytes]:
+    def start_worker(self, name: str = "worker-1", *, limit: int | None = None) -> subprocess.Popen[bytes]:
+        """A process worker; ``limit`` caps the flow runs it runs at once (default: only the pool's limit)."""
         log = open(self.home / f"{name}.log", "wb")  # noqa: SIM115 - lives as long as the worker
+        cmd = [*_prefect(), "worker", "start", "--pool", WORK_POOL, "--type", "process", "--name", name]
         proc = subprocess.Popen(
-            [*_prefect(), "worker", "start", "--pool", WORK_POOL, "--type", "process", "--name", name],
+            [*cmd, "--limit", str(limit)] if limit else cmd,
             env=self.env(),
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -110,15 +128,16 @@ class PrefectStack:
         return proc
 
     def stop(self) -> None:
-        for proc in [*self.workers, self.server]:
-            if proc and proc.poll() is None:
-                proc.terminate()
-        for proc in [*self.workers, self.server]:
-            if proc:
-                try:
-                    proc.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+        procs = [p for p in [*self.workers, self.services, self.server] if p]
+        for proc in procs:
+            if proc.poll() is None:
+                _signal_group(proc, signal.SIGTERM)
+        for proc in procs:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                _signal_group(proc, signal.SIGKILL)
+                proc.wait(timeout=10)
 
     def run_deployments(
         self, names: list[str], *, timeout_s: float = 900.0, parameters: dict[str, Any] | None = None
@@ -126,6 +145,12 @@ class PrefectStack:
         """Start each deployment as the UI's Run button does and wait for all; returns final flow runs by name."""
         os.environ["PREFECT_API_URL"] = self.api_url
         return asyncio.run(_run_and_wait(names, timeout_s, parameters))
+
+
+def _signal_group(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
+    """Signal the process and what it started in its session (each was started with start_new_session)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, sig)
 
 
 async def _run_and_wait(
