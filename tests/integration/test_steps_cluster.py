@@ -100,8 +100,11 @@ def managed(sandbox: SandboxProcess) -> Onboarded:
 
 def test_aad_pod_identity_managed_mode_end_to_end(sandbox: SandboxProcess, managed: Onboarded) -> None:
     ctx, cluster = managed
+    mark = _mark(sandbox)
     plan = install_pod_identity(ctx, cluster, dry_run=True)
     assert plan.dry_run and any("would install" in c for c in plan.changed), plan
+    assert verify_storage_access(ctx, cluster, dry_run=True).details["plan"].startswith("run a probe Job")
+    assert _arm_writes(sandbox, mark) == []
 
     first, seconds = _timed(lambda: install_pod_identity(ctx, cluster, dry_run=False))
     print(
@@ -182,6 +185,7 @@ def test_probe_without_binding_label_names_the_binding(managed: Onboarded) -> No
     with pytest.raises(PermanentError) as err:
         verify_storage_access(ctx, cluster, dry_run=False, label_pod=False)
     message = str(err.value)
+    print(f"\n{message}")
     assert f"AzureIdentityBinding apps/{binding_name(cluster.app_identity.name)}" in message
     assert "aadpodidbinding" in message
 
@@ -196,6 +200,7 @@ def test_missing_file_is_permanent_and_named(managed: Onboarded) -> None:
     started = time.monotonic()
     with pytest.raises(PermanentError) as err:
         verify_storage_access(missing, cluster, dry_run=False)
+    print(f"\n{err.value}")
     assert "data/folder1/missing.csv" in str(err.value)
     assert time.monotonic() - started < 30  # not retried as if it were propagation
 
@@ -252,3 +257,36 @@ def test_workload_identity(sandbox: SandboxProcess) -> None:
     again = install_pod_identity(ctx, cluster, dry_run=False)
     assert again.changed == [], again.changed
     assert _arm_writes(sandbox, mark) == []
+
+
+def test_storage_role_propagation_is_waited_for_then_permanent(sandbox: SandboxProcess) -> None:
+    spec = _spec("piprop", "aad-pod-identity-managed")
+    spec = spec.model_copy(update={"storage": spec.storage.model_copy(update={"grant_reader": False})})
+    ctx, cluster = _onboard(sandbox, spec)
+    install_pod_identity(ctx, cluster, dry_run=False)
+
+    # no data role at all: 403 is blamed on propagation until the budget runs out, then it is permanent
+    impatient = CustomerContext(spec, _settings().model_copy(update={"propagation_budget_s": 2.0}))
+    started = time.monotonic()
+    with pytest.raises(PermanentError) as err:
+        verify_storage_access(impatient, cluster, dry_run=False)
+    print(f"\n{err.value}")
+    assert "propagation budget" in str(err.value) and "Storage Blob Data Reader" in str(err.value)
+    assert 2.0 <= time.monotonic() - started < 30
+
+    # the role is granted now and takes a few seconds to take effect: polled with backoff, no blind sleep
+    granting = CustomerContext(
+        spec.model_copy(update={"storage": spec.storage.model_copy(update={"grant_reader": True})}),
+        ctx.settings,
+    )
+    sandbox.set_timing(role_propagation_s=3.0)
+    try:
+        verified = verify_storage_access(granting, cluster, dry_run=False)
+    finally:
+        sandbox.reset_timing()
+    attempts = verified.details["probe_attempts"]
+    print(f"figure storage_propagation_wait {verified.waited_s:.2f} s over {len(attempts)} probe runs")
+    assert verified.details["verified"] is True
+    assert any(c.startswith("created role assignment") for c in verified.changed)
+    assert len(attempts) >= 2 and attempts[0]["status"] == 403
+    assert 1.0 <= verified.waited_s < 30
