@@ -17,6 +17,7 @@ def client_options(settings: Settings) -> dict[str, Any]:
         "base_url": settings.arm_endpoint,
         "credential_scopes": [settings.arm_scope],
         "polling_interval": settings.poll_interval_s,
+        "retry_total": settings.sdk_retry_total,
     }
     if settings.ca_bundle:
         options["connection_verify"] = str(settings.ca_bundle)
