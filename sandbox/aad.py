@@ -215,7 +215,7 @@ class TokenService:
                 if r.get("type", "").lower() == "microsoft.containerservice/managedclusters"
             ]
         return any(
-            c.get("properties", {}).get("oidcIssuerProfile", {}).get("issuerUrl") == issuer for c in clusters
+            c.get("properties", {}).get("oidcIssuerProfile", {}).get("issuerURL") == issuer for c in clusters
         )
 
     def cluster_openid_configuration(self, request: Request) -> Response:

@@ -1,4 +1,4 @@
-"""The sandbox's admin API (plain HTTP on 127.0.0.1): request log, faults, throttling, customers, principals,
+"""The sandbox's admin API (plain HTTP on 127.0.0.1): request log, faults, timing, customers, principals,
 AKS upgrade drift, node resource group lockdown and a JSON dump of the world. Test and demo plumbing, not Azure.
 """
 
@@ -8,6 +8,7 @@ import re
 import secrets
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from . import authz, seed
@@ -59,6 +60,7 @@ class Admin:
     def __init__(self, world: World) -> None:
         self.world = world
         self.faults = faults_mod.for_world(world)
+        self.profile = world.timing
 
     # --- request log ---
     def requests(self, request: Request) -> Response:
@@ -70,7 +72,7 @@ class Admin:
             {"requests": [{"seq": since + i, **e} for i, e in enumerate(entries)], "next": total}
         )
 
-    # --- faults and throttling ---
+    # --- faults and timing (throttle buckets, delays) ---
     def set_faults(self, request: Request) -> Response:
         rules = _body(request).get("rules")
         if not isinstance(rules, list):
@@ -82,24 +84,30 @@ class Admin:
         return json_response({"rules": [r.as_json() for r in added]})
 
     def get_faults(self, request: Request) -> Response:
-        return json_response(
-            {"rules": [r.as_json() for r in self.faults.rules], "throttling": self.faults.limits}
-        )
+        return json_response({"rules": [r.as_json() for r in self.faults.rules]})
 
     def clear_faults(self, request: Request) -> Response:
         self.faults.clear()
         return json_response({"rules": []})
 
-    def set_throttling(self, request: Request) -> Response:
+    def set_timing(self, request: Request) -> Response:
+        changes = _body(request)
+        fields = set(self.profile.as_dict()) - {"name"}
+        if set(changes) - fields:
+            raise BadRequest(f"timing fields are {sorted(fields)}")
         try:
-            self.faults.set_limits({k: float(v) for k, v in _body(request).items()})
+            self.world.timing = replace(
+                self.world.timing, **{k: type(getattr(self.profile, k))(v) for k, v in changes.items()}
+            )
         except (TypeError, ValueError) as exc:
             raise BadRequest(str(exc)) from exc
-        return json_response({"throttling": self.faults.limits})
+        self.faults.reset_buckets()
+        return json_response(self.world.timing.as_dict())
 
-    def reset_throttling(self, request: Request) -> Response:
-        self.faults.reset_limits()
-        return json_response({"throttling": {}})
+    def reset_timing(self, request: Request) -> Response:
+        self.world.timing = self.profile
+        self.faults.reset_buckets()
+        return json_response(self.world.timing.as_dict())
 
     # --- customers and principals ---
     def add_customer(self, request: Request) -> Response:
@@ -310,8 +318,8 @@ def build(world: World, certs: CertPaths | None = None) -> HttpService:
     router.add("GET", r"/faults", admin.get_faults)
     router.add("POST", r"/faults", admin.set_faults)
     router.add("DELETE", r"/faults", admin.clear_faults)
-    router.add("POST", r"/throttling", admin.set_throttling)
-    router.add("DELETE", r"/throttling", admin.reset_throttling)
+    router.add("POST", r"/timing", admin.set_timing)
+    router.add("DELETE", r"/timing", admin.reset_timing)
     router.add("POST", r"/customers", admin.add_customer)
     router.add("POST", r"/principals", admin.add_principal)
     router.add("POST", r"/clusters(?P<cluster>/subscriptions/.+)/upgrade", admin.upgrade)

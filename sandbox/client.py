@@ -109,3 +109,17 @@ class SandboxProcess:
 
     def upgrade_cluster(self, cluster_id: str) -> Any:
         return self.admin("POST", f"/clusters{cluster_id}/upgrade")
+
+    def add_principal(self, **body: Any) -> dict[str, Any]:
+        """A service principal with a secret (``roles``: [{"scope", "role"}] effective at once)."""
+        return self.admin("POST", "/principals", body)
+
+    def lockdown(self, scope: str, locked: bool = True) -> Any:
+        return self.admin("POST", "/lockdown", {"scope": scope, "locked": locked})
+
+    def set_timing(self, **changes: float) -> dict[str, Any]:
+        """Override delays or throttle buckets of the running profile (``DELETE /timing`` restores them)."""
+        return self.admin("POST", "/timing", changes)
+
+    def reset_timing(self) -> dict[str, Any]:
+        return self.admin("DELETE", "/timing")

@@ -2,7 +2,7 @@
 
 Fault rules (set through the admin API) answer matching ARM requests with an error instead of serving them,
 ``count`` times or with a ``probability`` (seeded). Throttling is a token bucket per subscription + principal
-+ kind (read/write), sized from ``world.timing`` unless the admin API overrides it, answering 429 with
++ kind (read/write), sized from ``world.timing``, answering 429 with
 ``Retry-After`` and the body ARM sends.
 """
 
@@ -100,7 +100,6 @@ class Faults:
         self._world = world
         self._lock = threading.Lock()
         self.rules: list[FaultRule] = []
-        self.limits: dict[str, float] = {}
         self._buckets: dict[tuple[str, str, str], Bucket] = {}
 
     def set_rules(self, rules: list[dict[str, Any]]) -> list[FaultRule]:
@@ -113,16 +112,10 @@ class Faults:
         with self._lock:
             self.rules.clear()
 
-    def set_limits(self, limits: dict[str, float]) -> None:
-        allowed = {"reads_burst", "reads_per_s", "writes_burst", "writes_per_s"}
-        if set(limits) - allowed:
-            raise ValueError(f"throttling accepts only {sorted(allowed)}")
+    def reset_buckets(self) -> None:
+        """Start every bucket full again (after the timing changed)."""
         with self._lock:
-            self.limits = dict(limits)
             self._buckets.clear()
-
-    def reset_limits(self) -> None:
-        self.set_limits({})
 
     def match(self, method: str, path: str) -> FaultRule | None:
         with self._lock:
@@ -133,7 +126,7 @@ class Faults:
         return None
 
     def _limit(self, name: str) -> float:
-        return float(self.limits.get(name, getattr(self._world.timing, name)))
+        return float(getattr(self._world.timing, name))
 
     def throttle(self, subscription: str, principal: str, kind: str) -> int:
         """0 when the request may go on, else the Retry-After seconds (whole, at least 1)."""

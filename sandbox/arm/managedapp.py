@@ -197,7 +197,7 @@ def ensure_assignments(world: World, app: dict[str, Any], effective_in_s: float)
 def _cluster_body(
     world: World, ids: AppIds, spec: AppSpec, location: str, kubelet: dict[str, Any], control_plane: Principal
 ) -> dict[str, Any]:
-    oidc_guid = new_guid()
+    issuer = f"{world.urls['aad']}/oidc/{new_guid()}/"
     return {
         "id": ids.cluster,
         "name": spec.aks_name,
@@ -225,8 +225,9 @@ def _cluster_body(
                     "objectId": kubelet["properties"]["principalId"],
                 }
             },
+            # Azure's key is issuerURL; issuerUrl is the sandbox-internal alias other services read.
             "oidcIssuerProfile": (
-                {"enabled": True, "issuerUrl": f"{world.urls['aad']}/oidc/{oidc_guid}/"}
+                {"enabled": True, "issuerURL": issuer, "issuerUrl": issuer}
                 if spec.workload_identity
                 else {"enabled": False}
             ),
