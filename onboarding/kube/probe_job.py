@@ -5,9 +5,11 @@ pod identity label (aad-pod-identity) or the workload identity service account, 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
@@ -204,21 +206,20 @@ def read_probe_log(api: ApiClient, *, name: str, namespace: str, customer: str, 
 def cleanup(api: ApiClient, *, name: str, namespace: str) -> None:
     """Delete the Job (Background propagation), its pods and the ConfigMap; missing ones are fine."""
     batch, core = BatchV1Api(api), CoreV1Api(api)
-    calls = [
-        lambda: batch.delete_namespaced_job(name, namespace, propagation_policy="Background"),
-        lambda: core.delete_namespaced_config_map(name, namespace),
-    ]
-    try:
-        pods = core.list_namespaced_pod(namespace, label_selector=f"{RUN_LABEL}={name}").items
-        calls += [lambda p=p: core.delete_namespaced_pod(p.metadata.name, namespace) for p in pods]
-    except ApiException:
-        pass
-    for call in calls:
+
+    def ignore_missing(call: Callable[[], Any]) -> None:
         try:
             call()
         except ApiException as exc:
             if exc.status != 404:
                 raise
+
+    ignore_missing(lambda: batch.delete_namespaced_job(name, namespace, propagation_policy="Background"))
+    ignore_missing(lambda: core.delete_namespaced_config_map(name, namespace))
+    # Background propagation lets the garbage collector remove the pods; remove them now all the same
+    pods = core.list_namespaced_pod(namespace, label_selector=f"{RUN_LABEL}={name}").items
+    for pod in pods:
+        ignore_missing(functools.partial(core.delete_namespaced_pod, pod.metadata.name, namespace))
 
 
 def run_probe(
