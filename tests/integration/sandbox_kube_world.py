@@ -34,6 +34,7 @@ class KubeWorld:
     tenant_id: str
     subscription_id: str
     identities: dict[str, Principal] = field(default_factory=dict)
+    pools: dict[str, str] = field(default_factory=dict)  # pool name -> scale set id
     cluster_id: str = ""
 
     @property
@@ -119,6 +120,7 @@ class KubeWorld:
         self.world.publish(
             "vmss.created", vmss_id=vmss_id, cluster_id=cluster_id, pool=pool, mode=mode, count=count
         )
+        self.pools[pool] = vmss_id
         return vmss_id
 
     def attach(self, vmss_id: str, name: str) -> None:
