@@ -53,11 +53,8 @@ def discover_cluster(ctx: CustomerContext) -> ClusterInfo:
     node_rg = str(cluster.node_resource_group)
     compute = ctx.client(ComputeManagementClient, node_rg=True)
 
-    def list_pools() -> list[str]:
-        with ctx.errors(STEP, f"list node pool scale sets in {node_rg}"):
-            return [str(s.id) for s in vmss.list_scale_sets(compute, node_rg)]
-
-    scale_sets, _ = ctx.through_propagation(list_pools, what=f"read access to {node_rg}", hint=NODE_RG_HINT)
+    with ctx.errors(STEP, f"list node pool scale sets in {node_rg}"):
+        scale_sets = [str(s.id) for s in vmss.list_scale_sets(compute, node_rg)]
 
     account_name = spec.storage.account or outputs.get("storageAccountName")
     with ctx.errors(STEP, f"find the storage account in {mrg}"):
