@@ -1,0 +1,119 @@
+"""Fault rules, throttling (honoured by azure-core's RetryPolicy) and the request log."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from azure.core.exceptions import HttpResponseError
+from azure.mgmt.resource.resources import ResourceManagementClient
+
+from sandbox.seed import PUBLISHER_SUBSCRIPTION_ID
+
+from .armkit import credential, make
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def resources(sandbox: Any) -> Any:
+    client = make(ResourceManagementClient, sandbox, credential(sandbox), PUBLISHER_SUBSCRIPTION_ID)
+    client.resource_groups.get("publisher-rg")  # token cached, connection open
+    yield client
+    sandbox.clear_faults()
+    sandbox.reset_timing()
+
+
+def _next_seq(sandbox: Any) -> int:
+    return int(sandbox.admin("GET", "/requests?since=1000000000")["next"])
+
+
+def _statuses(sandbox: Any, since: int, needle: str) -> list[int]:
+    return [r["status"] for r in sandbox.requests_log(since) if needle in r["path"].lower()]
+
+
+def test_transient_faults_are_retried_by_the_sdk(sandbox: Any, resources: Any) -> None:
+    since = _next_seq(sandbox)
+    sandbox.set_faults(
+        [
+            {
+                "method": "GET",
+                "path": "/resourcegroups/publisher-rg$",
+                "status": 503,
+                "code": "ServiceUnavailable",
+                "count": 2,
+                "retry_after": 0,
+            }
+        ]
+    )
+    assert resources.resource_groups.get("publisher-rg").name == "publisher-rg"
+    assert _statuses(sandbox, since, "/publisher-rg") == [503, 503, 200]
+
+
+def test_fault_codes_reach_the_caller(sandbox: Any, resources: Any) -> None:
+    sandbox.set_faults(
+        [
+            {
+                "method": "PUT",
+                "path": "/resourceGroups/faulty",
+                "status": 409,
+                "code": "AnotherOperationInProgress",
+                "message": "try later",
+            }
+        ]
+    )
+    with pytest.raises(HttpResponseError) as err:
+        resources.resource_groups.create_or_update("faulty", {"location": "westus"})
+    assert err.value.status_code == 409 and err.value.error.code == "AnotherOperationInProgress"
+    assert resources.resource_groups.create_or_update("faulty", {"location": "westus"}).name == "faulty"
+
+
+def test_probabilistic_faults_are_seeded(sandbox: Any, resources: Any) -> None:
+    sandbox.set_faults(
+        [
+            {
+                "path": "/resourcegroups/publisher-rg$",
+                "status": 400,
+                "code": "Flaky",
+                "probability": 0.5,
+                "seed": 7,
+            }
+        ]
+    )
+    failures = 0
+    for _ in range(20):
+        try:
+            resources.resource_groups.get("publisher-rg")
+        except HttpResponseError as exc:
+            assert exc.error.code == "Flaky"
+            failures += 1
+    assert 0 < failures < 20
+
+
+def test_throttling_answers_429_and_the_sdk_waits(sandbox: Any, resources: Any) -> None:
+    sandbox.set_timing(reads_burst=2, reads_per_s=1.0)
+    since = _next_seq(sandbox)
+    started = time.monotonic()
+    for _ in range(4):
+        resources.resource_groups.get("publisher-rg")
+    elapsed = time.monotonic() - started
+    throttled = [r for r in sandbox.requests_log(since) if r["status"] == 429]
+    assert throttled and elapsed >= 0.9
+    assert all(r["kind"] == "read" for r in throttled)
+
+
+def test_request_log_entries(sandbox: Any, resources: Any) -> None:
+    since = _next_seq(sandbox)
+    resources.resource_groups.create_or_update("logged", {"location": "westus"})
+    resources.resource_groups.get("logged")
+    entries = [r for r in sandbox.requests_log(since) if r["path"].lower().endswith("/logged")]
+    assert [(r["method"], r["kind"], r["status"]) for r in entries] == [
+        ("PUT", "write", 201),
+        ("GET", "read", 200),
+    ]
+    publisher = next(
+        p for p in sandbox.state()["principals"] if p["client_id"] == sandbox.env["AZURE_CLIENT_ID"]
+    )
+    assert entries[0]["principal"] == publisher["object_id"]
+    assert entries[0]["query"]["api-version"]
