@@ -1,4 +1,5 @@
-"""Per-cluster Kubernetes APIs: started on ``cluster.created``, nodes added on ``vmss.created``.
+"""Per-cluster Kubernetes APIs: started on ``cluster.created`` (stopped on ``cluster.deleted``), nodes added
+on ``vmss.created``.
 
 ``world.clusters[key(cluster_id)]`` is a :class:`ClusterRuntime` (``server_url``, ``user_token``,
 ``admin_token``, ``store``). See docs/sandbox-internals.md ("Kubernetes").
@@ -34,6 +35,11 @@ class KubeApis:
             return
         if event == "cluster.created":
             self.ensure_cluster(data["cluster_id"])
+        elif event == "cluster.deleted":
+            with self.world.lock:
+                gone = self.world.clusters.pop(key(data["cluster_id"]), None)
+            if isinstance(gone, ClusterRuntime):
+                gone.stop()
         elif event == "vmss.created":
             runtime = self.ensure_cluster(data["cluster_id"])
             vmss = self.world.get(data["vmss_id"]) or {"id": data["vmss_id"]}

@@ -425,9 +425,12 @@ class Kubelet:
             principal.tenant_id if principal else self._cluster_tenant()
         )
         cluster = self.world.get(self.cluster_id) or {}
-        issuer = (cluster.get("properties", {}).get("oidcIssuerProfile") or {}).get(
-            "issuerUrl"
-        ) or "https://kubernetes.default.svc.cluster.local"
+        profile = cluster.get("properties", {}).get("oidcIssuerProfile") or {}
+        issuer = (
+            profile.get("issuerURL")
+            or profile.get("issuerUrl")
+            or "https://kubernetes.default.svc.cluster.local"
+        )
         subject = f"system:serviceaccount:{meta['namespace']}:{sa_name}"
         token = self.world.signer.mint(
             audience=WI_AUDIENCE,

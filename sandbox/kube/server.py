@@ -130,7 +130,11 @@ class KubeApiApp:
         method = req.method
         if t.name is None:
             if method == "GET":
-                return self._watch(req, t) if (req.q("watch") or "").lower() in ("true", "1") else self._list(req, t)
+                return (
+                    self._watch(req, t)
+                    if (req.q("watch") or "").lower() in ("true", "1")
+                    else self._list(req, t)
+                )
             if method == "POST":
                 created = self.store.create(t.rtype, self._body(req), t.namespace)
                 return json_response(_render(created, t.rtype), 201)
@@ -263,7 +267,9 @@ class KubeApiApp:
         except ValueError:
             options = {}  # protobuf DeleteOptions from client-go: defaults
         policy = policy or options.get("propagationPolicy")
-        if policy is None and ((req.q("orphanDependents") or "").lower() == "true" or options.get("orphanDependents")):
+        if policy is None and (
+            (req.q("orphanDependents") or "").lower() == "true" or options.get("orphanDependents")
+        ):
             policy = "Orphan"
         # batch/v1 Jobs orphan their pods unless asked otherwise, as the real REST API does.
         return policy or ("Orphan" if rtype.group_resource == ("batch", "jobs") else "Background")

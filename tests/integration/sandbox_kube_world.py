@@ -72,7 +72,7 @@ class KubeWorld:
                 "type": "Microsoft.ContainerService/managedClusters",
                 "properties": {
                     "nodeResourceGroup": f"MC_mrg_{name}_eastus",
-                    "oidcIssuerProfile": {"enabled": True, "issuerUrl": f"{AAD_URL}/oidc/{uuid.uuid4()}/"},
+                    "oidcIssuerProfile": {"enabled": True, "issuerURL": f"{AAD_URL}/oidc/{uuid.uuid4()}/"},
                 },
             }
         )

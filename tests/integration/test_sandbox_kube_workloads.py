@@ -249,7 +249,7 @@ def test_workload_identity_pod_gets_webhook_env_and_token_file(kw: KubeWorld) ->
     claims = kw.world.signer.verify(out["token"], audience="api://AzureADTokenExchange")
     cluster = kw.world.get(kw.cluster_id)
     assert cluster is not None
-    assert claims["iss"] == cluster["properties"]["oidcIssuerProfile"]["issuerUrl"]
+    assert claims["iss"] == cluster["properties"]["oidcIssuerProfile"]["issuerURL"]
     assert claims["sub"] == "system:serviceaccount:default:workload"
     assert jwt.get_unverified_header(out["token"])["alg"] == "RS256"
 
