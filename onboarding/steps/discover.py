@@ -14,13 +14,22 @@ from ..context import CustomerContext
 from ..errors import PermanentError
 
 STEP = "discover_cluster"
-NODE_RG_HINT = (
-    "the node resource group credential holds no role there: run refresh_permissions or redeploy the "
-    "application so its template grants the identity its node role"
+READ_HINT = (
+    "the publisher (managed resource group) or the node resource group credential holds no role there: run "
+    "refresh_permissions or redeploy the application so its authorizations and template grant them"
 )
 
 
 def discover_cluster(ctx: CustomerContext) -> ClusterInfo:
+    """Read-only, so it is retried whole while fresh role assignments (the publisher's on the managed resource
+    group, the identity's on the node resource group) propagate."""
+    cluster, _ = ctx.through_propagation(
+        lambda: _discover(ctx), what="read access to the deployment", hint=READ_HINT
+    )
+    return cluster
+
+
+def _discover(ctx: CustomerContext) -> ClusterInfo:
     spec = ctx.spec
     with ctx.errors(STEP, f"read managed application {spec.managed_application.name}"):
         app = managed_app.get_application(ctx.resources, ctx.application_id)
@@ -52,7 +61,6 @@ def discover_cluster(ctx: CustomerContext) -> ClusterInfo:
 
     node_rg = str(cluster.node_resource_group)
     compute = ctx.client(ComputeManagementClient, node_rg=True)
-
     with ctx.errors(STEP, f"list node pool scale sets in {node_rg}"):
         scale_sets = [str(s.id) for s in vmss.list_scale_sets(compute, node_rg)]
 
