@@ -177,8 +177,8 @@ def require_write(call: Call, action: str, scope: str) -> None:
         raise ArmError(
             403,
             "DenyAssignmentAuthorizationFailed",
-            f"The client '{call.principal.client_id}' with object id '{call.principal.object_id}' has permission "
-            f"to perform action '{action}' on scope '{scope}'; however, the access is denied because of the deny "
+            f"The client '{call.principal.client_id}' with object id '{call.principal.object_id}' may not perform "
+            f"action '{action}' on scope '{scope}': access is denied because of the deny "
             "assignment of the node resource group lockdown (restrictionLevel: ReadOnly).",
         )
     require(call, action, scope)

@@ -27,7 +27,7 @@ from .base import (
     resources_of_type,
     visible,
 )
-from .compute import vmss_body
+from .compute import VMSS_TYPE, vmss_body
 from .lro import Operations
 
 MC_TYPE = "Microsoft.ContainerService/managedClusters"
@@ -92,6 +92,13 @@ def create_pool_vmss(world: World, cluster: dict[str, Any], pool: dict[str, Any]
         "mode": pool["properties"]["mode"],
         "count": count,
     }
+
+
+def _scale_pool_vmss(world: World, cluster_id: str, pool: str, count: int) -> None:
+    for vmss in resources_of_type(world, VMSS_TYPE):
+        meta = vmss.get("_sandbox", {})
+        if key(meta.get("cluster_id", "")) == key(cluster_id) and meta.get("pool") == pool:
+            vmss["sku"]["capacity"] = meta["instances"] = count
 
 
 def cluster_view(world: World, cluster: dict[str, Any]) -> dict[str, Any]:
@@ -229,6 +236,8 @@ def put_pool(call: Call, ops: Operations) -> Response:
             pool["properties"]["provisioningState"] = "Succeeded"
             cluster["_sandbox"]["operation"] = None
             event = None if existing else create_pool_vmss(call.world, cluster, pool)
+            if existing:
+                _scale_pool_vmss(call.world, cluster_id, name, count)
         if event:
             call.world.publish("vmss.created", **event)
 

@@ -47,13 +47,14 @@ def resource_group_body(
 
 
 def has_any_role_within(world: World, principal_id: str, sub_id: str) -> bool:
+    """ARM lists a subscription for whoever holds any role at or below it."""
     prefix = f"/subscriptions/{sub_id}".lower()
-    now_assignments = list(world.role_assignments.values())
-    return any(
-        ra.principal_id.lower() == principal_id.lower()
-        and (key(ra.scope) == prefix or key(ra.scope).startswith(prefix + "/"))
-        for ra in now_assignments
-    )
+    with world.lock:
+        return any(
+            ra.principal_id.lower() == principal_id.lower()
+            and (key(ra.scope) == prefix or key(ra.scope).startswith(prefix + "/"))
+            for ra in world.role_assignments.values()
+        )
 
 
 def list_subscriptions(call: Call) -> Response:
