@@ -54,7 +54,3 @@ def conflict(resource: str, name: str, group: str = "") -> ApiError:
         "please apply your changes to the latest version and try again",
         {"name": name, "group": group, "kind": resource},
     )
-
-
-def invalid(kind: str, name: str, message: str) -> ApiError:
-    return ApiError(422, "Invalid", f'{kind} "{name}" is invalid: {message}', {"name": name, "kind": kind})

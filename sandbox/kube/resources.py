@@ -149,12 +149,6 @@ class Registry:
                 return t
         return None
 
-    def by_kind(self, api_version: str, kind: str) -> ResourceType | None:
-        for t in self.all():
-            if t.api_version == api_version and t.kind == kind:
-                return t
-        return None
-
     def register_crd(self, crd: dict[str, Any]) -> None:
         with self._lock:
             self._crd_types[crd["metadata"]["name"]] = types_of_crd(crd)

@@ -171,11 +171,11 @@ class KubeApiApp:
         return body  # type: ignore[return-value]
 
     # --- verbs ---
-    def _matchers(self, req: Request, t: Target) -> list[Matcher]:
+    def _matchers(self, req: Request) -> list[Matcher]:
         return [label_matcher(req.q("labelSelector")), field_matcher(req.q("fieldSelector"))]
 
     def _list(self, req: Request, t: Target) -> Response:
-        items, rv = self.store.list(t.rtype, t.namespace, *self._matchers(req, t))
+        items, rv = self.store.list(t.rtype, t.namespace, *self._matchers(req))
         return json_response(
             {
                 "kind": f"{t.rtype.kind}List",
@@ -186,7 +186,7 @@ class KubeApiApp:
         )
 
     def _watch(self, req: Request, t: Target) -> Response:
-        matchers = self._matchers(req, t)
+        matchers = self._matchers(req)
         timeout = float(req.q("timeoutSeconds") or WATCH_DEFAULT_TIMEOUT_S)
         rv_param = req.q("resourceVersion") or "0"
         initial: list[dict[str, Any]] = []
@@ -275,7 +275,7 @@ class KubeApiApp:
         return policy or ("Orphan" if rtype.group_resource == ("batch", "jobs") else "Background")
 
     def _delete_collection(self, req: Request, t: Target) -> Response:
-        items, _ = self.store.list(t.rtype, t.namespace, *self._matchers(req, t))
+        items, _ = self.store.list(t.rtype, t.namespace, *self._matchers(req))
         propagation = self._propagation(req, t.rtype)
         for obj in items:
             self.store.delete(

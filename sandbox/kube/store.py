@@ -67,10 +67,6 @@ class Store:
         """``listener`` is called under the store lock after every write: keep it quick (enqueue)."""
         self._listeners.append(listener)
 
-    @property
-    def resource_version(self) -> int:
-        return self._rv
-
     def close(self) -> None:
         with self._cond:
             self.closed = True
