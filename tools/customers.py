@@ -15,14 +15,13 @@ def register_customer(box: SandboxProcess, spec: CustomerSpec) -> None:
         "location": spec.location,
     }
     if spec.managed_application.adopt_only:
+        # As if the customer had bought it from the Marketplace: the sandbox deploys it at once.
         app = spec.managed_application
         body["adopt"] = {
-            "resource_group": app.resource_group,
-            "name": app.name,
-            "managed_resource_group": app.managed_resource_group_name,
-            "plan": app.plan.model_dump() if app.plan else None,
-            "aks_name": app.parameters.aks_name,
-            "node_resource_group": app.parameters.node_resource_group,
-            "node_count": app.parameters.node_count,
+            "applicationName": app.name,
+            "managedResourceGroupName": app.managed_resource_group_name,
+            "aksName": app.parameters.aks_name,
+            "nodeResourceGroup": app.parameters.node_resource_group,
+            "nodeCount": app.parameters.node_count,
         }
     box.add_customer(**body)
