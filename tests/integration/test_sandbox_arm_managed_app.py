@@ -151,11 +151,15 @@ def test_list_tokens_only_for_the_publisher(sandbox: Any, world: dict[str, Any])
 def test_agent_pool_put_is_an_lro_and_conflicts_while_running(sandbox: Any, world: dict[str, Any]) -> None:
     sub = world["customer"]["subscription_id"]
     aks = make(ContainerServiceClient, sandbox, world["cred"], sub)
-    poller = aks.agent_pools.begin_create_or_update(
-        "ama1-mrg", "ama1-aks", "pool2", {"count": 1, "mode": "User"}
-    )
-    with pytest.raises(HttpResponseError) as err:
-        aks.agent_pools.begin_create_or_update("ama1-mrg", "ama1-aks", "pool3", {"count": 1})
+    sandbox.set_timing(agentpool_create_s=2.0)  # room for the conflicting PUT on a loaded machine
+    try:
+        poller = aks.agent_pools.begin_create_or_update(
+            "ama1-mrg", "ama1-aks", "pool2", {"count": 1, "mode": "User"}
+        )
+        with pytest.raises(HttpResponseError) as err:
+            aks.agent_pools.begin_create_or_update("ama1-mrg", "ama1-aks", "pool3", {"count": 1})
+    finally:
+        sandbox.reset_timing()
     assert err.value.status_code == 409 and err.value.error.code == "OperationNotAllowed"
     pool = poller.result()
     assert pool.provisioning_state == "Succeeded" and pool.mode == "User"

@@ -84,7 +84,7 @@ def test_publisher_cannot_write_the_node_resource_group(sandbox: Any, env: dict[
 
 
 def test_concurrent_patch_conflicts(sandbox: Any, env: dict[str, Any]) -> None:
-    sandbox.set_timing(vmss_update_s=1.0)
+    sandbox.set_timing(vmss_update_s=2.0)
     try:
         poller = _patch(env, [env["kubelet"]])
         during = env["compute"].virtual_machine_scale_sets.get(env["node_rg"], env["vmss"])
