@@ -95,6 +95,10 @@ class SandboxProcess:
     def requests_log(self, since: int = 0) -> list[dict[str, Any]]:
         return self.admin("GET", f"/requests?since={since}")["requests"]
 
+    def mark(self) -> int:
+        """The current length of the ARM request log (pass it as ``since`` to see only later requests)."""
+        return int(self.admin("GET", "/requests?since=1000000000")["next"])
+
     def add_customer(self, **body: Any) -> dict[str, Any]:
         return self.admin("POST", "/customers", body)
 
