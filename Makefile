@@ -38,6 +38,9 @@ demo: install
 bench: install
 	$(PY) -m benchmarks.run
 
+scale-demo: install
+	$(PY) -m tools.scale_demo $(SCALE_ARGS)
+
 lint: install
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
