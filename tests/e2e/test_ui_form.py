@@ -1,0 +1,267 @@
+"""The Prefect UI run form of a customer deployment, opened in headless Chromium, and the API behind it.
+
+The form is what an operator fills in for a manual run, so it is checked as rendered, in both UIs the Prefect
+3.9 server ships (v1 under `/`, v2 under `/v2`, v2 being the default entry point): every CustomerSpec field shows
+its title and its full description in model order, the values come prefilled from the catalog entry, and the pod
+identity mode is a choice of exactly the enum's values. A screenshot of each form lands in `test-output/`.
+
+No sandbox and no worker: one Prefect server with the contoso deployment is all this module needs.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+from prefect.client.orchestration import SyncPrefectClient
+from prefect.client.schemas.actions import WorkPoolCreate
+from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
+from prefect.client.schemas.responses import DeploymentResponse
+from prefect.exceptions import PrefectHTTPStatusError
+
+from onboarding.catalog import load_catalog
+from onboarding.models import CustomerSpec, PodIdentityMode
+from tools.stack import ROOT, WORK_POOL, PrefectStack
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("ui-form")]
+
+CUSTOMER = "contoso"
+DEPLOYMENT = f"onboard-customer/{CUSTOMER}"
+CHROMIUM = Path("/usr/bin/chromium")
+# Headless Chromium on a machine with a closed network: no sandbox as root, no GPU, no background calls home.
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+OUTPUT = ROOT / "test-output"
+# What the operator must see first, in this order.
+MOST_IMPORTANT_FIRST = [
+    "Customer short name",
+    "Customer tenant id",
+    "Subscription id",
+    "Location",
+    "Credentials for the node resource group",
+    "Managed application",
+    "Pod identity",
+]
+
+
+@dataclass(frozen=True)
+class Ui:
+    """Where one of the two Prefect UIs puts the run form and how its parts are found."""
+
+    route: str
+    label: str
+    description: str
+    open_pod_identity_mode: Callable[[Page], None]
+
+
+def _open_select_v1(page: Page) -> None:
+    # The v1 select opens from the keyboard; a click only focuses it.
+    page.locator(
+        ".schema-form-property:has(> .p-label__header"
+        ' .schema-form-property__label:text-matches("^Pod identity mode( \\\\(Optional\\\\))?$"))'
+        " .p-select-button__control"
+    ).press("ArrowDown")
+
+
+def _open_select_v2(page: Page) -> None:
+    page.get_by_role("button", name="Select Pod identity mode", exact=True).click()
+
+
+UIS = {
+    "v1": Ui(
+        route="/deployments/deployment/{id}/run",
+        label=".schema-form-property__label",
+        description=".schema-form-property__description",
+        open_pod_identity_mode=_open_select_v1,
+    ),
+    "v2": Ui(
+        route="/v2/deployments/deployment/{id}/run",
+        label="label",
+        description="label + p",
+        open_pod_identity_mode=_open_select_v2,
+    ),
+}
+
+
+@pytest.fixture(scope="session")
+def chromium_executable() -> Path:
+    """Debian's chromium, installed with apt-get when missing (a test tool's own browser download fails here)."""
+    if CHROMIUM.exists():
+        return CHROMIUM
+    apt_get = shutil.which("apt-get")
+    if apt_get is None:
+        pytest.skip(f"{CHROMIUM} is missing and apt-get is not available to install Debian's chromium")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    install = [apt_get, "install", "-y", "-q", "chromium"]
+    if subprocess.run(install, env=env, capture_output=True, text=True).returncode != 0:
+        # Usually the package lists are missing or stale on a fresh machine.
+        _run_or_fail([apt_get, "update", "-q"], env)
+        _run_or_fail(install, env)
+    return CHROMIUM
+
+
+def _run_or_fail(command: list[str], env: dict[str, str]) -> None:
+    done = subprocess.run(command, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.fail(
+            f"{' '.join(command)} failed ({done.returncode}):\n{done.stdout[-2000:]}{done.stderr[-2000:]}"
+        )
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrefectStack]:
+    """A Prefect server with its own home; no worker."""
+    stack = PrefectStack(tmp_path_factory.mktemp("prefect-ui"))
+    try:
+        yield stack.start()
+    finally:
+        stack.stop()
+
+
+@pytest.fixture(scope="module")
+def client(stack: PrefectStack) -> Iterator[SyncPrefectClient]:
+    with SyncPrefectClient(stack.api_url) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def deployment(stack: PrefectStack, client: SyncPrefectClient) -> DeploymentResponse:
+    """The customer's deployment as `prefect deploy` makes it from prefect.yaml (the pool through the API:
+    one CLI process fewer)."""
+    client.create_work_pool(WorkPoolCreate(name=WORK_POOL, type="process"), overwrite=True)
+    done = stack.run_cli("--no-prompt", "deploy", "--name", DEPLOYMENT, check=False)
+    if done.returncode != 0:
+        pytest.fail(f"prefect deploy failed:\n{done.stdout[-3000:]}{done.stderr[-3000:]}")
+    return client.read_deployment_by_name(DEPLOYMENT)
+
+
+@pytest.fixture(scope="module")
+def browser(chromium_executable: Path) -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(chromium_executable), headless=True, args=CHROMIUM_FLAGS
+        )
+        yield browser
+        browser.close()
+
+
+def _spec() -> CustomerSpec:
+    return next(spec for spec in load_catalog() if spec.name == CUSTOMER)
+
+
+def _form_fields(schema: dict[str, Any], node: dict[str, Any] | None = None) -> list[tuple[str, str | None]]:
+    """(title, description) of every field the form renders, depth first: nested models expand in place;
+    optional models (anyOf with null) and list items stay collapsed while unset."""
+    definitions = schema.get("definitions") or schema.get("$defs") or {}
+    fields: list[tuple[str, str | None]] = []
+    for prop in (node or schema)["properties"].values():
+        fields.append((prop["title"], prop.get("description")))
+        ref = prop.get("$ref") or next(iter(prop.get("allOf", [])), {}).get("$ref")
+        target = definitions[ref.rsplit("/", 1)[-1]] if ref else {}
+        if target.get("type") == "object":
+            fields.extend(_form_fields(schema, target))
+    return fields
+
+
+def _full_page_screenshot(page: Page, path: Path) -> None:
+    # v1 scrolls inside a container, so grow the viewport to the tallest scroll height before capturing.
+    height = page.evaluate("Math.max(...Array.from(document.querySelectorAll('*'), e => e.scrollHeight))")
+    page.set_viewport_size({"width": 1280, "height": min(int(height) + 40, 16000)})
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(path), full_page=True)
+
+
+@pytest.mark.parametrize("ui_name", sorted(UIS))
+def test_run_form_shows_the_customer_fields(
+    ui_name: str,
+    stack: PrefectStack,
+    deployment: DeploymentResponse,
+    browser: Browser,
+    tmp_path: Path,
+) -> None:
+    ui = UIS[ui_name]
+    spec = _spec()
+    schema = deployment.parameter_openapi_schema or {}
+    expected = _form_fields(schema)
+    titles = [title for title, _ in expected]
+    assert {"Customer short name", "Customer tenant id", "Pod identity mode", "dry_run"} <= set(titles)
+
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    page = context.new_page()
+    try:
+        page.goto(stack.ui_url + ui.route.format(id=deployment.id))
+        # Rendered when the last field's label is there and the catalog values have been filled in.
+        page.locator(ui.label, has_text=titles[-1]).first.wait_for(timeout=60_000)
+        page.wait_for_function(
+            "v => Array.from(document.querySelectorAll('input, textarea'), e => e.value).includes(v)",
+            arg=spec.tenant_id,
+            timeout=30_000,
+        )
+        shot = tmp_path / f"ui-form-{ui_name}.png"
+        _full_page_screenshot(page, shot)
+        OUTPUT.mkdir(exist_ok=True)
+        shutil.copyfile(shot, OUTPUT / shot.name)
+
+        shown = [
+            text.strip().removesuffix(" (Optional)") for text in page.locator(ui.label).all_inner_texts()
+        ]
+        assert [t for t in shown if t in set(titles)] == titles, "form fields missing or out of model order"
+        positions = [shown.index(title) for title in MOST_IMPORTANT_FIRST]
+        assert positions == sorted(positions), f"most important fields not first: {shown}"
+
+        descriptions = {" ".join(text.split()) for text in page.locator(ui.description).all_inner_texts()}
+        missing = [(t, d) for t, d in expected if d and " ".join(d.split()) not in descriptions]
+        assert not missing, f"descriptions not shown in full: {missing}"
+
+        values = page.eval_on_selector_all("input, textarea", "els => els.map(e => e.value)")
+        for value in (spec.name, spec.tenant_id, spec.subscription_id, spec.managed_application.name):
+            assert value in values
+
+        ui.open_pod_identity_mode(page)
+        options = page.get_by_role("option")
+        options.first.wait_for(timeout=10_000)
+        assert sorted(options.all_inner_texts()) == sorted(mode.value for mode in PodIdentityMode)
+    finally:
+        context.close()
+
+
+def test_deployment_enforces_the_parameter_schema(deployment: DeploymentResponse) -> None:
+    assert deployment.enforce_parameter_schema is True
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"tenant_id": "not-a-guid"}, "field 'customer.tenant_id'"),
+        ({"pod_identity": {"mode": "kubelet-magic"}}, "field 'customer.pod_identity.mode'"),
+        ({"tenant": "7c1f4f7e-3a4b-4c55-9a1e-0c2d7f1a1001"}, "'tenant' was unexpected"),
+    ],
+    ids=["bad-guid", "bad-enum", "unknown-field"],
+)
+def test_bad_parameters_are_refused_by_the_api(
+    change: dict[str, Any], named: str, client: SyncPrefectClient, deployment: DeploymentResponse
+) -> None:
+    customer = {**deployment.parameters["customer"], **change}
+    with pytest.raises(PrefectHTTPStatusError) as refused:
+        client.create_flow_run_from_deployment(deployment.id, parameters={"customer": customer})
+    assert refused.value.response.status_code in (409, 422)
+    assert named in refused.value.response.json()["detail"]
+    runs = client.read_flow_runs(
+        deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment.id]))
+    )
+    # The deployment's own schedule adds runs; none of them may carry the refused parameters.
+    assert not [run for run in runs if run.parameters.get("customer") == customer]
