@@ -59,8 +59,9 @@ def onboard_customer(customer: CustomerSpec, dry_run: bool = False) -> dict[str,
     """Deploy or adopt the managed application, grant roles, attach identities, install pod identity, prove storage.
 
     Args:
-        customer: The customer's parameters (the catalog entry in deployments/customers/).
-        dry_run: Read everything and report the plan, write nothing.
+        customer: Who to onboard and how, prefilled from this customer's catalog entry in deployments/customers/.
+            Changes here apply to this run only; edit the catalog entry to keep them.
+        dry_run: Plan only: read everything and report what would change, write nothing.
     """
     logger = get_run_logger()
     started = time.monotonic()

@@ -61,6 +61,12 @@ class StorageCheckMode(StrEnum):
     PUBLISHER = "publisher"
 
 
+def _optional_tabs(schema: dict[str, Any]) -> None:
+    """Name the two tabs the run form shows for an optional field: 'Value', or 'Not set' for the default."""
+    for branch in schema.get("anyOf", []):
+        branch["title"] = "Not set" if branch.get("type") == "null" else "Value"
+
+
 class MarketplacePlan(Strict):
     name: str = Field(..., title="Plan", pattern=r"^[-A-Za-z0-9_.]{1,50}$", description="Marketplace plan id")
     publisher: str = Field(
@@ -87,7 +93,7 @@ class ApplicationParameters(Strict):
         description="Explicit AKS node resource group name (the template sets it so roles can be granted there)",
     )
     node_count: int = Field(
-        1, title="Nodes in the system pool", ge=1, le=100, description="Initial node count"
+        1, title="Nodes in the system pool", ge=1, le=100, description="Initial node count, 1 to 100"
     )
     cross_tenant: bool = Field(
         True,
@@ -97,39 +103,46 @@ class ApplicationParameters(Strict):
 
 
 class ManagedApplicationSpec(Strict):
-    resource_group: str = Field(
-        ...,
-        title="Application resource group",
-        pattern=RESOURCE_GROUP,
-        description="Resource group of the managed application resource itself",
-    )
     name: str = Field(
         ...,
         title="Application name",
         pattern=r"^[A-Za-z0-9][-A-Za-z0-9_.]{2,63}$",
         description="Name of the Microsoft.Solutions/applications resource",
     )
-    managed_resource_group: str | None = Field(
-        None,
-        title="Managed resource group",
+    resource_group: str = Field(
+        ...,
+        title="Application resource group",
         pattern=RESOURCE_GROUP,
-        description="Managed resource group name; default '<application name>-mrg'",
+        description="Resource group of the managed application resource itself (not its managed resource group)",
     )
-    definition_id: str | None = Field(
-        None,
-        title="Service catalog definition id",
-        pattern=DEFINITION_ID,
-        description="applicationDefinitions resource id; default from settings when no Marketplace plan is given",
-    )
-    plan: MarketplacePlan | None = Field(
-        None, title="Marketplace plan", description="For Marketplace applications instead of a definition id"
+    parameters: ApplicationParameters = Field(
+        ..., title="Application parameters", description="Parameters the application's template deploys with"
     )
     adopt_only: bool = Field(
         False,
         title="Adopt only",
         description="Never create the application: adopt the one the customer deployed",
     )
-    parameters: ApplicationParameters = Field(..., title="Application parameters")
+    definition_id: str | None = Field(
+        None,
+        title="Service catalog definition id",
+        pattern=DEFINITION_ID,
+        description="applicationDefinitions resource id; default from settings when no Marketplace plan is given",
+        json_schema_extra=_optional_tabs,
+    )
+    plan: MarketplacePlan | None = Field(
+        None,
+        title="Marketplace plan",
+        description="For Marketplace applications instead of a definition id",
+        json_schema_extra=_optional_tabs,
+    )
+    managed_resource_group: str | None = Field(
+        None,
+        title="Managed resource group",
+        pattern=RESOURCE_GROUP,
+        description="Managed resource group name; default: the application name followed by -mrg",
+        json_schema_extra=_optional_tabs,
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> ManagedApplicationSpec:
@@ -146,26 +159,28 @@ class PodIdentitySpec(Strict):
     mode: PodIdentityMode = Field(
         PodIdentityMode.AAD_POD_IDENTITY_MANAGED,
         title="Pod identity mode",
-        description="aad-pod-identity managed mode (identities pre-assigned, advised for managed applications), "
-        "standard mode (MIC assigns; needs kubelet roles), or Azure AD Workload Identity",
+        description="aad-pod-identity-managed: identities pre-assigned to the scale sets, advised for managed "
+        "applications. aad-pod-identity-standard: MIC assigns them, needs kubelet roles. "
+        "workload-identity: Azure AD Workload Identity through a federated service account.",
     )
     namespace: str = Field(
         "default",
         title="Namespace",
         pattern=K8S_NAME,
-        description="Namespace of the AzureIdentity/Binding, service account and probe",
+        description="Namespace of the AzureIdentity/Binding or the service account, and of the probe pod",
     )
     selector: str | None = Field(
         None,
         title="Binding selector",
         pattern=LABEL_VALUE,
-        description="aadpodidbinding label value; default the identity's name",
+        description="aadpodidbinding label value for the application's identity; default the identity's name",
+        json_schema_extra=_optional_tabs,
     )
     service_account: str = Field(
         "ama-storage-reader",
         title="Service account (workload identity)",
         pattern=K8S_NAME,
-        description="Service account federated with the identity",
+        description="Service account federated with the identity (workload-identity mode only)",
     )
 
 
@@ -176,6 +191,7 @@ class ChartSource(Strict):
         pattern=r"^https?://[^\s'\"`$;|&<>\\]+$",
         max_length=300,
         description="Helm repository URL; default the configured mirror or the upstream aad-pod-identity repository",
+        json_schema_extra=_optional_tabs,
     )
     oci_reference: str | None = Field(
         None,
@@ -183,11 +199,26 @@ class ChartSource(Strict):
         pattern=r"^oci://[^\s'\"`$;|&<>\\]+$",
         max_length=300,
         description="oci://registry/path/chart instead of a repository URL",
+        json_schema_extra=_optional_tabs,
     )
-    name: str = Field("aad-pod-identity", title="Chart name", pattern=K8S_NAME)
-    version: str = Field("4.1.18", title="Chart version", pattern=SEMVER, description="Pinned chart version")
-    release: str = Field("aad-pod-identity", title="Release name", pattern=K8S_NAME)
-    namespace: str = Field("kube-system", title="Release namespace", pattern=K8S_NAME)
+    name: str = Field(
+        "aad-pod-identity", title="Chart name", pattern=K8S_NAME, description="Chart name in the repository"
+    )
+    version: str = Field(
+        "4.1.18", title="Chart version", pattern=SEMVER, description="Pinned chart version, e.g. 4.1.18"
+    )
+    release: str = Field(
+        "aad-pod-identity",
+        title="Release name",
+        pattern=K8S_NAME,
+        description="Helm release name in the cluster",
+    )
+    namespace: str = Field(
+        "kube-system",
+        title="Release namespace",
+        pattern=K8S_NAME,
+        description="Namespace the release goes to",
+    )
     allow_kubenet: bool = Field(
         True,
         title="Allow kubenet",
@@ -205,13 +236,15 @@ class StorageCheck(Strict):
     mode: StorageCheckMode = Field(
         StorageCheckMode.POD,
         title="How to verify",
-        description="pod: a probe pod reads with the identity; publisher: listTokens then read from here",
+        description="pod: a probe pod reads with the identity. publisher: listTokens for the identity, "
+        "then read from the worker.",
     )
     account: str | None = Field(
         None,
         title="Storage account",
         pattern=r"^[a-z0-9]{3,24}$",
         description="ADLS Gen2 account; default the application's storage account",
+        json_schema_extra=_optional_tabs,
     )
     filesystem: str = Field(
         "data",
@@ -251,50 +284,86 @@ class StorageCheck(Strict):
 
 
 class CustomerSpec(Strict):
-    """One customer of the managed application, as the catalog and the Prefect run form describe it."""
+    """One customer of the managed application, as the catalog and the Prefect run form describe it.
+
+    Fields are in the order the run form shows them: who the customer is and where, then what to deploy and how,
+    then the rest.
+    """
 
     name: str = Field(
         ...,
         title="Customer short name",
         pattern=r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$",
-        description="Lower-case short name; used in deployment names and resource labels",
+        description="3 to 32 lower-case letters, digits or dashes; used in deployment names and resource labels",
     )
-    display_name: str | None = Field(None, title="Display name", max_length=100, pattern=r"^[^<>`$\\]*$")
-    tenant_id: Guid = Field(..., title="Customer tenant id", description="Entra ID tenant of the customer")
+    tenant_id: Guid = Field(
+        ..., title="Customer tenant id", description="Entra ID tenant of the customer (a GUID)"
+    )
     subscription_id: Guid = Field(
-        ..., title="Subscription id", description="Customer subscription of the application"
+        ..., title="Subscription id", description="Customer subscription of the application (a GUID)"
     )
     location: str = Field(
-        "eastus", title="Location", pattern=r"^[a-z][a-z0-9]{2,30}$", description="Azure region"
+        "eastus",
+        title="Location",
+        pattern=r"^[a-z][a-z0-9]{2,30}$",
+        description="Azure region of the application, e.g. eastus",
     )
     credential_source: CredentialSource = Field(
         CredentialSource.APPLICATION_TOKENS,
         title="Credentials for the node resource group",
-        description="application-tokens: the publisher gets tokens for the application's identity with listTokens "
-        "(no bootstrap VM); worker-managed-identity: the worker runs as that identity (the seed's bootstrap VM); "
-        "publisher: the publisher principal, only where the template granted it roles on the node resource group",
+        description="application-tokens: the publisher gets tokens for the application's identity with "
+        "listTokens (no bootstrap VM). worker-managed-identity: the worker runs as that identity (the seed's "
+        "bootstrap VM). publisher: the publisher principal, only where the template granted it roles on the "
+        "node resource group.",
     )
-    managed_application: ManagedApplicationSpec = Field(..., title="Managed application")
-    identities: list[Annotated[str, Field(pattern=IDENTITY_ID)]] = Field(
-        default_factory=list,
-        title="Extra identities to attach",
-        max_length=10,
-        description="userAssignedIdentities ids attached to every node pool besides the application's identity",
+    managed_application: ManagedApplicationSpec = Field(
+        ...,
+        title="Managed application",
+        description="The Microsoft.Solutions/applications resource to deploy or adopt",
+    )
+    pod_identity: PodIdentitySpec = Field(
+        default_factory=PodIdentitySpec,
+        title="Pod identity",
+        description="How pods in the cluster get the application's identity",
     )
     node_role: NodeRole = Field(
         NodeRole.VIRTUAL_MACHINE_CONTRIBUTOR,
         title="Identity role on node resource group",
-        description="Least privilege that manages scale sets; Owner as in the seed",
+        description="Role the application's identity holds on the AKS node resource group: Virtual Machine "
+        "Contributor is the least privilege that manages scale sets; Owner as in the seed",
     )
-    pod_identity: PodIdentitySpec = Field(default_factory=PodIdentitySpec, title="Pod identity")
-    chart: ChartSource = Field(default_factory=ChartSource, title="aad-pod-identity chart")
-    storage: StorageCheck = Field(default_factory=StorageCheck, title="Storage check")
+    identities: list[Annotated[str, Field(pattern=IDENTITY_ID)]] = Field(
+        default_factory=list,
+        title="Extra identities to attach",
+        max_length=10,
+        description="userAssignedIdentities resource ids attached to every node pool besides the application's "
+        "identity (at most 10)",
+    )
+    storage: StorageCheck = Field(
+        default_factory=StorageCheck,
+        title="Storage check",
+        description="How onboarding proves a pod reads the customer's ADLS Gen2 storage with the identity",
+    )
+    chart: ChartSource = Field(
+        default_factory=ChartSource,
+        title="aad-pod-identity chart",
+        description="Helm chart for the aad-pod-identity modes (not used with workload-identity)",
+    )
     schedule: str | None = Field(
         None,
         title="Reconcile schedule (cron)",
         pattern=CRON,
         max_length=60,
-        description="Cron for this customer's own reconcile; the nightly fleet run covers all",
+        description="Cron (UTC) for this customer's own reconcile; the nightly fleet run covers all",
+        json_schema_extra=_optional_tabs,
+    )
+    display_name: str | None = Field(
+        None,
+        title="Display name",
+        max_length=100,
+        pattern=r"^[^<>`$\\]*$",
+        description="Name shown in the deployment description; default the short name",
+        json_schema_extra=_optional_tabs,
     )
 
     @property
