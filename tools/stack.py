@@ -143,8 +143,14 @@ class PrefectStack:
         self, names: list[str], *, timeout_s: float = 900.0, parameters: dict[str, Any] | None = None
     ) -> dict[str, Any]:
         """Start each deployment as the UI's Run button does and wait for all; returns final flow runs by name."""
-        os.environ["PREFECT_API_URL"] = self.api_url
-        return asyncio.run(_run_and_wait(names, timeout_s, parameters))
+        with self.settings():
+            return asyncio.run(_run_and_wait(names, timeout_s, parameters))
+
+    def settings(self) -> Any:
+        """Point this process's Prefect client at the stack (Prefect reads its env only at import)."""
+        from prefect.settings import PREFECT_API_URL, temporary_settings
+
+        return temporary_settings(updates={PREFECT_API_URL: self.api_url})
 
 
 def _signal_group(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
