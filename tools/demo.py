@@ -12,8 +12,10 @@ import sys
 import time
 
 from onboarding.catalog import load_catalog
+from onboarding.models import CustomerSpec
 from sandbox.client import SandboxProcess
 
+from .cloud_actions import add_agent_pool, scale_set_identities, wait_for
 from .customers import register_customer
 from .stack import ROOT, PrefectStack
 
@@ -25,6 +27,28 @@ def print_table(rows: list[dict[str, str]]) -> None:
     print("  ".join("-" * widths[h] for h in headers))
     for row in rows:
         print("  ".join(str(row[h]).ljust(widths[h]) for h in headers))
+
+
+def node_pool_event_path(box: SandboxProcess, stack: PrefectStack, spec: CustomerSpec) -> float:
+    """A customer adds a node pool through ARM; the watcher's next tick (run now instead of waiting for the
+    minute) emits aks.nodepool.created, whose trigger runs attach-node-pool. Prints the contract line."""
+    pool = "demo"
+    print(f"\nadding node pool {pool!r} to {spec.name} through ARM ...")
+    created = add_agent_pool(box, spec, pool)
+    stack.run_deployments(["watch-node-pools/every-minute"])
+    identity = f"/{spec.managed_application.parameters.aks_name.lower()}-identity"
+
+    def attached() -> bool:
+        found = scale_set_identities(box, spec)
+        return any(
+            n.startswith(f"aks-{pool}-") and any(i.endswith(identity) for i in ids)
+            for n, ids in found.items()
+        )
+
+    wait_for(attached, timeout_s=300, interval_s=0.25)
+    seconds = time.time() - created
+    print(f"node pool {pool}: identity attached in {seconds:.1f} s")
+    return seconds
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -69,8 +93,13 @@ def main(argv: list[str] | None = None) -> int:
             )
         print()
         print_table(rows)
-        print(f"\nPrefect UI: {stack.ui_url}   demo wall time: {time.monotonic() - started:.0f} s")
         failed = [r for r in rows if r["result"] != "verified"]
+        verified = [spec for spec in catalog if spec.name not in {r["customer"] for r in failed}]
+        if verified:
+            node_pool_event_path(box, stack, verified[0])
+        else:
+            failed.append({"customer": "node pool event path", "reason": "no verified customer to use"})
+        print(f"\nPrefect UI: {stack.ui_url}   demo wall time: {time.monotonic() - started:.0f} s")
         if args.keep:
             print("Keeping everything running; press Ctrl-C to stop.")
             try:
