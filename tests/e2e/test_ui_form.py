@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from playwright.sync_api import Browser, Page, sync_playwright
 from prefect.client.orchestration import SyncPrefectClient
 from prefect.client.schemas.actions import WorkPoolCreate
@@ -127,7 +128,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrefectStack]:
     """A Prefect server with its own home; no worker."""
     stack = PrefectStack(tmp_path_factory.mktemp("prefect-ui"))
     try:
-        yield stack.start()
+        yield stack.start(timeout_s=300)
     finally:
         stack.stop()
 
@@ -201,15 +202,15 @@ def test_run_form_shows_the_customer_fields(
     assert {"Customer short name", "Customer tenant id", "Pod identity mode", "dry_run"} <= set(titles)
 
     context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    context.set_default_timeout(120_000)  # generous: the two shared cores are often busy
     page = context.new_page()
     try:
         page.goto(stack.ui_url + ui.route.format(id=deployment.id))
         # Rendered when the last field's label is there and the catalog values have been filled in.
-        page.locator(ui.label, has_text=titles[-1]).first.wait_for(timeout=60_000)
+        page.locator(ui.label, has_text=titles[-1]).first.wait_for()
         page.wait_for_function(
             "v => Array.from(document.querySelectorAll('input, textarea'), e => e.value).includes(v)",
             arg=spec.tenant_id,
-            timeout=30_000,
         )
         shot = tmp_path / f"ui-form-{ui_name}.png"
         _full_page_screenshot(page, shot)
@@ -231,9 +232,10 @@ def test_run_form_shows_the_customer_fields(
         for value in (spec.name, spec.tenant_id, spec.subscription_id, spec.managed_application.name):
             assert value in values
 
+        assert page.get_by_text(spec.pod_identity.mode.value, exact=True).count() >= 1
         ui.open_pod_identity_mode(page)
         options = page.get_by_role("option")
-        options.first.wait_for(timeout=10_000)
+        options.first.wait_for()
         assert sorted(options.all_inner_texts()) == sorted(mode.value for mode in PodIdentityMode)
     finally:
         context.close()
@@ -241,6 +243,11 @@ def test_run_form_shows_the_customer_fields(
 
 def test_deployment_enforces_the_parameter_schema(deployment: DeploymentResponse) -> None:
     assert deployment.enforce_parameter_schema is True
+    document = yaml.safe_load((ROOT / "prefect.yaml").read_text())
+    customers = [d for d in document["deployments"] if "customer" in d.get("parameters", {})]
+    assert {d["name"] for d in customers} >= {spec.name for spec in load_catalog()}
+    assert all(d["enforce_parameter_schema"] is True for d in customers)
+    assert not [d["name"] for d in document["deployments"] if d.get("enforce_parameter_schema") is False]
 
 
 @pytest.mark.parametrize(
