@@ -7,6 +7,7 @@ them from smuggling options, shell, YAML or filter syntax into anything downstre
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -14,20 +15,35 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .errors import InvalidSpecError
 
-GUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+GUID_BODY = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+GUID = rf"^{GUID_BODY}$"
 RESOURCE_GROUP = r"^[-A-Za-z0-9_.()]{0,89}[-A-Za-z0-9_()]$"
 K8S_NAME = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
 LABEL_VALUE = r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
 IDENTITY_ID = (
-    r"^/subscriptions/[0-9a-fA-F-]{36}/resource[gG]roups/[-A-Za-z0-9_.()]{1,90}"
+    rf"^/subscriptions/{GUID_BODY}/resource[gG]roups/[-A-Za-z0-9_.()]{{1,90}}"
     r"/providers/Microsoft\.ManagedIdentity/userAssignedIdentities/[A-Za-z0-9][-A-Za-z0-9_]{2,127}$"
 )
 DEFINITION_ID = (
-    r"^/subscriptions/[0-9a-fA-F-]{36}/resource[gG]roups/[-A-Za-z0-9_.()]{1,90}"
+    rf"^/subscriptions/{GUID_BODY}/resource[gG]roups/[-A-Za-z0-9_.()]{{1,90}}"
     r"/providers/Microsoft\.Solutions/applicationDefinitions/[-A-Za-z0-9_.]{3,64}$"
 )
+MARKETPLACE_ID = r"^[A-Za-z0-9][-A-Za-z0-9_.]{0,49}$"
 SEMVER = r"^v?\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$"
-CRON = r"^(\S+\s+){4}\S+$"
+CRON_FIELD = r"[0-9A-Za-z*/,-]+"
+CRON = rf"^{CRON_FIELD}(\s+{CRON_FIELD}){{4}}$"
+# minute, hour, day of month, month, day of week: (lowest, highest, names allowed instead of numbers)
+CRON_RANGES = (
+    (0, 59, ()),
+    (0, 23, ()),
+    (1, 31, ()),
+    (1, 12, ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")),
+    (0, 7, ("sun", "mon", "tue", "wed", "thu", "fri", "sat")),
+)
+CRON_ITEM = re.compile(r"^(\*|(?P<a>[0-9a-z]+)(-(?P<b>[0-9a-z]+))?)(/(?P<step>[0-9]+))?$")
+# A display name is plain text: letters, digits, spaces and a little punctuation, starting with a letter or digit
+# (no quotes, no YAML tags, no filter or shell syntax, no option-like leading dash, no control characters).
+DISPLAY_NAME = r"^[\w][\w .,&()+-]*$"
 
 Guid = Annotated[str, Field(pattern=GUID, min_length=36, max_length=36)]
 
@@ -68,13 +84,9 @@ def _optional_tabs(schema: dict[str, Any]) -> None:
 
 
 class MarketplacePlan(Strict):
-    name: str = Field(..., title="Plan", pattern=r"^[-A-Za-z0-9_.]{1,50}$", description="Marketplace plan id")
-    publisher: str = Field(
-        ..., title="Publisher", pattern=r"^[-A-Za-z0-9_.]{1,50}$", description="Publisher id"
-    )
-    product: str = Field(
-        ..., title="Offer", pattern=r"^[-A-Za-z0-9_.]{1,50}$", description="Offer (product) id"
-    )
+    name: str = Field(..., title="Plan", pattern=MARKETPLACE_ID, description="Marketplace plan id")
+    publisher: str = Field(..., title="Publisher", pattern=MARKETPLACE_ID, description="Publisher id")
+    product: str = Field(..., title="Offer", pattern=MARKETPLACE_ID, description="Offer (product) id")
     version: str = Field(..., title="Version", pattern=SEMVER, description="Plan version, e.g. 1.0.0")
 
 
@@ -211,7 +223,8 @@ class ChartSource(Strict):
         "aad-pod-identity",
         title="Release name",
         pattern=K8S_NAME,
-        description="Helm release name in the cluster",
+        max_length=53,
+        description="Helm release name in the cluster (at most 53 characters, as helm requires)",
     )
     namespace: str = Field(
         "kube-system",
@@ -278,9 +291,19 @@ class StorageCheck(Strict):
     @field_validator("directory")
     @classmethod
     def _no_traversal(cls, value: str) -> str:
-        if ".." in value.split("/"):
+        segments = value.strip("/").split("/")
+        if ".." in segments:
             raise ValueError("must not contain '..'")
+        if "" in segments or "." in segments:
+            raise ValueError("must not contain empty or '.' path segments")
         return value.strip("/")
+
+    @field_validator("filesystem")
+    @classmethod
+    def _container_name(cls, value: str) -> str:
+        if "--" in value:
+            raise ValueError("must not contain consecutive dashes (Azure container naming)")
+        return value
 
 
 class CustomerSpec(Strict):
@@ -361,14 +384,36 @@ class CustomerSpec(Strict):
         None,
         title="Display name",
         max_length=100,
-        pattern=r"^[^<>`$\\]*$",
+        pattern=DISPLAY_NAME,
         description="Name shown in the deployment description; default the short name",
         json_schema_extra=_optional_tabs,
     )
 
+    @field_validator("schedule")
+    @classmethod
+    def _cron_ranges(cls, value: str | None) -> str | None:
+        if value is not None:
+            for text, (low, high, names) in zip(value.lower().split(), CRON_RANGES, strict=True):
+                for item in text.split(","):
+                    _check_cron_item(item, low, high, names)
+        return value
+
     @property
     def label(self) -> str:
         return self.display_name or self.name
+
+
+def _check_cron_item(item: str, low: int, high: int, names: tuple[str, ...]) -> None:
+    """One comma-separated item of a cron field: ``*``, ``a`` or ``a-b``, optionally ``/step``; a bound is a number
+    in the field's range or, for months and days of the week, a name (jan, mon)."""
+    match = CRON_ITEM.match(item)
+    if match is None or match["step"] == "0":
+        raise ValueError(f"cron item {item!r} is not '*', 'a' or 'a-b' with an optional '/step'")
+    for bound in (match["a"], match["b"]):
+        if bound is None or bound in names:
+            continue
+        if not bound.isdigit() or not low <= int(bound) <= high:
+            raise ValueError(f"cron value {bound!r} is not a number in {low}-{high} or a month/day name")
 
 
 def _describe(error: dict[str, Any]) -> str:
