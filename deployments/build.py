@@ -45,10 +45,44 @@ def customer_deployment(spec: CustomerSpec) -> dict[str, Any]:
     return deployment
 
 
+# (flow entrypoint, description) of the manual operations: run from the UI with a parameter form.
+MANUAL_OPERATIONS = [
+    (
+        "flows/refresh_permissions.py:refresh_permissions",
+        "refreshPermissions on a customer's managed application (optionally for a target version)",
+    ),
+    (
+        "flows/verify_storage.py:verify_storage",
+        "Read a customer's storage from the worker as the application's identity (publisher-side check)",
+    ),
+    (
+        "flows/audit_role_assignments.py:audit_role_assignments",
+        "Role assignments at the managed and node resource groups: expected, missing, unexpected (table)",
+    ),
+    (
+        "flows/offboard_customer.py:offboard_customer",
+        "Remove what onboarding added for a customer (plan unless dry_run is false); keeps the application",
+    ),
+]
+
+
+def manual_deployment(entrypoint: str, description: str) -> dict[str, Any]:
+    return {
+        "name": "manual",
+        "description": description,
+        "entrypoint": entrypoint,
+        "work_pool": {"name": WORK_POOL},
+        "tags": ["operations"],
+        "enforce_parameter_schema": True,
+    }
+
+
 def operations_deployments() -> list[dict[str, Any]]:
-    """The deployments that do not belong to one customer: the event path, the fleet and its child runs."""
+    """The deployments that do not belong to one customer: the event path, the fleet and its child runs, and the
+    manual operations (``<flow>/manual``, the customer and options in the run form)."""
     pool = {"name": WORK_POOL}
     return [
+        *(manual_deployment(entrypoint, description) for entrypoint, description in MANUAL_OPERATIONS),
         {
             "name": "fleet",
             "description": "Child runs of reconcile-fleet: one customer's onboarding with the spec as parameters",

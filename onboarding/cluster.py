@@ -31,3 +31,7 @@ class ClusterInfo(BaseModel):
     storage_account_id: str | None = None
     storage_account_name: str | None = None
     dfs_endpoint: str | None = None
+
+    def principal_names(self) -> dict[str, str]:
+        """Principal id (lower case) -> name, for every identity of the customer's (node pools' and kubelet)."""
+        return {i.principal_id.lower(): i.name for i in [*self.identities, self.kubelet_identity]}

@@ -1,4 +1,5 @@
-"""The aad-pod-identity chart through pyhelm3 and a real helm binary.
+"""The aad-pod-identity chart through pyhelm3 and a real helm binary: installed by onboarding, uninstalled by
+offboarding when this product installed it.
 
 Reconcile: read the release first (``helm status`` + ``helm get values``); when the deployed chart version and the
 user-supplied values already match, nothing is run that writes (a re-run makes no helm release). Values go to helm
@@ -36,7 +37,8 @@ AUTH_TEXT = re.compile(r"forbidden|unauthorized|401|403")
 
 @dataclass
 class HelmOutcome:
-    action: str  # installed, upgraded, unchanged, would install, would upgrade
+    action: str  # installed, upgraded, unchanged, would install, would upgrade; uninstalled, would uninstall,
+    # absent, not ours
     release: str
     namespace: str
     chart_version: str
@@ -201,6 +203,18 @@ async def _ensure(
     )
 
 
+def _helm_client(*, settings: Settings, kubeconfig: Path, customer: str, step: str) -> pyhelm3.Client:
+    try:
+        return make_client(settings=settings, kubeconfig=kubeconfig)
+    except (AssertionError, OSError, ValueError) as exc:
+        raise PermanentError(
+            f"helm is not usable ({settings.helm_executable}): {exc}",
+            customer=customer,
+            step=step,
+            hint="install helm >= 3.8 or set ONBOARDING_HELM_EXECUTABLE",
+        ) from None
+
+
 def ensure_release(
     *,
     settings: Settings,
@@ -212,15 +226,7 @@ def ensure_release(
     dry_run: bool,
 ) -> HelmOutcome:
     """Install or upgrade the chart's release unless the deployed one already has this version and values."""
-    try:
-        client = make_client(settings=settings, kubeconfig=kubeconfig)
-    except (AssertionError, OSError, ValueError) as exc:
-        raise PermanentError(
-            f"helm is not usable ({settings.helm_executable}): {exc}",
-            customer=customer,
-            step=step,
-            hint="install helm >= 3.8 or set ONBOARDING_HELM_EXECUTABLE",
-        ) from None
+    client = _helm_client(settings=settings, kubeconfig=kubeconfig, customer=customer, step=step)
     return run_sync(
         _ensure(
             client,
@@ -231,4 +237,48 @@ def ensure_release(
             customer=customer,
             step=step,
         )
+    )
+
+
+def product_values(chart: ChartSource) -> list[dict[str, Any]]:
+    """The user-supplied values this product installs the chart with, in either aad-pod-identity mode."""
+    modes = (PodIdentityMode.AAD_POD_IDENTITY_MANAGED, PodIdentityMode.AAD_POD_IDENTITY_STANDARD)
+    return [chart_values(chart, mode) for mode in modes]
+
+
+async def _uninstall(
+    client: pyhelm3.Client, *, chart: ChartSource, settings: Settings, dry_run: bool, customer: str, step: str
+) -> HelmOutcome:
+    started = time.monotonic()
+    release, namespace = chart.release, chart.namespace
+    action = f"read release {namespace}/{release}"
+    try:
+        current = await _current(client, release=release, namespace=namespace)
+        if current is None:
+            return HelmOutcome("absent", release, namespace, "", None, time.monotonic() - started)
+        _, version, values, revision = current
+        if values not in product_values(chart):
+            reason = "its values are not the ones this product installs with: not ours"
+            return HelmOutcome(
+                "not ours", release, namespace, version, revision, time.monotonic() - started, reason
+            )
+        if not dry_run:
+            action = f"uninstall release {namespace}/{release}"
+            await client.uninstall_release(release, namespace=namespace, wait=False)
+    except helm_errors.Error as exc:
+        raise map_helm_error(
+            exc, chart=chart, settings=settings, customer=customer, step=step, action=action
+        ) from None
+    verb = "would uninstall" if dry_run else "uninstalled"
+    return HelmOutcome(verb, release, namespace, version, revision, time.monotonic() - started)
+
+
+def uninstall_release(
+    *, settings: Settings, kubeconfig: Path, chart: ChartSource, customer: str, step: str, dry_run: bool
+) -> HelmOutcome:
+    """Uninstall the chart's release when this product installed it (its values are exactly the product's);
+    a release installed by anyone else, or absent, is left as it is (action "not ours" / "absent")."""
+    client = _helm_client(settings=settings, kubeconfig=kubeconfig, customer=customer, step=step)
+    return run_sync(
+        _uninstall(client, chart=chart, settings=settings, dry_run=dry_run, customer=customer, step=step)
     )

@@ -66,3 +66,17 @@ def summary_row(
         "seconds": round(duration_s, 1),
         "reason": error or "",
     }
+
+
+def operation_markdown(*, title: str, result: StepResult) -> str:
+    """The report of one post-onboarding operation (refresh, storage check, audit, offboarding)."""
+    lines = [f"# {title} of customer `{result.customer}`", ""]
+    if result.dry_run:
+        lines += ["Plan only: nothing was written.", ""]
+    heading = "Would change" if result.dry_run else "Changed"
+    for name, items in ((heading, result.changed), ("Already right, kept or left", result.unchanged)):
+        lines += [f"## {name}", ""]
+        lines += [f"- {_cell(item)}" for item in items] or ["- nothing"]
+        lines.append("")
+    lines.append(f"Took {result.duration_s:.1f} s, of which {result.waited_s:.1f} s waiting on the service.")
+    return "\n".join(lines) + "\n"

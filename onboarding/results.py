@@ -13,6 +13,10 @@ class StepResult(BaseModel):
     dry_run: bool = False
     changed: list[str] = Field(default_factory=list, description="Changes applied (or planned, in a dry run)")
     unchanged: list[str] = Field(default_factory=list, description="Things that were already right")
+    as_applied: list[str] = Field(
+        default_factory=list,
+        description="Dry run only: the `changed` sentences the real run will report, one per planned change",
+    )
     details: dict[str, Any] = Field(default_factory=dict)
     duration_s: float = 0.0
     waited_s: float = Field(0.0, description="Time spent waiting on the service (LROs, propagation, pods)")

@@ -1,4 +1,5 @@
-"""Reconcile a set of role assignments: read what exists at each scope, create only what is missing.
+"""Reconcile a set of role assignments: read what exists at each scope, create only what is missing; and delete
+assignments the product proved it made (audit, offboarding).
 
 An equivalent assignment under another name (made by the template or by hand) counts as present; a 409
 ``RoleAssignmentExists`` too. Writes retry PrincipalNotFound/authorization propagation within the budget.
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
     from ..steps import StepRecorder
 
 
-def _read_existing(
+def read_assignments(
     ctx: CustomerContext,
     rec: StepRecorder,
     client: AuthorizationManagementClient,
@@ -29,6 +30,7 @@ def _read_existing(
     step: str,
     tenant_id: str | None,
 ) -> dict[str, list[RoleAssignment]]:
+    """Scope (lower case) -> the assignments ``atScope()`` there, retried while read access propagates."""
     existing: dict[str, list[RoleAssignment]] = {}
     for scope in scopes:
 
@@ -61,15 +63,16 @@ def ensure_assignments(
     """
     client = ctx.client(AuthorizationManagementClient, node_rg=node_rg)
     scopes = list(dict.fromkeys(d.scope for d in desired))
-    existing = _read_existing(ctx, rec, client, scopes, step=step, tenant_id=tenant_id)
+    existing = read_assignments(ctx, rec, client, scopes, step=step, tenant_id=tenant_id)
     delegated = ctx.spec.managed_application.parameters.cross_tenant
     created: list[DesiredAssignment] = []
     for want in desired:
         if any(want.matches(a) for a in existing[want.scope.lower()]):
             rec.unchanged(want.describe())
             continue
+        what = f"role assignment {want.name}: {want.describe()}"
         if rec.dry_run:
-            rec.changed("", f"create role assignment {want.name}: {want.describe()}")
+            rec.changed(f"created {what}", f"create {what}")
             continue
         if cannot_write:
             raise PermanentError(
@@ -93,8 +96,31 @@ def ensure_assignments(
         )
         rec.waited(waited)
         if made:
-            rec.changed(f"created role assignment {want.name}: {want.describe()}", "")
+            rec.changed(f"created {what}", f"create {what}")
             created.append(want)
         else:
             rec.unchanged(f"{want.describe()} (exists under another name)")
     return created
+
+
+def delete_assignments(
+    ctx: CustomerContext,
+    rec: StepRecorder,
+    client: AuthorizationManagementClient,
+    doomed: list[RoleAssignment],
+    *,
+    names: dict[str, str],
+    where: str,
+) -> None:
+    """Delete ``doomed`` (unless dry run), cross-tenant; the caller proved each is ours (``roles.provably_ours``).
+
+    ``names``: principal id -> identity name; ``where``: the scope's label, for the sentences.
+    """
+    step = rec.result.step
+    for assignment in doomed:
+        what = f"role assignment {assignment.name}: {roles.describe_assignment(assignment, names, where)}"
+        rec.changed(f"deleted {what}", f"delete {what}")
+        if rec.dry_run:
+            continue
+        with ctx.errors(step, f"delete {what}"):
+            roles.delete(client, assignment, tenant_id=ctx.spec.tenant_id)

@@ -1,5 +1,5 @@
 """Microsoft.Solutions/applications without a beta SDK: the generic resources API for GET/PUT and
-``send_request`` through the authenticated ARM pipeline for POST actions (``listTokens``).
+``send_request`` through the authenticated ARM pipeline for POST actions (``listTokens``, ``refreshPermissions``).
 
 What the product passes to the package's template (templates/mainTemplate.json) is decided here, in one place.
 """
@@ -7,6 +7,7 @@ What the product passes to the package's template (templates/mainTemplate.json) 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from azure.core.exceptions import (
@@ -17,7 +18,7 @@ from azure.core.exceptions import (
     map_error,
 )
 from azure.core.polling import LROPoller
-from azure.core.rest import HttpRequest
+from azure.core.rest import HttpRequest, HttpResponse
 from azure.mgmt.core.exceptions import ARMErrorFormat
 from azure.mgmt.resource.resources import ResourceManagementClient
 from azure.mgmt.resource.resources.models import GenericResource
@@ -114,22 +115,82 @@ def begin_create(
     return client.resources.begin_create_or_update_by_id(app_id, body, api_version=SOLUTIONS_API_VERSION)
 
 
-def post_action(
-    client: ResourceManagementClient, app_id: str, action: str, body: dict[str, Any] | None = None
-) -> Any:
-    """POST ``{app_id}/{action}`` through the client's pipeline; returns the parsed JSON (None when empty)."""
+def _post(
+    client: ResourceManagementClient,
+    app_id: str,
+    action: str,
+    body: dict[str, Any] | None = None,
+    *,
+    query: dict[str, str] | None = None,
+) -> HttpResponse:
+    """POST ``{app_id}/{action}`` through the client's pipeline; ARM errors raised as azure-core exceptions."""
     request = HttpRequest(
         "POST",
         f"{app_id}/{action}",
-        params={"api-version": SOLUTIONS_API_VERSION},
+        params={"api-version": SOLUTIONS_API_VERSION, **(query or {})},
         json=body if body is not None else {},
     )
     response = client.send_request(request)
+    _raise_for_status(response)
+    return response
+
+
+def _raise_for_status(response: HttpResponse) -> None:
     if response.status_code >= 400:
         map_error(response.status_code, response, _ERROR_MAP)
         raise HttpResponseError(response=response, error_format=ARMErrorFormat)
-    text = response.text()
+
+
+def post_action(
+    client: ResourceManagementClient, app_id: str, action: str, body: dict[str, Any] | None = None
+) -> Any:
+    """POST ``{app_id}/{action}``; returns the parsed JSON (None when empty)."""
+    text = _post(client, app_id, action, body).text()
     return json.loads(text) if text else None
+
+
+@dataclass(frozen=True)
+class Operation:
+    """A long-running POST action: where to poll it (None when it finished in its first answer)."""
+
+    async_operation: str | None
+    location: str | None
+
+    @property
+    def done(self) -> bool:
+        return self.async_operation is None and self.location is None
+
+
+def begin_refresh_permissions(
+    client: ResourceManagementClient, app_id: str, *, target_version: str | None = None
+) -> Operation:
+    """POST ``refreshPermissions`` (``targetVersion`` when given): an LRO that re-applies the package's
+    authorizations and role assignments."""
+    query = {"targetVersion": target_version} if target_version else None
+    response = _post(client, app_id, "refreshPermissions", query=query)
+    if response.status_code not in (201, 202):
+        return Operation(None, None)
+    headers = response.headers
+    return Operation(headers.get("Azure-AsyncOperation"), headers.get("Location"))
+
+
+def operation_status(client: ResourceManagementClient, operation: Operation) -> tuple[str, str | None]:
+    """One poll, in ARMPolling's order: the Azure-AsyncOperation status, else the Location (202 = running).
+
+    Returns (status, error text of a failed operation or None).
+    """
+    if operation.done:
+        return "Succeeded", None
+    if operation.async_operation:
+        response = client.send_request(HttpRequest("GET", operation.async_operation))
+        _raise_for_status(response)
+        body = json.loads(response.text() or "{}")
+        error = body.get("error") or {}
+        text = f"{error.get('code', '?')}: {error.get('message', 'no details')}" if error else None
+        return str(body.get("status") or "InProgress"), text
+    response = client.send_request(HttpRequest("GET", str(operation.location)))
+    _raise_for_status(response)
+    return ("InProgress" if response.status_code == 202 else "Succeeded"), None
 
 
 def list_tokens(

@@ -92,6 +92,39 @@ def list_at_scope(
     return list(client.role_assignments.list_for_scope(scope, filter="atScope()", tenant_id=tenant_id))
 
 
+def made_at(assignments: list[RoleAssignment], scope: str) -> list[RoleAssignment]:
+    """Those made exactly at ``scope`` (``atScope()`` also returns the ones inherited from above)."""
+    wanted = scope.rstrip("/").lower()
+    return [a for a in assignments if (a.scope or "").rstrip("/").lower() == wanted]
+
+
+def provably_ours(assignment: RoleAssignment, principal_ids: set[str]) -> bool:
+    """Made by this product: its principal is one of the customer's identities (``principal_ids``, lower case)
+    and its name is the product's deterministic name for its scope, role and principal."""
+    principal = (assignment.principal_id or "").lower()
+    expected = role_assignment_name(
+        assignment.scope or "", role_guid_of(assignment.role_definition_id or ""), principal
+    )
+    return principal in principal_ids and (assignment.name or "").lower() == expected
+
+
+def principal_label(principal_id: str, names: dict[str, str]) -> str:
+    """'identity <name>' for one of ``names`` (principal id, lower case -> name), else 'principal <id>'."""
+    principal = principal_id.lower()
+    return f"identity {names[principal]}" if principal in names else f"principal {principal}"
+
+
+def describe_assignment(assignment: RoleAssignment, names: dict[str, str], where: str) -> str:
+    """'<role> for <identity or principal> on <where>', as DesiredAssignment.describe says it."""
+    role = role_label(role_guid_of(assignment.role_definition_id or ""))
+    return f"{role} for {principal_label(assignment.principal_id or '', names)} on {where}"
+
+
+def delete(client: AuthorizationManagementClient, assignment: RoleAssignment, *, tenant_id: str | None) -> None:
+    """DELETE the assignment by scope and name (``tenantId`` for the cross-tenant call); gone already is fine."""
+    client.role_assignments.delete(assignment.scope or "", assignment.name or "", tenant_id=tenant_id)
+
+
 def create(
     client: AuthorizationManagementClient,
     desired: DesiredAssignment,

@@ -1,8 +1,9 @@
-"""Node pool scale sets: which user-assigned identities they carry and the PATCH that adds the missing ones.
+"""Node pool scale sets: which user-assigned identities they carry, the PATCH that adds the missing ones and the
+one offboarding uses to remove this product's.
 
 The PATCH carries the merged map (the identities already there plus the missing ones: the map replaces the
-current one) and keeps a system-assigned identity; it is sent only when something is missing (a PATCH that adds
-nothing is a 400 in Azure). Nothing is ever removed.
+current one) and keeps a system-assigned identity; it is sent only when something changes (a PATCH that changes
+nothing is a 400 in Azure). Onboarding never removes anything; offboarding removes only the identities it names.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from azure.mgmt.core.tools import parse_resource_id
 
 SYSTEM_AND_USER = "SystemAssigned, UserAssigned"
 USER = "UserAssigned"
+SYSTEM = "SystemAssigned"
+NONE = "None"
 
 
 def list_scale_sets(client: ComputeManagementClient, resource_group: str) -> list[VirtualMachineScaleSet]:
@@ -53,14 +56,44 @@ def missing_ids(vmss: VirtualMachineScaleSet, wanted: list[str]) -> list[str]:
     return missing
 
 
+def present_ids(vmss: VirtualMachineScaleSet, candidates: list[str]) -> list[str]:
+    """The ``candidates`` attached to the scale set, spelled as the scale set spells them."""
+    wanted = {c.rstrip("/").lower() for c in candidates}
+    return [i for i in attached_ids(vmss) if i.rstrip("/").lower() in wanted]
+
+
+def _system_assigned(vmss: VirtualMachineScaleSet) -> bool:
+    return "systemassigned" in identity_type(vmss).replace(" ", "").lower()
+
+
 def identity_update(vmss: VirtualMachineScaleSet, add: list[str]) -> VirtualMachineScaleSetUpdate:
     """PATCH body: every identity already attached plus ``add``, keeping a system-assigned identity."""
-    kind = SYSTEM_AND_USER if "systemassigned" in identity_type(vmss).replace(" ", "").lower() else USER
+    kind = SYSTEM_AND_USER if _system_assigned(vmss) else USER
     merged = [*attached_ids(vmss), *add]
     return VirtualMachineScaleSetUpdate(
         identity=VirtualMachineScaleSetIdentity(
             type=kind, user_assigned_identities={i: UserAssignedIdentitiesValue() for i in merged}
         )
+    )
+
+
+def identity_removal(vmss: VirtualMachineScaleSet, remove: list[str]) -> VirtualMachineScaleSetUpdate:
+    """PATCH body that drops ``remove`` and keeps every other identity (the kubelet identity, anyone else's).
+
+    The map lists the identities that stay (a map that replaces the current one, as the sandbox reads it) and each
+    removed one as null (Azure merges the map and removes null entries): both readings give the same result.
+    The type follows what remains: a system-assigned identity stays; no identity left is "None".
+    """
+    gone = {r.rstrip("/").lower() for r in remove}
+    kept = [i for i in attached_ids(vmss) if i.rstrip("/").lower() not in gone]
+    if kept:
+        kind = SYSTEM_AND_USER if _system_assigned(vmss) else USER
+    else:
+        kind = SYSTEM if _system_assigned(vmss) else NONE
+    identities: dict[str, UserAssignedIdentitiesValue | None] = {i: UserAssignedIdentitiesValue() for i in kept}
+    identities.update({r: None for r in remove})
+    return VirtualMachineScaleSetUpdate(
+        identity=VirtualMachineScaleSetIdentity(type=kind, user_assigned_identities=identities)
     )
 
 

@@ -38,6 +38,28 @@ def _identity_parts(resource_id: str) -> tuple[str, str]:
         raise PermanentError(f"not a userAssignedIdentities id: {resource_id}") from None
 
 
+def read_federated_credential(
+    msi_client: Any, identity: IdentityRef, *, name: str, customer: str, step: str
+) -> Any | None:
+    """The federated identity credential ``name`` on ``identity``, None when there is none."""
+    rg, identity_name = _identity_parts(identity.resource_id)
+    what = f"federated identity credential {name} on {identity_name}"
+    with azure_errors(customer=customer, step=step, action=f"read {what}"):
+        try:
+            return msi_client.federated_identity_credentials.get(rg, identity_name, name)
+        except ResourceNotFoundError:
+            return None
+
+
+def delete_federated_credential(
+    msi_client: Any, identity: IdentityRef, *, name: str, customer: str, step: str
+) -> None:
+    rg, identity_name = _identity_parts(identity.resource_id)
+    what = f"federated identity credential {name} on {identity_name}"
+    with azure_errors(customer=customer, step=step, action=f"delete {what}"):
+        msi_client.federated_identity_credentials.delete(rg, identity_name, name)
+
+
 def ensure_federated_credential(
     msi_client: Any,
     identity: IdentityRef,
@@ -53,13 +75,8 @@ def ensure_federated_credential(
     from azure.mgmt.msi.models import FederatedIdentityCredential
 
     rg, identity_name = _identity_parts(identity.resource_id)
-    fics = msi_client.federated_identity_credentials
     what = f"federated identity credential {name} on {identity_name}"
-    with azure_errors(customer=customer, step=step, action=f"read {what}"):
-        try:
-            current = fics.get(rg, identity_name, name)
-        except ResourceNotFoundError:
-            current = None
+    current = read_federated_credential(msi_client, identity, name=name, customer=customer, step=step)
     if current is not None and (
         current.issuer == issuer and current.subject == sub and list(current.audiences or []) == [AUDIENCE]
     ):
@@ -68,7 +85,7 @@ def ensure_federated_credential(
         return WOULD_CREATE if current is None else WOULD_UPDATE
     params = FederatedIdentityCredential(issuer=issuer, subject=sub, audiences=[AUDIENCE])
     with azure_errors(customer=customer, step=step, action=f"write {what}"):
-        fics.create_or_update(rg, identity_name, name, params)
+        msi_client.federated_identity_credentials.create_or_update(rg, identity_name, name, params)
     return CREATED if current is None else UPDATED
 
 
@@ -120,7 +137,9 @@ __all__ = [
     "CREATED",
     "USE_LABEL",
     "credential_name",
+    "delete_federated_credential",
     "ensure_federated_credential",
     "ensure_service_account",
+    "read_federated_credential",
     "subject",
 ]

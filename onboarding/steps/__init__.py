@@ -19,8 +19,13 @@ class StepRecorder:
         self._started = time.monotonic()
 
     def changed(self, done: str, planned: str) -> None:
-        """Record a change: ``done`` says what happened, ``planned`` what a dry run would do."""
-        self.result.changed.append(f"would {planned}" if self.dry_run else done)
+        """Record a change: ``done`` says what happened, ``planned`` what a dry run would do (a dry run also keeps
+        ``done`` in ``as_applied``: what the real run will report)."""
+        if self.dry_run:
+            self.result.changed.append(f"would {planned}")
+            self.result.as_applied.append(done)
+        else:
+            self.result.changed.append(done)
 
     def unchanged(self, text: str) -> None:
         self.result.unchanged.append(text)

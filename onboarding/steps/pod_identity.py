@@ -19,7 +19,7 @@ from ..helm import chart_values, ensure_release
 from ..kube import pod_identity as aad
 from ..kube import workload_identity as wi
 from ..kube.kubeconfig import ClusterAccess, customer_cluster
-from ..kube.objects import UNCHANGED, ensure_namespace
+from ..kube.objects import CREATED, UNCHANGED, UPDATED, WOULD_CREATE, WOULD_UPDATE, ensure_namespace
 from ..models import PodIdentityMode
 from ..results import StepResult
 
@@ -34,11 +34,23 @@ def selector_for(ctx: CustomerContext, cluster: ClusterInfo, identity: IdentityR
     return aad.default_selector(identity.name)
 
 
-def record(result: StepResult, what: str, change: str) -> None:
+# What a planned change reports once applied (``StepResult.as_applied``).
+APPLIED = {
+    WOULD_CREATE: CREATED,
+    WOULD_UPDATE: UPDATED,
+    "would install": "installed",
+    "would upgrade": "upgraded",
+}
+
+
+def record(result: StepResult, what: str, change: str, note: str = "") -> None:
+    """``what: change note`` as a change (unless unchanged); a dry run also records its applied form."""
     if change == UNCHANGED:
         result.unchanged.append(what)
-    else:
-        result.changed.append(f"{what}: {change}")
+        return
+    result.changed.append(f"{what}: {change}{note}")
+    if change in APPLIED:
+        result.as_applied.append(f"{what}: {APPLIED[change]}{note}")
 
 
 def install_pod_identity(ctx: CustomerContext, cluster: ClusterInfo, *, dry_run: bool = False) -> StepResult:
@@ -71,20 +83,14 @@ def _aad_pod_identity(
         dry_run=dry_run,
     )
     what = f"helm release {outcome.namespace}/{outcome.release} (chart {spec.chart.name} {outcome.chart_version})"
-    record(
-        result, what, UNCHANGED if outcome.action == "unchanged" else f"{outcome.action} ({outcome.reason})"
-    )
+    note = f" ({outcome.reason})" if outcome.action != UNCHANGED else ""
+    record(result, what, outcome.action, note)
     result.details["helm"] = {
         "action": outcome.action,
         "revision": outcome.revision,
         "seconds": round(outcome.seconds, 2),
         "values": values,
     }
-    if outcome.action == "would install":
-        # the CRDs come with the chart: nothing to read yet, everything would be created
-        for identity in cluster.identities:
-            result.changed.append(f"AzureIdentity/Binding for {identity.name}: would create")
-        return
     namespace = spec.pod_identity.namespace
     record(
         result,
@@ -95,6 +101,14 @@ def _aad_pod_identity(
     for identity in cluster.identities:
         selector = selector_for(ctx, cluster, identity)
         selectors[identity.name] = selector
+        if outcome.action == "would install":
+            # the CRDs come with the chart: no object can exist yet, each would be created
+            for kind, name in (
+                ("AzureIdentity", aad.k8s_name(identity.name)),
+                ("AzureIdentityBinding", aad.binding_name(identity.name)),
+            ):
+                record(result, f"{kind} {namespace}/{name}", WOULD_CREATE)
+            continue
         changes = aad.ensure_pod_identity(
             access.api,
             identity,

@@ -25,9 +25,20 @@ from . import StepRecorder
 STEP = "ensure_node_rg_roles"
 
 
+def scope_label(cluster: ClusterInfo, scope: str) -> str:
+    """'node resource group X', 'managed resource group Y', 'storage account Z', else the scope itself."""
+    if same_id(scope, cluster.node_resource_group_id):
+        return f"node resource group {cluster.node_resource_group}"
+    if same_id(scope, cluster.managed_resource_group_id):
+        return f"managed resource group {scope.rstrip('/').rsplit('/', 1)[-1]}"
+    if cluster.storage_account_id and same_id(scope, cluster.storage_account_id):
+        return f"storage account {cluster.storage_account_name}"
+    return scope
+
+
 def desired_assignments(ctx: CustomerContext, cluster: ClusterInfo) -> list[DesiredAssignment]:
     node_rg, mrg = cluster.node_resource_group_id, cluster.managed_resource_group_id
-    node_label = f"node resource group {cluster.node_resource_group}"
+    node_label = scope_label(cluster, node_rg)
     wanted = [
         DesiredAssignment(
             node_rg, roles.NODE_ROLE_GUIDS[ctx.spec.node_role], cluster.app_identity, node_label
@@ -35,13 +46,21 @@ def desired_assignments(ctx: CustomerContext, cluster: ClusterInfo) -> list[Desi
     ]
     if ctx.spec.pod_identity.mode is PodIdentityMode.AAD_POD_IDENTITY_STANDARD:
         kubelet = cluster.kubelet_identity
-        mrg_label = f"managed resource group {mrg.rstrip('/').rsplit('/', 1)[-1]}"
         wanted += [
             DesiredAssignment(node_rg, roles.MANAGED_IDENTITY_OPERATOR, kubelet, node_label),
             DesiredAssignment(node_rg, roles.VIRTUAL_MACHINE_CONTRIBUTOR, kubelet, node_label),
-            DesiredAssignment(mrg, roles.MANAGED_IDENTITY_OPERATOR, kubelet, mrg_label),
+            DesiredAssignment(mrg, roles.MANAGED_IDENTITY_OPERATOR, kubelet, scope_label(cluster, mrg)),
         ]
     return wanted
+
+
+def expected_assignments(ctx: CustomerContext, cluster: ClusterInfo) -> list[DesiredAssignment]:
+    """What onboarding relies on at the two resource groups: the template's (templates/mainTemplate.json: the
+    application's identity Owner on the managed resource group, its node role, the kubelet's roles in standard
+    mode) and ``desired_assignments``."""
+    mrg = cluster.managed_resource_group_id
+    template = DesiredAssignment(mrg, roles.OWNER, cluster.app_identity, scope_label(cluster, mrg))
+    return [template, *desired_assignments(ctx, cluster)]
 
 
 def _cannot_write(ctx: CustomerContext) -> str | None:

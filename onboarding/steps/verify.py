@@ -189,9 +189,19 @@ def _merge(result: StepResult, other: Any, *, prefix: str) -> None:
         result.details[prefix] = other
         return
     result.changed.extend(other.changed)
+    result.as_applied.extend(other.as_applied)
     result.unchanged.extend(other.unchanged)
     result.waited_s += other.waited_s
     result.details[prefix] = other.details
+
+
+def record_publisher_check(ctx: CustomerContext, cluster: ClusterInfo, result: StepResult) -> None:
+    """List and read the storage from here as the identity (listTokens) and record the proof in ``result``."""
+    check = azure_storage.verify_storage_from_publisher(ctx, cluster)
+    result.waited_s += float(check.get("waited_s") or 0.0)
+    result.details["publisher_check"] = check
+    result.details["verified"] = True
+    result.unchanged.append(f"storage access verified from the publisher: read {check.get('bytes')} bytes")
 
 
 def verify_storage_access(
@@ -213,13 +223,7 @@ def verify_storage_access(
                 "list and read storage from here with a listTokens token for the identity"
             )
         else:
-            check = azure_storage.verify_storage_from_publisher(ctx, cluster)
-            result.waited_s += float(check.get("waited_s") or 0.0)
-            result.details["publisher_check"] = check
-            result.details["verified"] = True
-            result.unchanged.append(
-                f"storage access verified from the publisher: read {check.get('bytes')} bytes"
-            )
+            record_publisher_check(ctx, cluster, result)
         result.duration_s = time.monotonic() - started
         return result
     request = probe_request(ctx, cluster, label_pod=label_pod)

@@ -1,0 +1,147 @@
+"""Offboarding: undo what onboarding did for a customer, and nothing else.
+
+In order: the pod identity objects labelled as this customer's (AzureIdentityBinding, AzureIdentity,
+ServiceAccount), the aad-pod-identity release when this product installed it, the workload identity federated
+credential (the product's deterministic name), this product's identities on every node pool scale set (every
+other identity stays: the kubelet identity and anything the product did not add), and the role assignments that
+are provably ours (``roles.provably_ours``) at the managed and node resource groups and the storage account.
+The managed application itself is kept: the customer owns it and deletes it themselves.
+
+A dry run (the default) reads everything and returns the plan; a second real run finds nothing and writes nothing.
+"""
+
+from __future__ import annotations
+
+from azure.mgmt.compute import ComputeManagementClient
+from azure.mgmt.msi import ManagedServiceIdentityClient
+
+from ..azure import roles, vmss
+from ..azure.assignments import delete_assignments
+from ..azure.identities import same_id
+from ..cluster import ClusterInfo
+from ..context import CustomerContext
+from ..errors import TransientError
+from ..helm import uninstall_release
+from ..kube import workload_identity as wi
+from ..kube.cleanup import delete_owned, find_owned
+from ..kube.kubeconfig import ClusterAccess, customer_cluster
+from ..results import StepResult
+from ..steps import StepRecorder
+from ..steps.discover import discover_cluster
+from ..steps.roles import scope_label
+from .audit import audited_scopes, read_made_at
+
+STEP = "offboard_customer"
+
+
+def _short(resource_id: str) -> str:
+    return resource_id.rstrip("/").rsplit("/", 1)[-1]
+
+
+def _cluster_objects(ctx: CustomerContext, rec: StepRecorder, access: ClusterAccess) -> None:
+    for obj in find_owned(access.api, customer=ctx.spec.name, step=STEP):
+        rec.changed(f"deleted {obj}", f"delete {obj}")
+        if not rec.dry_run:
+            delete_owned(access.api, obj, customer=ctx.spec.name, step=STEP)
+
+
+def _chart(ctx: CustomerContext, rec: StepRecorder, access: ClusterAccess) -> None:
+    outcome = uninstall_release(
+        settings=ctx.settings,
+        kubeconfig=access.kubeconfig_path,
+        chart=ctx.spec.chart,
+        customer=ctx.spec.name,
+        step=STEP,
+        dry_run=rec.dry_run,
+    )
+    what = f"helm release {outcome.namespace}/{outcome.release}"
+    if outcome.action in ("uninstalled", "would uninstall"):
+        rec.changed(f"uninstalled {what}", f"uninstall {what}")
+    elif outcome.action == "not ours":
+        rec.unchanged(f"{what} left: {outcome.reason}")
+
+
+def _federated_credential(ctx: CustomerContext, rec: StepRecorder, cluster: ClusterInfo) -> None:
+    spec = ctx.spec
+    name = wi.credential_name(
+        customer=spec.name,
+        namespace=spec.pod_identity.namespace,
+        service_account=spec.pod_identity.service_account,
+    )
+    msi = ctx.client(ManagedServiceIdentityClient)
+    kw = {"name": name, "customer": spec.name, "step": STEP}
+    if wi.read_federated_credential(msi, cluster.app_identity, **kw) is None:
+        return
+    what = f"federated identity credential {name} on {cluster.app_identity.name}"
+    rec.changed(f"deleted {what}", f"delete {what}")
+    if not rec.dry_run:
+        wi.delete_federated_credential(msi, cluster.app_identity, **kw)
+
+
+def _scale_sets(ctx: CustomerContext, rec: StepRecorder, cluster: ClusterInfo) -> None:
+    compute = ctx.client(ComputeManagementClient, node_rg=True)
+    ours = [
+        i.resource_id
+        for i in cluster.identities
+        if not same_id(i.resource_id, cluster.kubelet_identity.resource_id)
+    ]
+    with ctx.errors(STEP, f"list scale sets in {cluster.node_resource_group}"):
+        scale_sets = vmss.list_scale_sets(compute, cluster.node_resource_group)
+    for scale_set in scale_sets:
+        name, remove = str(scale_set.name), vmss.present_ids(scale_set, ours)
+        kept = [i for i in vmss.attached_ids(scale_set) if i not in remove]
+        rec.unchanged(
+            f"scale set {name} keeps {', '.join(_short(i) for i in kept) or 'no user-assigned identity'}"
+        )
+        if not remove:
+            continue
+        names = ", ".join(_short(i) for i in remove)
+        rec.changed(f"removed {names} from scale set {name}", f"remove {names} from scale set {name}")
+        if rec.dry_run:
+            continue
+        with ctx.errors(STEP, f"remove {names} from scale set {name}"):
+            update = vmss.identity_removal(scale_set, remove)
+            after = vmss.begin_identity_update(compute, str(scale_set.id), update).result(
+                timeout=ctx.settings.deployment_timeout_s
+            )
+        if vmss.present_ids(after, remove) or vmss.missing_ids(after, kept):
+            raise TransientError(
+                f"scale set {name} does not carry exactly {', '.join(kept)} after the update (changed meanwhile)",
+                customer=ctx.spec.name,
+                step=STEP,
+                hint="offboarding runs again",
+            )
+
+
+def _role_assignments(ctx: CustomerContext, rec: StepRecorder, cluster: ClusterInfo) -> None:
+    names = cluster.principal_names()
+    scopes = audited_scopes(cluster)
+    if cluster.storage_account_id:
+        scopes.append((cluster.storage_account_id, False))
+    for scope, node_rg in scopes:
+        where = scope_label(cluster, scope)
+        client, found = read_made_at(ctx, rec, scope, node_rg=node_rg)
+        ours = [a for a in found if roles.provably_ours(a, set(names))]
+        for assignment in found:
+            if all(assignment.name != mine.name for mine in ours):
+                rec.unchanged(
+                    f"role assignment {assignment.name}: {roles.describe_assignment(assignment, names, where)} "
+                    "left: not ours"
+                )
+        delete_assignments(ctx, rec, client, ours, names=names, where=where)
+
+
+def offboard_customer(ctx: CustomerContext, *, dry_run: bool = True) -> StepResult:
+    """Plan (``dry_run``, the default) or remove what onboarding added for the customer (see module doc)."""
+    rec = StepRecorder(ctx, STEP, dry_run=dry_run)
+    cluster = discover_cluster(ctx)
+    with customer_cluster(ctx, cluster, step=STEP) as access:
+        _cluster_objects(ctx, rec, access)
+        _chart(ctx, rec, access)
+    _federated_credential(ctx, rec, cluster)
+    _scale_sets(ctx, rec, cluster)
+    _role_assignments(ctx, rec, cluster)
+    rec.unchanged(
+        f"managed application {ctx.spec.managed_application.name} kept: the customer owns it and deletes it"
+    )
+    return rec.finish(application_id=cluster.application_id, node_resource_group=cluster.node_resource_group)

@@ -1,0 +1,43 @@
+"""refreshPermissions: the Managed Applications service re-applies the package's authorizations and the
+template's role assignments (optionally those of ``targetVersion``), as the publisher does after changing them
+in Partner Center. A long-running operation, polled until it ends."""
+
+from __future__ import annotations
+
+from ..azure import managed_app
+from ..context import CustomerContext
+from ..errors import PermanentError
+from ..results import StepResult
+from ..steps import StepRecorder
+
+STEP = "refresh_permissions"
+
+
+def refresh_permissions(ctx: CustomerContext, *, target_version: str | None = None) -> StepResult:
+    """POST refreshPermissions on the customer's application and wait until the operation ends."""
+    rec = StepRecorder(ctx, STEP, dry_run=False)
+    name = ctx.spec.managed_application.name
+    version = f" to version {target_version}" if target_version else ""
+    with ctx.errors(STEP, f"refresh permissions of managed application {name}{version}"):
+        operation = managed_app.begin_refresh_permissions(
+            ctx.resources, ctx.application_id, target_version=target_version
+        )
+
+    def finished() -> tuple[str, str | None] | None:
+        with ctx.errors(STEP, f"poll refreshPermissions of managed application {name}"):
+            status, error = managed_app.operation_status(ctx.resources, operation)
+        return (status, error) if status.lower() in managed_app.TERMINAL_STATES else None
+
+    (status, error), waited = ctx.poll(
+        finished, timeout_s=ctx.settings.deployment_timeout_s, what=f"refreshPermissions of {name}"
+    )
+    rec.waited(waited)
+    if status.lower() != "succeeded":
+        raise PermanentError(
+            f"refreshPermissions of managed application {name}{version} ended {status}: {error or 'no details'}",
+            customer=ctx.spec.name,
+            step=STEP,
+            hint="check the application's definition (or plan version) and its authorizations",
+        )
+    rec.changed(f"refreshed permissions of managed application {name}{version}", "")
+    return rec.finish(application_id=ctx.application_id, target_version=target_version, status=status)

@@ -1,0 +1,38 @@
+"""The post-onboarding operations as Prefect tasks (thin: the logic is in onboarding/operations/)."""
+
+from __future__ import annotations
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from onboarding.models import CustomerSpec
+from onboarding.operations.audit import audit_role_assignments
+from onboarding.operations.offboard import offboard_customer
+from onboarding.operations.refresh import refresh_permissions
+from onboarding.operations.storage_check import verify_storage
+from onboarding.results import StepResult
+
+from .context import context_for
+from .policy import retry_options
+
+_common = {"cache_policy": NO_CACHE, **retry_options()}
+
+
+@task(name="refresh-permissions", task_run_name="refresh-permissions-{spec.name}", **_common)
+def refresh_permissions_task(spec: CustomerSpec, target_version: str | None = None) -> StepResult:
+    return refresh_permissions(context_for(spec), target_version=target_version)
+
+
+@task(name="verify-storage", task_run_name="verify-storage-{spec.name}", **_common)
+def verify_storage_task(spec: CustomerSpec) -> StepResult:
+    return verify_storage(context_for(spec))
+
+
+@task(name="audit-role-assignments", task_run_name="audit-role-assignments-{spec.name}", **_common)
+def audit_role_assignments_task(spec: CustomerSpec, delete_unexpected: bool = False) -> StepResult:
+    return audit_role_assignments(context_for(spec), delete_unexpected=delete_unexpected)
+
+
+@task(name="offboard-customer", task_run_name="offboard-customer-{spec.name}", **_common)
+def offboard_customer_task(spec: CustomerSpec, dry_run: bool = True) -> StepResult:
+    return offboard_customer(context_for(spec), dry_run=dry_run)
