@@ -13,6 +13,11 @@ def same_id(a: str, b: str) -> bool:
     return a.rstrip("/").lower() == b.rstrip("/").lower()
 
 
+def short_name(resource_id: str) -> str:
+    """The last segment of a resource id (its name)."""
+    return resource_id.rstrip("/").rsplit("/", 1)[-1]
+
+
 def get_identity(client: ManagedServiceIdentityClient, resource_id: str) -> IdentityRef:
     parts = parse_resource_id(resource_id)
     identity = client.user_assigned_identities.get(parts["resource_group"], parts["name"])

@@ -120,7 +120,9 @@ def describe_assignment(assignment: RoleAssignment, names: dict[str, str], where
     return f"{role} for {principal_label(assignment.principal_id or '', names)} on {where}"
 
 
-def delete(client: AuthorizationManagementClient, assignment: RoleAssignment, *, tenant_id: str | None) -> None:
+def delete(
+    client: AuthorizationManagementClient, assignment: RoleAssignment, *, tenant_id: str | None
+) -> None:
     """DELETE the assignment by scope and name (``tenantId`` for the cross-tenant call); gone already is fine."""
     client.role_assignments.delete(assignment.scope or "", assignment.name or "", tenant_id=tenant_id)
 

@@ -90,7 +90,9 @@ def identity_removal(vmss: VirtualMachineScaleSet, remove: list[str]) -> Virtual
         kind = SYSTEM_AND_USER if _system_assigned(vmss) else USER
     else:
         kind = SYSTEM if _system_assigned(vmss) else NONE
-    identities: dict[str, UserAssignedIdentitiesValue | None] = {i: UserAssignedIdentitiesValue() for i in kept}
+    identities: dict[str, UserAssignedIdentitiesValue | None] = {
+        i: UserAssignedIdentitiesValue() for i in kept
+    }
     identities.update({r: None for r in remove})
     return VirtualMachineScaleSetUpdate(
         identity=VirtualMachineScaleSetIdentity(type=kind, user_assigned_identities=identities)

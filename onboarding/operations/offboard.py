@@ -17,7 +17,7 @@ from azure.mgmt.msi import ManagedServiceIdentityClient
 
 from ..azure import roles, vmss
 from ..azure.assignments import delete_assignments
-from ..azure.identities import same_id
+from ..azure.identities import same_id, short_name
 from ..cluster import ClusterInfo
 from ..context import CustomerContext
 from ..errors import TransientError
@@ -32,10 +32,6 @@ from ..steps.roles import scope_label
 from .audit import audited_scopes, read_made_at
 
 STEP = "offboard_customer"
-
-
-def _short(resource_id: str) -> str:
-    return resource_id.rstrip("/").rsplit("/", 1)[-1]
 
 
 def _cluster_objects(ctx: CustomerContext, rec: StepRecorder, access: ClusterAccess) -> None:
@@ -91,11 +87,11 @@ def _scale_sets(ctx: CustomerContext, rec: StepRecorder, cluster: ClusterInfo) -
         name, remove = str(scale_set.name), vmss.present_ids(scale_set, ours)
         kept = [i for i in vmss.attached_ids(scale_set) if i not in remove]
         rec.unchanged(
-            f"scale set {name} keeps {', '.join(_short(i) for i in kept) or 'no user-assigned identity'}"
+            f"scale set {name} keeps {', '.join(short_name(i) for i in kept) or 'no user-assigned identity'}"
         )
         if not remove:
             continue
-        names = ", ".join(_short(i) for i in remove)
+        names = ", ".join(short_name(i) for i in remove)
         rec.changed(f"removed {names} from scale set {name}", f"remove {names} from scale set {name}")
         if rec.dry_run:
             continue

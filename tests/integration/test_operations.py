@@ -10,14 +10,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from azure.mgmt.authorization import AuthorizationManagementClient
 from azure.mgmt.authorization.models import RoleAssignmentCreateParameters
 from kubernetes.client import CoreV1Api, CustomObjectsApi
 from pyhelm3 import errors as helm_errors
+from typer.testing import CliRunner
 
 from onboarding.azure import roles
 from onboarding.azure.roles import DesiredAssignment
 from onboarding.azure.storage import ensure_storage_reader
+from onboarding.cli import app
 from onboarding.cluster import ClusterInfo
 from onboarding.context import CustomerContext
 from onboarding.helm import make_client, run_sync
@@ -85,6 +88,11 @@ def _adopted(box: SandboxProcess, name: str, mode: str, **extra: Any) -> Custome
 
 def _writes(box: SandboxProcess, since: int) -> list[str]:
     return [f"{e['method']} {e['path']}" for e in box.requests_log(since) if e["kind"] == "write"]
+
+
+def _figure(box: SandboxProcess, since: int, name: str) -> None:
+    kinds = [e["kind"] for e in box.requests_log(since)]
+    print(f"\nfigure {name}_arm_requests reads={kinds.count('read')} writes={kinds.count('write')}")
 
 
 def _assignments(ctx: CustomerContext, scope: str) -> list[Any]:
@@ -183,6 +191,7 @@ def test_audit_reads_cross_tenant_and_deletes_only_what_is_provably_ours(
 
     mark = sandbox.mark()
     report = audit.audit_role_assignments(ctx)
+    _figure(sandbox, mark, "audit")
     log = sandbox.requests_log(mark)
     lists = [e for e in log if e["method"] == "GET" and e["path"].lower().endswith(RA_LIST)]
     assert len(lists) == 2 and all(e["query"].get("tenantId") == ctx.spec.tenant_id for e in lists)
@@ -204,6 +213,7 @@ def test_audit_reads_cross_tenant_and_deletes_only_what_is_provably_ours(
 
     mark = sandbox.mark()
     deleted = audit.audit_role_assignments(ctx, delete_unexpected=True)
+    _figure(sandbox, mark, "audit_delete_unexpected")
     assert deleted.changed == [f"deleted role assignment {stray.name}: {stray.describe()}"]
     writes = [e for e in sandbox.requests_log(mark) if e["kind"] == "write"]
     assert [(e["method"], e["path"].rsplit("/", 1)[-1]) for e in writes] == [("DELETE", stray.name)]
@@ -261,6 +271,7 @@ def test_offboarding_plan_apply_and_second_apply(
 
     mark = sandbox.mark()
     plan = offboard_customer(ctx)
+    _figure(sandbox, mark, "offboard_plan")
     assert _writes(sandbox, mark) == []
     assert plan.dry_run and all(c.startswith("would ") for c in plan.changed)
     identity = cluster.app_identity
@@ -274,8 +285,8 @@ def test_offboarding_plan_apply_and_second_apply(
     mark = sandbox.mark()
     applied = offboard_customer(ctx, dry_run=False)
     assert applied.changed == plan.as_applied
+    _figure(sandbox, mark, "offboard_apply")
     writes = _writes(sandbox, mark)
-    print(f"\nfigure offboard_apply_arm_writes {len(writes)}")
     assert writes and all(w.startswith(("PATCH ", "DELETE ")) for w in writes)
     assert not any("/Microsoft.Solutions/applications/" in w for w in writes), "the application stays"
     for name, identities in scale_set_identities(sandbox, ctx.spec).items():
@@ -296,6 +307,7 @@ def test_offboarding_plan_apply_and_second_apply(
 
     mark = sandbox.mark()
     second = offboard_customer(ctx, dry_run=False)
+    _figure(sandbox, mark, "offboard_second_apply")
     assert second.changed == []
     assert _writes(sandbox, mark) == []
 
@@ -324,3 +336,30 @@ def test_offboarding_workload_identity_removes_credential_and_service_account(
     mark = sandbox.mark()
     assert offboard_customer(ctx, dry_run=False).changed == []
     assert _writes(sandbox, mark) == []
+
+
+def test_cli_status_and_audit_need_no_prefect_server(
+    adopted: Deployed, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ctx, cluster = adopted
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    spec = ctx.spec.model_dump(mode="json", exclude_none=True)
+    (tmp_path / f"{ctx.spec.name}.yaml").write_text(yaml.safe_dump(spec))
+    runner = CliRunner()
+    shown = runner.invoke(app, ["status", "--catalog", str(tmp_path)])
+    assert shown.exit_code == 0, shown.output
+    lines = shown.output.splitlines()
+    assert lines[0] == "opsaudit: application Succeeded; last verified unknown (PREFECT_API_URL is not set)"
+    assert any(
+        line.startswith("  scale set aks-nodepool1-") and "opsauditaks-agentpool" in line for line in lines
+    )
+    assert any(line.startswith("  pod identity:") for line in lines)
+    audited = runner.invoke(app, ["audit", ctx.spec.name, "--catalog", str(tmp_path)])
+    assert audited.exit_code == 0, audited.output
+    assert "# Role assignment audit of customer `opsaudit`" in audited.output
+    assert any(
+        line.startswith(audit.PRESENT) and f"identity {cluster.app_identity.name}" in line
+        for line in audited.output.splitlines()
+    )
+    missing = runner.invoke(app, ["audit", "nobody", "--catalog", str(tmp_path)])
+    assert missing.exit_code == 1 and "no customer named 'nobody'" in missing.output

@@ -1,0 +1,96 @@
+"""One customer's status, read-only: the managed application's provisioning state, the identities on each node
+pool scale set, the pod identity objects in the cluster (AzureIdentity/Binding, or the federated credential and
+service account), and when storage access was last verified (the latest ``ama.customer.onboarded`` event in
+Prefect, when ``PREFECT_API_URL`` is set; read over its REST API, so no Prefect import and no server needed)."""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.request
+from dataclasses import dataclass, field
+
+from azure.mgmt.compute import ComputeManagementClient
+from azure.mgmt.msi import ManagedServiceIdentityClient
+
+from ..azure import managed_app, vmss
+from ..azure.identities import short_name
+from ..context import CustomerContext
+from ..errors import OnboardingError
+from ..kube import workload_identity as wi
+from ..kube.cleanup import find_owned
+from ..kube.kubeconfig import customer_cluster
+from ..steps.discover import discover_cluster
+
+STEP = "status"
+ONBOARDED_EVENT = "ama.customer.onboarded"
+
+
+@dataclass
+class CustomerStatus:
+    customer: str
+    application: str
+    scale_sets: dict[str, list[str]] = field(default_factory=dict)
+    pod_identity: list[str] = field(default_factory=list)
+    last_verified: str = "unknown"
+    error: str | None = None
+
+
+def last_verification(customer: str, api_url: str | None = None) -> str:
+    """When the latest ``ama.customer.onboarded`` event of the customer occurred, or why it is unknown."""
+    api_url = api_url or os.environ.get("PREFECT_API_URL")
+    if not api_url:
+        return "unknown (PREFECT_API_URL is not set)"
+    body = {
+        "filter": {
+            "event": {"name": [ONBOARDED_EVENT]},
+            "resource": {"id": [f"ama.customer.{customer}"]},
+            "order": "DESC",
+        },
+        "limit": 1,
+    }
+    headers = {"Content-Type": "application/json"}
+    if os.environ.get("PREFECT_API_KEY"):
+        headers["Authorization"] = f"Bearer {os.environ['PREFECT_API_KEY']}"
+    request = urllib.request.Request(
+        f"{api_url.rstrip('/')}/events/filter", data=json.dumps(body).encode(), headers=headers, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            events = json.loads(response.read() or b"{}").get("events") or []
+    except (OSError, ValueError) as exc:
+        return f"unknown (Prefect API: {type(exc).__name__})"
+    return str(events[0]["occurred"]) if events else "never (no onboarded event)"
+
+
+def customer_status(ctx: CustomerContext) -> CustomerStatus:
+    """Read everything the status shows; an error is reported in the status, not raised."""
+    spec = ctx.spec
+    status = CustomerStatus(customer=spec.name, application="not deployed")
+    status.last_verified = last_verification(spec.name)
+    try:
+        with ctx.errors(STEP, f"read managed application {spec.managed_application.name}"):
+            app = managed_app.get_application(ctx.resources, ctx.application_id)
+        if app is None:
+            return status
+        status.application = managed_app.state_of(app) or "unknown"
+        if status.application.lower() != "succeeded":
+            return status
+        cluster = discover_cluster(ctx)
+        compute = ctx.client(ComputeManagementClient, node_rg=True)
+        with ctx.errors(STEP, f"list scale sets in {cluster.node_resource_group}"):
+            for scale_set in vmss.list_scale_sets(compute, cluster.node_resource_group):
+                status.scale_sets[str(scale_set.name)] = [short_name(i) for i in vmss.attached_ids(scale_set)]
+        with customer_cluster(ctx, cluster, step=STEP) as access:
+            status.pod_identity = [str(o) for o in find_owned(access.api, customer=spec.name, step=STEP)]
+        name = wi.credential_name(
+            customer=spec.name,
+            namespace=spec.pod_identity.namespace,
+            service_account=spec.pod_identity.service_account,
+        )
+        msi = ctx.client(ManagedServiceIdentityClient)
+        if wi.read_federated_credential(msi, cluster.app_identity, name=name, customer=spec.name, step=STEP):
+            status.pod_identity.append(f"federated identity credential {name} on {cluster.app_identity.name}")
+    except OnboardingError as exc:
+        status.error = str(exc)
+    return status
