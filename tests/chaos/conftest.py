@@ -1,0 +1,50 @@
+"""Chaos suite fixtures: one sandbox dedicated to this package (its faults, timing and lockdowns never reach the
+session sandbox other tests use), reset after every module, and the product's settings pointed at it."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from onboarding.settings import get_settings
+from sandbox.client import SandboxProcess
+
+REPO = Path(__file__).resolve().parents[2]
+
+# Fast polling and retries for the fast profile; the product reads them like any setting (ONBOARDING_*).
+CHAOS_SETTINGS = {
+    "ONBOARDING_POLL_INTERVAL_S": "0.1",
+    "ONBOARDING_RETRY_BASE_DELAY_S": "0.2",
+    "ONBOARDING_RETRY_MAX_DELAY_S": "2",
+    "ONBOARDING_PROPAGATION_BUDGET_S": "30",
+    "ONBOARDING_PROBE_TIMEOUT_S": "60",
+    "ONBOARDING_DEPLOYMENT_TIMEOUT_S": "120",
+    "ONBOARDING_HELM_EXECUTABLE": shutil.which("helm") or str(REPO / ".tools" / "bin" / "helm"),
+}
+
+
+@pytest.fixture(scope="package")
+def chaos_box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxProcess]:
+    box = SandboxProcess(tmp_path_factory.mktemp("chaos-sandbox"), profile="fast").start()
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            for key, value in {**box.env, **CHAOS_SETTINGS}.items():
+                mp.setenv(key, value)
+            get_settings.cache_clear()
+            yield box
+    finally:
+        get_settings.cache_clear()
+        box.stop()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _reset_chaos_box(chaos_box: SandboxProcess) -> Iterator[None]:
+    """Every module starts and ends with no fault rules and the profile's own timing."""
+    chaos_box.clear_faults()
+    chaos_box.reset_timing()
+    yield
+    chaos_box.clear_faults()
+    chaos_box.reset_timing()
