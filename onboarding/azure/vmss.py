@@ -8,6 +8,8 @@ nothing is a 400 in Azure). Onboarding never removes anything; offboarding remov
 
 from __future__ import annotations
 
+from typing import Any
+
 from azure.core.polling import LROPoller
 from azure.mgmt.compute import ComputeManagementClient
 from azure.mgmt.compute.models import (
@@ -90,9 +92,8 @@ def identity_removal(vmss: VirtualMachineScaleSet, remove: list[str]) -> Virtual
         kind = SYSTEM_AND_USER if _system_assigned(vmss) else USER
     else:
         kind = SYSTEM if _system_assigned(vmss) else NONE
-    identities: dict[str, UserAssignedIdentitiesValue | None] = {
-        i: UserAssignedIdentitiesValue() for i in kept
-    }
+    # null values: the SDK's type says otherwise, but that is how Azure's merge PATCH removes an identity
+    identities: dict[str, Any] = {i: UserAssignedIdentitiesValue() for i in kept}
     identities.update({r: None for r in remove})
     return VirtualMachineScaleSetUpdate(
         identity=VirtualMachineScaleSetIdentity(type=kind, user_assigned_identities=identities)

@@ -45,6 +45,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("operations")]
 REPO = Path(__file__).resolve().parents[2]
 RA_LIST = "/providers/microsoft.authorization/roleassignments"
 Deployed = tuple[CustomerContext, ClusterInfo]
+MARKETPLACE_PLAN = {"name": "aks", "publisher": "sandbox-publisher", "product": "ama-aks", "version": "1.0.0"}
 
 
 def _settings() -> Settings:
@@ -70,12 +71,7 @@ def _adopted(box: SandboxProcess, name: str, mode: str, **extra: Any) -> Custome
                 "resource_group": f"{name}-app",
                 "name": f"{name}-ama",
                 "adopt_only": True,
-                "plan": {
-                    "name": "aks",
-                    "publisher": "sandbox-publisher",
-                    "product": "ama-aks",
-                    "version": "1.0.0",
-                },
+                "plan": MARKETPLACE_PLAN,
                 "parameters": {"aks_name": f"{name}aks", "node_resource_group": f"{name}-ama-aks-rg"},
             },
             "pod_identity": {"mode": mode},
