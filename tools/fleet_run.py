@@ -8,6 +8,7 @@ The worker of a flow run is read from the labels a worker gives every run it sub
 from __future__ import annotations
 
 import asyncio
+import statistics
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -66,6 +67,14 @@ class FleetOutcome:
         """Flow runs each worker took: the customers' runs and the fleet run itself."""
         return Counter(worker_of(run) for run in [self.fleet, *self.children])
 
+    def median_seconds(self) -> tuple[float, float]:
+        """Median seconds of a customer's run from created to Running (worker pick-up, process start, imports)
+        and from Running to its end."""
+        started = [r for r in self.children if r.start_time and r.created]
+        waits = [((r.start_time or r.created) - r.created).total_seconds() for r in started if r.created]
+        runs = [r.total_run_time.total_seconds() for r in started]
+        return (statistics.median(waits), statistics.median(runs)) if started else (0.0, 0.0)
+
     def failures(self) -> list[str]:
         return [
             f"{r.parameters['customer']['name']}: {state_of(r)} {(r.state.message if r.state else '') or ''}"[
@@ -80,7 +89,7 @@ def pause_schedules(api_url: str, deployments: list[str]) -> None:
     """Pause deployments' schedules (their auto-scheduled runs are deleted), e.g. the every-minute watcher."""
     with prefect_api(api_url) as client:
         for name in deployments:
-            client.set_deployment_paused_state(client.read_deployment_by_name(name).id, True)
+            client.pause_deployment(client.read_deployment_by_name(name).id)
 
 
 def run_fleet(
@@ -106,7 +115,7 @@ def run_fleet(
 
 
 def trigger_latency(
-    api_url: str, deployment: str, event: str, resource: dict[str, str], *, timeout_s: float = 60.0
+    api_url: str, deployment: str, event: str, resource: dict[str, str], *, timeout_s: float = 300.0
 ) -> float:
     """Emit one event and return the seconds until the server created the run of the triggered deployment."""
     with prefect_api(api_url) as client:

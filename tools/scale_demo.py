@@ -3,7 +3,7 @@ Prefect API and its services as separate processes, several process workers on o
 Prints how many customers were onboarded, how many flow runs each worker took, the wall time, and the latency
 from an event to the flow run it triggers; stops everything it started.
 
-    python -m tools.scale_demo [--customers 50] [--workers 2] [--runs-per-worker 4] [--time-scale 0.01]
+    python -m tools.scale_demo [--customers 50] [--workers 2] [--runs-per-worker 4] [--time-scale 0.01] [--profile fast]
 
 The sandbox runs its realistic profile scaled by --time-scale (Azure's waits: application deployment, role
 propagation, scale set updates, pod start; ARM throttling buckets), so the fleet's time is mostly waiting on the
@@ -56,6 +56,8 @@ def report(outcome: FleetOutcome, customers: int, workers: int) -> None:
         print(f"customers run more than once: {repeated}")
     for line in outcome.failures()[:10]:
         print(f"  failed {line}")
+    wait, run = outcome.median_seconds()
+    print(f"per customer run (median): {wait:.1f} s from created to running, {run:.1f} s running")
     print(f"fleet wall time with {workers} worker(s): {outcome.seconds:.1f} s")
 
 
@@ -70,13 +72,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="process workers on the work pool")
     parser.add_argument("--runs-per-worker", type=int, default=4, help="flow runs one worker runs at once")
     parser.add_argument("--time-scale", type=float, default=0.01, help="multiplier for Azure's real delays")
+    parser.add_argument(
+        "--profile", choices=["realistic", "fast"], default="realistic", help="sandbox latency profile"
+    )
     args = parser.parse_args(argv)
 
     started = time.monotonic()
     state = ROOT / ".state" / "scale"
     shutil.rmtree(state, ignore_errors=True)
     catalog_dir = Path(tempfile.mkdtemp(prefix="ama-fleet-"))
-    box = SandboxProcess(state / "sandbox", profile="realistic", time_scale=args.time_scale)
+    box = SandboxProcess(state / "sandbox", profile=args.profile, time_scale=args.time_scale)
     stack: ScaleStack | None = None
     try:
         specs = write_fleet_catalog(catalog_dir, args.customers, args.tenants)
@@ -84,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         for spec in specs:
             register_customer(box, spec)
         print(
-            f"sandbox ready (realistic profile, time scale {args.time_scale}); {len(specs)} customers registered"
+            f"sandbox ready ({args.profile} profile, time scale {args.time_scale}); {len(specs)} customers registered"
         )
         slots = args.workers * args.runs_per_worker
         env = {
