@@ -40,7 +40,7 @@ def _context(customer: str, catalog: Path, **settings: Any) -> CustomerContext:
     return CustomerContext(find_customer(customer, catalog), get_settings().model_copy(update=settings))
 
 
-def _operation(customer: str, catalog: Path, title: str, run: Callable[..., StepResult]) -> StepResult:
+def _operation(customer: str, catalog: Path, title: str, run: Callable[..., StepResult]) -> None:
     """Run one operation for CUSTOMER, print its report; exit 1 with the error's message when it fails."""
     from .report import operation_markdown
 
@@ -50,7 +50,6 @@ def _operation(customer: str, catalog: Path, title: str, run: Callable[..., Step
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
     typer.echo(operation_markdown(title=title, result=result))
-    return result
 
 
 @app.command()
@@ -129,16 +128,12 @@ def audit(
     ones this product can prove it made; the others are left ("left: not ours")."""
     from .operations.audit import audit_role_assignments
 
-    result = _operation(
+    _operation(
         customer,
         catalog,
         "Role assignment audit",
         lambda ctx: audit_role_assignments(ctx, delete_unexpected=delete_unexpected),
     )
-    for row in result.details["rows"]:
-        typer.echo(
-            f"{row['status']:<22} {row['role']:<28} {row['principal']:<40} {row['scope']:<44} {row['action']}"
-        )
 
 
 @app.command()

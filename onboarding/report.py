@@ -69,7 +69,8 @@ def summary_row(
 
 
 def operation_markdown(*, title: str, result: StepResult) -> str:
-    """The report of one post-onboarding operation (refresh, storage check, audit, offboarding)."""
+    """The report of one post-onboarding operation (refresh, storage check, audit, offboarding); the audit's
+    ``details["rows"]`` as a table."""
     lines = [f"# {title} of customer `{result.customer}`", ""]
     if result.dry_run:
         lines += ["Plan only: nothing was written.", ""]
@@ -77,6 +78,11 @@ def operation_markdown(*, title: str, result: StepResult) -> str:
     for name, items in ((heading, result.changed), ("Already right, kept or left", result.unchanged)):
         lines += [f"## {name}", ""]
         lines += [f"- {_cell(item)}" for item in items] or ["- nothing"]
+        lines.append("")
+    rows = result.details.get("rows") or []
+    if rows:
+        lines += [f"| {' | '.join(rows[0])} |", f"|{'---|' * len(rows[0])}"]
+        lines += [f"| {' | '.join(_cell(v) for v in row.values())} |" for row in rows]
         lines.append("")
     lines.append(f"Took {result.duration_s:.1f} s, of which {result.waited_s:.1f} s waiting on the service.")
     return "\n".join(lines) + "\n"

@@ -354,7 +354,7 @@ def test_cli_status_and_audit_need_no_prefect_server(
     assert audited.exit_code == 0, audited.output
     assert "# Role assignment audit of customer `opsaudit`" in audited.output
     assert any(
-        line.startswith(audit.PRESENT) and f"identity {cluster.app_identity.name}" in line
+        f"| identity {cluster.app_identity.name} |" in line and f"| {audit.PRESENT} |" in line
         for line in audited.output.splitlines()
     )
     missing = runner.invoke(app, ["audit", "nobody", "--catalog", str(tmp_path)])

@@ -101,3 +101,18 @@ def test_operation_report_says_plan_and_lists_both_sides() -> None:
     assert "Plan only: nothing was written." in text
     assert "## Would change\n\n- would delete AzureIdentity default/x" in text
     assert "- managed application contoso-ama kept" in text
+
+
+def test_operation_report_renders_audit_rows_as_a_table() -> None:
+    row = {
+        "scope": "node resource group rg",
+        "role": "Owner",
+        "principal": "identity x",
+        "assignment": "-",
+        "status": "expected: missing",
+        "action": "run onboarding",
+    }
+    result = StepResult(step="audit_role_assignments", customer="contoso", details={"rows": [row]})
+    text = operation_markdown(title="Role assignment audit", result=result)
+    assert "| scope | role | principal | assignment | status | action |\n|---|---|---|---|---|---|" in text
+    assert "| node resource group rg | Owner | identity x | - | expected: missing | run onboarding |" in text
