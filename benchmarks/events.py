@@ -1,0 +1,66 @@
+"""Scenario 4: a node pool is added through ARM -> its scale set carries the customer's identity, through the real
+server, worker and automation: the watcher's run is started right after each add, as its schedule would at its next
+tick; its aks.nodepool.created event triggers attach-node-pool. Additions follow each other as fast as the cluster
+accepts them (one agent pool operation at a time), without waiting for the previous reaction, so reactions overlap
+(a 2-core machine cannot afford ten in a row). Without the bench the tick comes on average half a watch interval
+after the add, so the expected reaction adds that."""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+from onboarding.catalog import find_customer
+from tools.cloud_actions import add_agent_pool, scale_set_identities
+from tools.stack import PrefectStack
+
+from .common import Bench, Figure
+from .prefect_runs import start_run
+
+WATCH = "watch-node-pools/every-minute"
+WATCH_INTERVAL_S = 60.0  # prefect.yaml: the every-minute schedule
+TIMEOUT_S = 600.0
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def run(bench: Bench, stack: PrefectStack, customer: str, additions: int) -> None:
+    spec = find_customer(customer, bench.catalog_dir)
+    identity = f"/{spec.managed_application.parameters.aks_name.lower()}-identity"
+    ticks: dict[str, float] = {}
+    reactions: dict[str, float] = {}
+
+    def collect() -> None:
+        now = time.monotonic()
+        for name, ids in scale_set_identities(bench.box, spec).items():
+            pool = name.split("-")[1]
+            if pool in ticks and pool not in reactions and any(i.endswith(identity) for i in ids):
+                reactions[pool] = now - ticks[pool]
+
+    for i in range(additions):
+        pool = f"ev{i}"
+        add_agent_pool(bench.box, spec, pool)
+        ticks[pool] = time.monotonic()
+        start_run(stack, WATCH, {"customers": [customer]})
+        collect()
+    deadline = time.monotonic() + TIMEOUT_S
+    while len(reactions) < additions and time.monotonic() < deadline:
+        time.sleep(0.25)
+        collect()
+    from_tick = list(reactions.values())
+    if not from_tick:
+        raise TimeoutError(f"no node pool of {customer} got its identity within {TIMEOUT_S:g} s")
+    p50, p95 = statistics.median(from_tick), _percentile(from_tick, 0.95)
+    bench.details["events"] = {
+        "customer": customer,
+        "additions": additions,
+        "reacted": len(from_tick),
+        "from_tick_s": {pool: round(s, 2) for pool, s in reactions.items()},
+    }
+    bench.report(Figure("event_reaction_p50", round(p50, 2), "s", note="from the watch tick"))
+    bench.report(Figure("event_reaction_p95", round(p95, 2), "s", note="from the watch tick"))
+    bench.report(Figure("event_reaction_expected_p50", round(p50 + WATCH_INTERVAL_S / 2, 2), "s"))
+    bench.report(Figure("watch_interval", WATCH_INTERVAL_S, "s"))

@@ -1,0 +1,124 @@
+"""`make bench`: every scenario on one sandbox (realistic profile, time-scaled), the contract's lines on stdout and
+``benchmarks/results.json`` (figures of this phase next to the other phase's, e.g. before/after a change).
+
+    python -m benchmarks.run [--time-scale 0.02] [--fleet 1,10,50] [--events 10] [--phase after] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from sandbox.client import SandboxProcess
+from tools.stack import PrefectStack
+
+from . import critical_path, events, fleet, orchestration, prefect_fleet, rerun
+from .common import ROOT, Bench, Figure
+from .prefect_runs import pause_schedule
+
+RESULTS = ROOT / "benchmarks" / "results.json"
+POOL_LIMIT = 8
+
+
+def load_average() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def prefect_scenarios(bench: Bench, state: Path, args: argparse.Namespace) -> None:
+    stack = PrefectStack(
+        state / "prefect",
+        extra_env={**bench.box.env, "ONBOARDING_CATALOG_DIR": str(bench.catalog_dir)},
+    )
+    try:
+        stack.start()
+        stack.deploy(concurrency=POOL_LIMIT)
+        pause_schedule(stack, events.WATCH)
+        stack.start_worker()
+        customer = orchestration.run(bench, stack)
+        events.run(bench, stack, customer, args.events)
+        if args.prefect_fleet:
+            prefect_fleet.run(bench, stack, args.prefect_fleet, POOL_LIMIT)
+    finally:
+        stack.stop()
+
+
+def measure(bench: Bench, state: Path, args: argparse.Namespace) -> None:
+    critical_path.run(bench)
+    prefect_scenarios(bench, state, args)
+    fleets = fleet.run(bench, args.fleet)
+    rerun.run(bench, fleets[max(n for n in args.fleet if n <= 10)])
+    direct = bench.details["fleet"]["sizes"].get(str(args.prefect_fleet))
+    through_prefect = bench.details.get(f"prefect_fleet_{args.prefect_fleet}")
+    if direct and through_prefect:
+        ratio = through_prefect["wall_s"] / direct["wall_s"]
+        bench.report(
+            Figure(f"prefect_fleet_{args.prefect_fleet}_vs_direct", ratio, note="wall: Prefect / direct")
+        )
+
+
+def write_results(bench: Bench, args: argparse.Namespace, seconds: float, load: dict[str, str]) -> None:
+    previous: dict[str, Any] = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    phases = previous.get("phases", {}) if previous.get("time_scale") == args.time_scale else {}
+    phases[args.phase] = {
+        "figures": {f.name: f.as_dict() for f in bench.figures},
+        "details": bench.details,
+        "bench_seconds": round(seconds, 1),
+        "load_average": load,
+    }
+    RESULTS.write_text(
+        json.dumps(
+            {
+                "profile": "realistic",
+                "time_scale": args.time_scale,
+                "timing": bench.details.get("timing"),
+                "machine": {"cpus": os.cpu_count()},
+                "phases": phases,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="make bench", description=__doc__)
+    parser.add_argument("--time-scale", type=float, default=0.02, help="multiplier for Azure's real delays")
+    parser.add_argument("--fleet", default="1,10,50", help="fleet sizes (1 is the baseline)")
+    parser.add_argument(
+        "--prefect-fleet", type=int, default=10, help="fleet size also run through Prefect (0: no)"
+    )
+    parser.add_argument("--events", type=int, default=10, help="node pool additions")
+    parser.add_argument("--phase", default="current", help="name of this run in results.json (before, after)")
+    args = parser.parse_args(argv)
+    args.fleet = sorted({1, *(int(n) for n in args.fleet.split(","))})
+    # SIGTERM (timeout, Ctrl-C in make) runs the finally blocks that stop the sandbox and the Prefect stack
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    started = time.monotonic()
+    load = {"start": load_average()}
+    state = ROOT / ".state" / "bench"
+    shutil.rmtree(state, ignore_errors=True)
+    box = SandboxProcess(state / "sandbox", profile="realistic", time_scale=args.time_scale).start()
+    box.apply_env()
+    bench = Bench(box=box, time_scale=args.time_scale, catalog_dir=state / "catalog")
+    bench.details["timing"] = bench.timing
+    print(f"# sandbox: realistic profile, time scale {args.time_scale}, load {load['start']}", flush=True)
+    try:
+        measure(bench, state, args)
+    finally:
+        box.stop()
+    seconds = time.monotonic() - started
+    load["end"] = load_average()
+    bench.report(Figure("bench_wall", round(seconds, 1), "s"))
+    write_results(bench, args, seconds, load)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
