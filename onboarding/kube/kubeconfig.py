@@ -1,5 +1,9 @@
 """Cluster credentials: fetched from AKS (``listClusterUserCredential`` or the admin variant), kept in a 0600
-temporary file only while in use (helm needs a path), and turned into a kubernetes ``ApiClient``."""
+temporary file only while in use (helm needs a path), and turned into a kubernetes ``ApiClient``.
+
+The file's name carries the process id (``kubeconfig-<pid>-*.yaml``): a process killed while using one (SIGKILL,
+or a SIGTERM that runs no ``finally``) cannot delete it, so the next kubeconfig file made on the host first deletes
+those of processes that no longer exist."""
 
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ from ..errors import PermanentError, azure_errors
 from ..redact import register_secret
 
 SECRET_USER_FIELDS = ("token", "password", "client-key-data")
+KUBECONFIG_PREFIX = "kubeconfig-"
 
 
 @dataclass
@@ -68,10 +73,33 @@ def fetch_kubeconfig(
     return bytes(configs[0].value)
 
 
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
+
+
+def remove_orphaned_kubeconfigs(directory: Path) -> list[Path]:
+    """Delete kubeconfig files (ours: ``kubeconfig-<pid>-*.yaml``) whose process is gone; returns them."""
+    removed = []
+    for path in directory.glob(f"{KUBECONFIG_PREFIX}*-*.yaml"):
+        pid = path.name.removeprefix(KUBECONFIG_PREFIX).split("-", 1)[0]
+        if pid.isdigit() and not _process_exists(int(pid)):
+            with contextlib.suppress(OSError):
+                path.unlink()
+                removed.append(path)
+    return removed
+
+
 @contextlib.contextmanager
 def kubeconfig_file(data: bytes) -> Iterator[Path]:
-    """The kubeconfig in a 0600 temporary file, deleted on exit."""
-    fd, name = tempfile.mkstemp(prefix="kubeconfig-", suffix=".yaml")
+    """The kubeconfig in a 0600 temporary file, deleted on exit (or by the next use after a crash)."""
+    remove_orphaned_kubeconfigs(Path(tempfile.gettempdir()))
+    fd, name = tempfile.mkstemp(prefix=f"{KUBECONFIG_PREFIX}{os.getpid()}-", suffix=".yaml")
     path = Path(name)
     try:
         os.fchmod(fd, 0o600)

@@ -1,6 +1,10 @@
 """The storage probe as a Kubernetes Job: a ConfigMap with ``probe/probe.py``, a Job that runs it once with the
 pod identity label (aad-pod-identity) or the workload identity service account, a wait on the Job's condition
-(watch, falling back to polling with bounded backoff), the pod's one JSON line, and cleanup of everything."""
+(watch, falling back to polling with bounded backoff), the pod's one JSON line, and cleanup of everything.
+
+A run killed mid-probe (SIGKILL, a lost worker) cannot clean up, and ``ttlSecondsAfterFinished`` would remove
+only the Job, never the ConfigMap. So every probe run first and last sweeps what earlier runs of the customer left:
+probe Jobs that finished or outlived their deadline, and probe objects whose Job is gone."""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
 
@@ -18,12 +23,13 @@ from kubernetes import watch
 from kubernetes.client import ApiClient, BatchV1Api, CoreV1Api
 from kubernetes.client.exceptions import ApiException
 
-from .objects import kube_errors, ownership_labels, to_dict
+from .objects import CUSTOMER_LABEL, kube_errors, ownership_labels, to_dict
 
 RUN_LABEL = "ama-onboarding/probe-run"
 AAD_POD_IDENTITY_LABEL = "aadpodidbinding"
 WORKLOAD_IDENTITY_LABEL = "azure.workload.identity/use"
 WATCH_SLICE_S = 30
+ORPHAN_GRACE_S = 60  # a ConfigMap or pod without its Job, or a Job past its deadline, this long: nobody's
 
 
 @dataclass
@@ -222,13 +228,63 @@ def cleanup(api: ApiClient, *, name: str, namespace: str) -> None:
         ignore_missing(functools.partial(core.delete_namespaced_pod, pod.metadata.name, namespace))
 
 
+def _age_s(obj: dict[str, Any], now: datetime) -> float:
+    created = (obj.get("metadata") or {}).get("creationTimestamp")
+    if not created:
+        return 0.0
+    return (now - datetime.fromisoformat(str(created).replace("Z", "+00:00"))).total_seconds()
+
+
+def stale_probe_runs(
+    jobs: list[dict[str, Any]], others: list[dict[str, Any]], *, now: datetime, keep: str | None = None
+) -> list[str]:
+    """Probe runs (``RUN_LABEL`` values) nobody will clean up: a Job that finished (a live run removes its own
+    at once) or outlived ``activeDeadlineSeconds`` plus the grace; a ConfigMap or pod whose Job is gone, past the
+    grace (a live run creates the Job right after its ConfigMap). ``keep``: the caller's own run."""
+    stale: set[str] = set()
+    live: set[str] = set()
+    for job in jobs:
+        run = ((job.get("metadata") or {}).get("labels") or {}).get(RUN_LABEL)
+        deadline = float((job.get("spec") or {}).get("activeDeadlineSeconds") or 0)
+        if run and run != keep:
+            (stale if job_phase(job) or _age_s(job, now) > deadline + ORPHAN_GRACE_S else live).add(run)
+    for obj in others:
+        run = ((obj.get("metadata") or {}).get("labels") or {}).get(RUN_LABEL)
+        if run and run != keep and run not in live and _age_s(obj, now) > ORPHAN_GRACE_S:
+            stale.add(run)
+    return sorted(stale)
+
+
+def sweep_stale_probes(
+    api: ApiClient, *, namespace: str, customer: str, keep: str | None = None
+) -> list[str]:
+    """Remove the probe objects earlier runs of this customer left in the namespace; returns the runs removed."""
+    batch, core = BatchV1Api(api), CoreV1Api(api)
+    selector = f"{CUSTOMER_LABEL}={customer},{RUN_LABEL}"
+    jobs = [to_dict(api, j) for j in batch.list_namespaced_job(namespace, label_selector=selector).items]
+    others = [
+        to_dict(api, o)
+        for o in [
+            *core.list_namespaced_config_map(namespace, label_selector=selector).items,
+            *core.list_namespaced_pod(namespace, label_selector=selector).items,
+        ]
+    ]
+    stale = stale_probe_runs(jobs, others, now=datetime.now(UTC), keep=keep)
+    for run in stale:
+        cleanup(api, name=run, namespace=namespace)
+    return stale
+
+
 def run_probe(
     api: ApiClient, request: ProbeRequest, *, customer: str, step: str, run_id: str | None = None
 ) -> ProbeOutcome:
-    """Run the probe Job once and return what it printed; always cleans up after itself."""
+    """Run the probe Job once and return what it printed; always cleans up after itself (and after earlier runs
+    that could not, see the module doc)."""
     name = job_name(run_id)
     core, batch = CoreV1Api(api), BatchV1Api(api)
     started = time.monotonic()
+    with contextlib.suppress(ApiException, OSError):
+        sweep_stale_probes(api, namespace=request.namespace, customer=customer, keep=name)
     try:
         with kube_errors(
             customer=customer, step=step, action=f"create probe ConfigMap {request.namespace}/{name}"
@@ -253,5 +309,6 @@ def run_probe(
             job=name, phase=phase, result=parse_result(log), log_tail=log[-2000:], seconds=seconds
         )
     finally:
-        with contextlib.suppress(ApiException, OSError):  # ttlSecondsAfterFinished removes it eventually
+        with contextlib.suppress(ApiException, OSError):  # else the next run's sweep removes it
             cleanup(api, name=name, namespace=request.namespace)
+            sweep_stale_probes(api, namespace=request.namespace, customer=customer)
