@@ -12,6 +12,7 @@ from prefect.events import emit_event
 from onboarding.cluster import ClusterInfo
 from onboarding.errors import OnboardingError
 from onboarding.models import CustomerSpec
+from onboarding.pipeline import grants_reader_early
 from onboarding.report import onboarding_markdown, summary_row
 from onboarding.results import StepResult
 from tasks.onboarding import (
@@ -19,6 +20,7 @@ from tasks.onboarding import (
     discover_cluster_task,
     ensure_managed_app_task,
     ensure_node_rg_roles_task,
+    ensure_storage_reader_task,
     install_pod_identity_task,
     verify_storage_access_task,
 )
@@ -39,6 +41,9 @@ def _run_steps(
     if dry_run and not app.details.get("exists", True):
         return None
     cluster = discover_cluster_task(customer)
+    early = grants_reader_early(customer, cluster)
+    if early:
+        steps.append(ensure_storage_reader_task(customer, cluster, dry_run))
     advance(2)
     steps.append(ensure_node_rg_roles_task(customer, cluster, dry_run))
     advance(3)
@@ -49,7 +54,7 @@ def _run_steps(
     advance(4)
     steps.append(install_pod_identity_task(customer, cluster, dry_run))
     advance(5)
-    steps.append(verify_storage_access_task(customer, cluster, dry_run))
+    steps.append(verify_storage_access_task(customer, cluster, dry_run, grant=not early))
     advance(6)
     return cluster
 

@@ -3,8 +3,10 @@ measuring orchestration overhead. The Prefect flow (flows/onboard_customer.py) r
 
 from __future__ import annotations
 
+from .azure.storage import ensure_storage_reader
 from .cluster import ClusterInfo
 from .context import CustomerContext
+from .models import CustomerSpec
 from .results import StepResult
 from .steps.attach import attach_identities
 from .steps.discover import discover_cluster
@@ -19,8 +21,17 @@ def run_onboarding(ctx: CustomerContext, *, dry_run: bool) -> tuple[list[StepRes
     if dry_run and not steps[0].details.get("exists", True):
         return steps, None
     cluster = discover_cluster(ctx)
+    early = grants_reader_early(ctx.spec, cluster)
+    if early:
+        steps.append(ensure_storage_reader(ctx, cluster, dry_run=dry_run))
     steps.append(ensure_node_rg_roles(ctx, cluster, dry_run=dry_run))
     steps.extend(attach_identities(ctx, cluster, vmss_id, dry_run=dry_run) for vmss_id in cluster.scale_sets)
     steps.append(install_pod_identity(ctx, cluster, dry_run=dry_run))
-    steps.append(verify_storage_access(ctx, cluster, dry_run=dry_run))
+    steps.append(verify_storage_access(ctx, cluster, dry_run=dry_run, grant=not early))
     return steps, cluster
+
+
+def grants_reader_early(spec: CustomerSpec, cluster: ClusterInfo) -> bool:
+    """Grant Storage Blob Data Reader right after discovery rather than in verify: its propagation (as slow as the
+    deployment's) then runs while roles, scale sets and pod identity are done, instead of after them."""
+    return spec.storage.grant_reader and cluster.storage_account_id is not None

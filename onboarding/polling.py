@@ -47,7 +47,10 @@ def poll_until(
             if last is not None:
                 raise last
             raise TransientError(f"{what}: not reached within {timeout_s:g} s")
-        wait = max(suggested, delay * random.uniform(0.8, 1.2))
+        # Backoff, but never longer than a quarter of the time waited so far: the moment the service says yes
+        # (a deployment ends, a role assignment propagates) is overshot by at most ~25 % of the wait.
+        waited = time.monotonic() - started
+        wait = max(suggested, min(delay, max(initial_delay_s, waited / 4)) * random.uniform(0.8, 1.2))
         time.sleep(min(wait, remaining))
         delay = min(delay * 2, max_delay_s)
 

@@ -7,7 +7,6 @@ from typing import Any
 
 from azure.mgmt.storage import StorageManagementClient
 from azure.mgmt.storage.models import StorageAccount
-from azure.storage.filedatalake import DataLakeServiceClient
 
 from ..cluster import ClusterInfo
 from ..context import CustomerContext
@@ -63,6 +62,8 @@ def ensure_storage_reader(ctx: CustomerContext, cluster: ClusterInfo, *, dry_run
 def verify_storage_from_publisher(ctx: CustomerContext, cluster: ClusterInfo) -> dict[str, Any]:
     """List ``storage.directory`` and read ``storage.file`` as the application's identity (a listTokens token for
     the storage audience), from this process."""
+    from azure.storage.filedatalake import DataLakeServiceClient  # only here: discovery imports this module
+
     _, account_name, endpoint = _require_account(ctx, cluster)
     check = ctx.spec.storage
     options = {"connection_verify": str(ctx.settings.ca_bundle)} if ctx.settings.ca_bundle else {}

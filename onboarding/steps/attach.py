@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 from azure.mgmt.compute import ComputeManagementClient
+from azure.mgmt.compute.models import VirtualMachineScaleSet
 
 from ..azure import vmss
 from ..cluster import ClusterInfo
@@ -55,17 +56,18 @@ def attach_identities(
         return rec.finish(vmss_id=vmss_id, identities=before, missing=missing)
     update = vmss.identity_update(current, missing)
 
-    def patch() -> None:
+    def patch() -> VirtualMachineScaleSet | None:
         with ctx.errors(STEP, f"attach {names} to scale set {name}"):
-            vmss.begin_identity_update(compute, vmss_id, update).result(
+            return vmss.begin_identity_update(compute, vmss_id, update).result(
                 timeout=ctx.settings.deployment_timeout_s
             )
 
     started = time.monotonic()
-    ctx.through_propagation(patch, what=f"write access to scale set {name}", hint=HINT)
+    refreshed, _ = ctx.through_propagation(patch, what=f"write access to scale set {name}", hint=HINT)
     rec.waited(time.monotonic() - started)
-    with ctx.errors(STEP, f"re-read scale set {name}"):
-        refreshed = vmss.get_scale_set(compute, vmss_id)
+    if refreshed is None:  # the operation's final read (a GET after it completed) is the re-read
+        with ctx.errors(STEP, f"re-read scale set {name}"):
+            refreshed = vmss.get_scale_set(compute, vmss_id)
     lost = vmss.missing_ids(refreshed, [*before, *missing])
     if lost:
         raise TransientError(

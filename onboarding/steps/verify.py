@@ -205,17 +205,22 @@ def record_publisher_check(ctx: CustomerContext, cluster: ClusterInfo, result: S
 
 
 def verify_storage_access(
-    ctx: CustomerContext, cluster: ClusterInfo, *, dry_run: bool = False, label_pod: bool = True
+    ctx: CustomerContext,
+    cluster: ClusterInfo,
+    *,
+    dry_run: bool = False,
+    label_pod: bool = True,
+    grant: bool = True,
 ) -> StepResult:
     """Grant the storage reader role if asked, then prove access (see module doc).
 
     ``label_pod=False`` runs the probe without the identity label / service account: a negative control that
-    must fail with a diagnosis naming the binding.
+    must fail with a diagnosis naming the binding. ``grant=False``: the caller already ran ensure_storage_reader.
     """
     started = time.monotonic()
     spec = ctx.spec
     result = StepResult(step=STEP, customer=spec.name, dry_run=dry_run)
-    if spec.storage.grant_reader:
+    if spec.storage.grant_reader and grant:
         _merge(result, azure_storage.ensure_storage_reader(ctx, cluster, dry_run=dry_run), prefix="grant")
     if spec.storage.mode is StorageCheckMode.PUBLISHER:
         if dry_run:
