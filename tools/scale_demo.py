@@ -46,6 +46,20 @@ def first_scale_set(box: SandboxProcess, customer: str) -> str | None:
     return None
 
 
+def event_latency(api_url: str, customer: str, vmss: str) -> str:
+    """Emit a drift event for a scale set the fleet run completed (the triggered run is a no-op reconcile)."""
+    resource = {
+        "prefect.resource.id": f"aks.nodepool.{customer}.{vmss.rsplit('/', 1)[-1]}",
+        "customer.id": customer,
+        "azure.vmss.id": vmss,
+    }
+    try:
+        latency = trigger_latency(api_url, EVENT_DEPLOYMENT, "aks.nodepool.drifted", resource)
+    except TimeoutError as exc:
+        return f"event -> triggered flow run: {exc}"
+    return f"event -> triggered flow run created: {latency:.2f} s"
+
+
 def report(outcome: FleetOutcome, customers: int, workers: int) -> None:
     print(f"\ncustomers onboarded: {len(outcome.completed())}/{customers}")
     print(f"fleet run: {outcome.fleet.state.type.value if outcome.fleet.state else '?'}")
@@ -72,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="process workers on the work pool")
     parser.add_argument("--runs-per-worker", type=int, default=4, help="flow runs one worker runs at once")
     parser.add_argument("--time-scale", type=float, default=0.01, help="multiplier for Azure's real delays")
+    parser.add_argument("--timeout", type=float, default=3600.0, help="seconds to wait for the fleet run")
     parser.add_argument(
         "--profile", choices=["realistic", "fast"], default="realistic", help="sandbox latency profile"
     )
@@ -110,21 +125,11 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"{args.workers} workers x {args.runs_per_worker} runs; running {len(specs)} customers through reconcile-fleet/nightly"
         )
-        outcome = run_fleet(stack.prefect.api_url, catalog_dir)
+        outcome = run_fleet(stack.prefect.api_url, catalog_dir, timeout_s=args.timeout)
         report(outcome, len(specs), args.workers)
         vmss = first_scale_set(box, specs[0].name)
         if vmss:
-            latency = trigger_latency(
-                stack.prefect.api_url,
-                EVENT_DEPLOYMENT,
-                "aks.nodepool.drifted",
-                {
-                    "prefect.resource.id": f"aks.nodepool.{specs[0].name}.{vmss.rsplit('/', 1)[-1]}",
-                    "customer.id": specs[0].name,
-                    "azure.vmss.id": vmss,
-                },
-            )
-            print(f"event -> triggered flow run created: {latency:.2f} s")
+            print(event_latency(stack.prefect.api_url, specs[0].name, vmss))
         print(f"scale demo wall time: {time.monotonic() - started:.0f} s")
         return 0 if len(outcome.completed()) == len(specs) else 1
     finally:
