@@ -13,8 +13,9 @@ import shutil
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sandbox.client import SandboxProcess
 from tools.stack import PrefectStack
@@ -25,10 +26,24 @@ from .prefect_runs import pause_schedule
 
 RESULTS = ROOT / "benchmarks" / "results.json"
 POOL_LIMIT = 8
+STACK_TIMEOUT_S = (
+    300.0  # a fresh SQLite server takes ~14 s on an idle 2-core machine, minutes on a loaded one
+)
+T = TypeVar("T")
 
 
 def load_average() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def attempt(bench: Bench, name: str, scenario: Callable[[], T]) -> T | None:
+    """Run one scenario; a failure is recorded (and printed) and the next scenarios still run."""
+    try:
+        return scenario()
+    except Exception as exc:
+        bench.details.setdefault("failed", {})[name] = f"{type(exc).__name__}: {exc}"[:500]
+        print(f"# {name} failed: {type(exc).__name__}: {exc}", flush=True)
+        return None
 
 
 def prefect_scenarios(bench: Bench, state: Path, args: argparse.Namespace) -> None:
@@ -37,24 +52,30 @@ def prefect_scenarios(bench: Bench, state: Path, args: argparse.Namespace) -> No
         extra_env={**bench.box.env, "ONBOARDING_CATALOG_DIR": str(bench.catalog_dir)},
     )
     try:
-        stack.start()
+        stack.start(timeout_s=STACK_TIMEOUT_S)
         stack.deploy(concurrency=POOL_LIMIT)
         pause_schedule(stack, events.WATCH)
         stack.start_worker()
-        customer = orchestration.run(bench, stack)
-        events.run(bench, stack, customer, args.events)
+        customer = attempt(bench, "orchestration", lambda: orchestration.run(bench, stack))
+        if customer:
+            attempt(bench, "events", lambda: events.run(bench, stack, customer, args.events))
         if args.prefect_fleet:
-            prefect_fleet.run(bench, stack, args.prefect_fleet, POOL_LIMIT)
+            attempt(
+                bench,
+                "prefect_fleet",
+                lambda: prefect_fleet.run(bench, stack, args.prefect_fleet, POOL_LIMIT),
+            )
     finally:
         stack.stop()
 
 
 def measure(bench: Bench, state: Path, args: argparse.Namespace) -> None:
-    critical_path.run(bench)
-    prefect_scenarios(bench, state, args)
-    fleets = fleet.run(bench, args.fleet)
-    rerun.run(bench, fleets[max(n for n in args.fleet if n <= 10)])
-    direct = bench.details["fleet"]["sizes"].get(str(args.prefect_fleet))
+    attempt(bench, "critical_path", lambda: critical_path.run(bench))
+    attempt(bench, "prefect", lambda: prefect_scenarios(bench, state, args))
+    fleets = attempt(bench, "fleet", lambda: fleet.run(bench, args.fleet))
+    if fleets:
+        attempt(bench, "rerun", lambda: rerun.run(bench, fleets[max(n for n in args.fleet if n <= 10)]))
+    direct = bench.details.get("fleet", {}).get("sizes", {}).get(str(args.prefect_fleet))
     through_prefect = bench.details.get(f"prefect_fleet_{args.prefect_fleet}")
     if direct and through_prefect:
         ratio = through_prefect["wall_s"] / direct["wall_s"]
@@ -64,7 +85,7 @@ def measure(bench: Bench, state: Path, args: argparse.Namespace) -> None:
 
 
 def write_results(bench: Bench, args: argparse.Namespace, seconds: float, load: dict[str, str]) -> None:
-    previous: dict[str, Any] = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    previous: dict[str, Any] = json.loads(args.results.read_text()) if args.results.exists() else {}
     phases = previous.get("phases", {}) if previous.get("time_scale") == args.time_scale else {}
     phases[args.phase] = {
         "figures": {f.name: f.as_dict() for f in bench.figures},
@@ -72,7 +93,7 @@ def write_results(bench: Bench, args: argparse.Namespace, seconds: float, load: 
         "bench_seconds": round(seconds, 1),
         "load_average": load,
     }
-    RESULTS.write_text(
+    args.results.write_text(
         json.dumps(
             {
                 "profile": "realistic",
@@ -96,6 +117,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--events", type=int, default=10, help="node pool additions")
     parser.add_argument("--phase", default="current", help="name of this run in results.json (before, after)")
+    parser.add_argument(
+        "--results", type=Path, default=RESULTS, help="results file (phases are merged into it)"
+    )
     args = parser.parse_args(argv)
     args.fleet = sorted({1, *(int(n) for n in args.fleet.split(","))})
     # SIGTERM (timeout, Ctrl-C in make) runs the finally blocks that stop the sandbox and the Prefect stack
