@@ -283,7 +283,9 @@ class ScaleStack:
             "PREFECT_REDIS_MESSAGING_PUBLISHER_BATCH_SIZE": "1",
         }
 
-    def start(self) -> ScaleStack:
+    def start(self, timeout_s: float = 300.0) -> ScaleStack:
+        """``timeout_s`` bounds the API's start: its first start migrates the PostgreSQL schema (minutes on a
+        loaded 2-core machine)."""
         try:
             for name, step in (
                 ("packages", ensure_packages),
@@ -295,7 +297,7 @@ class ScaleStack:
                 self.timings[name] = time.monotonic() - started
             started = time.monotonic()
             self.prefect.server_env = self.server_env()
-            self.prefect.start()
+            self.prefect.start(timeout_s=timeout_s)
             self.timings["prefect"] = time.monotonic() - started
         except BaseException:
             self.stop()
