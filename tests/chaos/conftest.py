@@ -11,8 +11,10 @@ import pytest
 
 from onboarding.settings import get_settings
 from sandbox.client import SandboxProcess
+from tools.stack import WORK_POOL, PrefectStack
 
 REPO = Path(__file__).resolve().parents[2]
+FLEET_DEPLOYMENT = "onboard-customer/fleet"
 
 # Fast polling and retries for the fast profile; the product reads them like any setting (ONBOARDING_*).
 CHAOS_SETTINGS = {
@@ -48,3 +50,22 @@ def _reset_chaos_box(chaos_box: SandboxProcess) -> Iterator[None]:
     yield
     chaos_box.clear_faults()
     chaos_box.reset_timing()
+
+
+@pytest.fixture(scope="package")
+def chaos_stack(
+    chaos_box: SandboxProcess, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[PrefectStack]:
+    """A Prefect server with only the ``onboard-customer/fleet`` deployment (any customer as parameters) and no
+    worker: tests start and kill workers themselves. Workers and flow runs get their own TMPDIR (``home/tmp``) so
+    what they leave on disk can be inspected."""
+    home = tmp_path_factory.mktemp("chaos-prefect")
+    (home / "tmp").mkdir()
+    env = {**chaos_box.env, **CHAOS_SETTINGS, "TMPDIR": str(home / "tmp")}
+    stack = PrefectStack(home, extra_env=env).start()
+    try:
+        stack.run_cli("work-pool", "create", WORK_POOL, "--type", "process", "--overwrite")
+        stack.run_cli("--no-prompt", "deploy", "--name", FLEET_DEPLOYMENT)
+        yield stack
+    finally:
+        stack.stop()

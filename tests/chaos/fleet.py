@@ -45,10 +45,16 @@ def register(box: SandboxProcess, specs: list[CustomerSpec]) -> None:
 
 @dataclass
 class Tally:
-    """Retries the policy spent, by step (shared by the threads of a fleet run)."""
+    """Retries the policy spent, by step (shared by the threads of a fleet run); ``announce`` prints each step's
+    start (``step <name>``) for a crash trial watching a subprocess."""
 
     retries: dict[str, int] = field(default_factory=dict)
+    announce: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def started(self, step: str) -> None:
+        if self.announce:
+            print(f"step {step}", flush=True)
 
     def retried(self, step: str) -> None:
         with self._lock:
@@ -74,6 +80,7 @@ def run_step(fn: Callable[..., T], *args: Any, tally: Tally, rng: random.Random,
     delays: list[float] = options["retry_delay_seconds"]
     jitter: float = options["retry_jitter_factor"]
     for attempt in itertools.count():
+        tally.started(fn.__name__)
         try:
             return fn(*args, **kwargs)
         except Exception as exc:
