@@ -80,7 +80,7 @@ class PrefectStack:
             start_new_session=True,
         )
 
-    def start(self, timeout_s: float = 120.0) -> PrefectStack:
+    def start(self, timeout_s: float = 300.0) -> PrefectStack:
         self.home.mkdir(parents=True, exist_ok=True)
         self.port = self.port or free_port()
         api_args = ["server", "start", "--no-services"] if self.services_separately else ["server", "start"]

@@ -84,6 +84,8 @@ def job(
 def finished(batch: client.BatchV1Api, name: str) -> Any:
     def check() -> Any:
         status = batch.read_namespaced_job(name, "default").status
+        if status is None:  # the job controller has not written a status yet
+            return None
         return status if any(c.status == "True" for c in status.conditions or []) else None
 
     return wait_for(check, timeout_s=30)
