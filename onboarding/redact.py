@@ -31,8 +31,5 @@ def redact(text: str) -> str:
         if secret in text:
             text = text.replace(secret, "***")
     for pattern in _PATTERNS:
-        if pattern.groups:
-            text = pattern.sub(lambda m: m.group(1) + "***", text)
-        else:
-            text = pattern.sub("***", text)
+        text = pattern.sub(lambda m: m.group(1) + "***", text) if pattern.groups else pattern.sub("***", text)
     return text

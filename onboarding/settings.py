@@ -36,7 +36,9 @@ class Settings(BaseSettings):
     helm_executable: str = Field("helm", description="helm binary (>= 3.8)")
     poll_interval_s: float = Field(2.0, gt=0, description="Polling interval for long-running operations")
     sdk_retry_total: int = Field(
-        3, ge=0, description="Retries inside one Azure SDK call (429/5xx); the task retry policy handles the rest"
+        3,
+        ge=0,
+        description="Retries inside one Azure SDK call (429/5xx); the task retry policy handles the rest",
     )
     retry_base_delay_s: float = Field(2.0, ge=0, description="First retry delay for transient errors")
     retry_max_delay_s: float = Field(60.0, ge=0, description="Largest single retry delay")

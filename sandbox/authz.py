@@ -33,8 +33,11 @@ BUILTIN_ROLES: list[RoleDefinition] = [
         ],
     ),
     RoleDefinition(READER, "Reader", ["*/read"]),
-    RoleDefinition(USER_ACCESS_ADMINISTRATOR, "User Access Administrator",
-                   ["*/read", "Microsoft.Authorization/*", "Microsoft.Support/*"]),
+    RoleDefinition(
+        USER_ACCESS_ADMINISTRATOR,
+        "User Access Administrator",
+        ["*/read", "Microsoft.Authorization/*", "Microsoft.Support/*"],
+    ),
     RoleDefinition(
         VIRTUAL_MACHINE_CONTRIBUTOR,
         "Virtual Machine Contributor",
@@ -86,8 +89,13 @@ BUILTIN_ROLES: list[RoleDefinition] = [
             "Microsoft.Storage/storageAccounts/blobServices/containers/write",
             "Microsoft.Storage/storageAccounts/blobServices/generateUserDelegationKey/action",
         ],
-        data_actions=[f"{_BLOBS}/delete", f"{_BLOBS}/read", f"{_BLOBS}/write", f"{_BLOBS}/move/action",
-                      f"{_BLOBS}/add/action"],
+        data_actions=[
+            f"{_BLOBS}/delete",
+            f"{_BLOBS}/read",
+            f"{_BLOBS}/write",
+            f"{_BLOBS}/move/action",
+            f"{_BLOBS}/add/action",
+        ],
     ),
 ]
 
@@ -115,8 +123,9 @@ def scope_covers(assignment_scope: str, scope: str) -> bool:
     return s == a or s.startswith(a + "/") or a == "/"
 
 
-def is_authorized(world: World, principal_id: str, action: str, scope: str, *, data: bool = False,
-                  now: float | None = None) -> bool:
+def is_authorized(
+    world: World, principal_id: str, action: str, scope: str, *, data: bool = False, now: float | None = None
+) -> bool:
     """Whether ``principal_id`` may perform ``action`` on ``scope``, counting only propagated assignments."""
     now = time.time() if now is None else now
     with world.lock:

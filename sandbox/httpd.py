@@ -140,8 +140,13 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             response = self.server.app(request)
         except Exception as exc:
-            log.error("%s %s %s failed:\n%s", self.server.service_name, request.method, request.path,
-                      traceback.format_exc())
+            log.error(
+                "%s %s %s failed:\n%s",
+                self.server.service_name,
+                request.method,
+                request.path,
+                traceback.format_exc(),
+            )
             response = json_response(
                 {"error": {"code": "InternalServerError", "message": f"sandbox error: {exc}"}}, 500
             )
@@ -195,8 +200,9 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 256
     allow_reuse_address = True
 
-    def __init__(self, service_name: str, app: Callable[[Request], Response],
-                 tls: ssl.SSLContext | None, port: int) -> None:
+    def __init__(
+        self, service_name: str, app: Callable[[Request], Response], tls: ssl.SSLContext | None, port: int
+    ) -> None:
         self.service_name = service_name
         self.app = app
         self.tls = tls
@@ -224,8 +230,9 @@ def server_tls_context(certs: CertPaths) -> ssl.SSLContext:
 class HttpService:
     """One listening service on 127.0.0.1 (never another address), HTTPS when given certificates."""
 
-    def __init__(self, name: str, app: Callable[[Request], Response], *, certs: CertPaths | None = None,
-                 port: int = 0) -> None:
+    def __init__(
+        self, name: str, app: Callable[[Request], Response], *, certs: CertPaths | None = None, port: int = 0
+    ) -> None:
         tls = server_tls_context(certs) if certs else None
         self._server = _Server(name, app, tls, port)
         self.name = name
@@ -252,7 +259,9 @@ def router_app(router: Router, not_found: Handler | None = None) -> Callable[[Re
         if handler is None:
             if not_found is not None:
                 return not_found(request)
-            return json_response({"error": {"code": "NotFound", "message": f"no route for {request.path}"}}, 404)
+            return json_response(
+                {"error": {"code": "NotFound", "message": f"no route for {request.path}"}}, 404
+            )
         return handler(request)
 
     return app

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from onboarding.steps.attach import list_missing_identities
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.events import emit_event
 
 from onboarding.models import CustomerSpec
+from onboarding.steps.attach import list_missing_identities
 from onboarding.watch import NodePoolFinding, find_gaps, remember_complete
 
 from .context import context_for

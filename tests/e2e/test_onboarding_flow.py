@@ -42,7 +42,9 @@ async def _report(flow_run_id: object) -> str:
 def test_customer_from_nothing_to_verified_then_nothing_to_do(
     sandbox: SandboxProcess, prefect_stack: PrefectStack, contoso: CustomerSpec
 ) -> None:
-    assert scale_set_identities(sandbox, contoso) == {}, "nothing deployed yet: onboarding deploys the application"
+    assert scale_set_identities(sandbox, contoso) == {}, (
+        "nothing deployed yet: onboarding deploys the application"
+    )
     mark = sandbox.mark()
     run = prefect_stack.run_deployments([DEPLOYMENT])[DEPLOYMENT]
     assert run.state.is_completed(), run.state.message

@@ -36,7 +36,7 @@ def test_a_new_yaml_file_is_a_new_deployment(tmp_path: Path) -> None:
     data["name"] = "adventureworks"
     (tmp_path / "adventureworks.yaml").write_text(yaml.safe_dump(data))
     document = yaml.safe_load(render(tmp_path))
-    assert [d["name"] for d in document["deployments"]][0] == "adventureworks"
+    assert next(d["name"] for d in document["deployments"]) == "adventureworks"
 
 
 def test_invalid_file_names_file_customer_and_field(tmp_path: Path) -> None:
