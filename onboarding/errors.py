@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from typing import Any
 
 from azure.core.exceptions import (
     ClientAuthenticationError,
@@ -95,7 +96,7 @@ def _retry_after(exc: HttpResponseError) -> float | None:
     response = exc.response
     if response is None:
         return None
-    value = response.headers.get("Retry-After")
+    value = getattr(response, "headers", {}).get("Retry-After")
     try:
         return float(value) if value is not None else None
     except ValueError:
@@ -110,7 +111,7 @@ def _code(exc: HttpResponseError) -> str:
 
 def from_azure(exc: Exception, *, customer: str | None, step: str | None, action: str) -> OnboardingError:
     """Classify an azure-core exception raised while doing ``action``."""
-    kw = {"customer": customer, "step": step}
+    kw: dict[str, Any] = {"customer": customer, "step": step}
     if isinstance(exc, ClientAuthenticationError) and (exc.status_code or 0) < 500:
         return PermanentError(
             f"{action}: authentication failed ({exc.message})",
@@ -174,7 +175,7 @@ def azure_errors(*, customer: str | None, step: str | None, action: str) -> Iter
 def from_kubernetes(
     status: int, reason: str, *, customer: str | None, step: str | None, action: str
 ) -> OnboardingError:
-    kw = {"customer": customer, "step": step, "status": status}
+    kw: dict[str, Any] = {"customer": customer, "step": step, "status": status}
     message = f"{action}: Kubernetes API answered {status} {reason}"
     if status in (409, 429) or status >= 500 or status == 0:
         return TransientError(message, **kw)

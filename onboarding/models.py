@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
 
 from .errors import InvalidSpecError
 
@@ -416,7 +417,7 @@ def _check_cron_item(item: str, low: int, high: int, names: tuple[str, ...]) -> 
             raise ValueError(f"cron value {bound!r} is not a number in {low}-{high} or a month/day name")
 
 
-def _describe(error: dict[str, Any]) -> str:
+def _describe(error: ErrorDetails) -> str:
     field = ".".join(str(p) for p in error["loc"]) or "(spec)"
     return f"field {field}: {error['msg']}"
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from azure.mgmt.authorization import AuthorizationManagementClient
-from azure.mgmt.authorization.models import RoleAssignment
+from azure.mgmt.authorization.v2022_04_01.models import RoleAssignment
 
 from ..errors import PermanentError
 from . import roles

@@ -107,4 +107,5 @@ class ApplicationTokenCredential:
                 hint="check that the identity belongs to the managed application",
             )
         register_secret(value)
+        assert chosen is not None
         return AccessToken(value, _expires_on(chosen))

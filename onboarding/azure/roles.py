@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from azure.core.exceptions import ResourceExistsError
 from azure.mgmt.authorization import AuthorizationManagementClient
-from azure.mgmt.authorization.models import RoleAssignment, RoleAssignmentCreateParameters
+from azure.mgmt.authorization.v2022_04_01.models import RoleAssignment, RoleAssignmentCreateParameters
 
 from ..cluster import IdentityRef
 from ..models import NodeRole

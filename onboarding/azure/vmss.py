@@ -30,9 +30,14 @@ def list_scale_sets(client: ComputeManagementClient, resource_group: str) -> lis
     return list(client.virtual_machine_scale_sets.list(resource_group))
 
 
-def get_scale_set(client: ComputeManagementClient, vmss_id: str) -> VirtualMachineScaleSet:
+def _group_and_name(vmss_id: str) -> tuple[str, str]:
     parts = parse_resource_id(vmss_id)
-    return client.virtual_machine_scale_sets.get(parts["resource_group"], parts["name"])
+    return str(parts["resource_group"]), str(parts["name"])
+
+
+def get_scale_set(client: ComputeManagementClient, vmss_id: str) -> VirtualMachineScaleSet:
+    group, name = _group_and_name(vmss_id)
+    return client.virtual_machine_scale_sets.get(group, name)
 
 
 def identity_type(vmss: VirtualMachineScaleSet) -> str:
@@ -103,5 +108,5 @@ def identity_removal(vmss: VirtualMachineScaleSet, remove: list[str]) -> Virtual
 def begin_identity_update(
     client: ComputeManagementClient, vmss_id: str, update: VirtualMachineScaleSetUpdate
 ) -> LROPoller[VirtualMachineScaleSet]:
-    parts = parse_resource_id(vmss_id)
-    return client.virtual_machine_scale_sets.begin_update(parts["resource_group"], parts["name"], update)
+    group, name = _group_and_name(vmss_id)
+    return client.virtual_machine_scale_sets.begin_update(group, name, update)

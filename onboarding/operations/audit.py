@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from azure.mgmt.authorization import AuthorizationManagementClient
-from azure.mgmt.authorization.models import RoleAssignment
+from azure.mgmt.authorization.v2022_04_01.models import RoleAssignment
 
 from ..azure import roles
 from ..azure.assignments import delete_assignments, read_assignments

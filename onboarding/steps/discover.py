@@ -44,7 +44,7 @@ def _discover(ctx: CustomerContext) -> ClusterInfo:
     mrg_id = str(
         (app.properties or {}).get("managedResourceGroupId") or managed_app.managed_resource_group_id(spec)
     )
-    mrg = parse_resource_id(mrg_id)["resource_group"]
+    mrg = str(parse_resource_id(mrg_id)["resource_group"])
     aks_name = str(outputs.get("aksName") or spec.managed_application.parameters.aks_name)
     identity_id = str(outputs.get("identityResourceId") or managed_app.expected_identity_id(spec))
 
@@ -64,7 +64,7 @@ def _discover(ctx: CustomerContext) -> ClusterInfo:
     with ctx.errors(STEP, f"list node pool scale sets in {node_rg}"):
         scale_sets = [str(s.id) for s in vmss.list_scale_sets(compute, node_rg)]
 
-    account_name = spec.storage.account or outputs.get("storageAccountName")
+    account_name = str(spec.storage.account or outputs.get("storageAccountName") or "")
     with ctx.errors(STEP, f"find the storage account in {mrg}"):
         account = storage.find_account(ctx.client(StorageManagementClient), mrg, account_name)
     return ClusterInfo(
