@@ -129,7 +129,9 @@ def main(argv: list[str] | None = None) -> int:
         report(outcome, len(specs), args.workers)
         vmss = first_scale_set(box, specs[0].name)
         if vmss:
+            print(f"event stream backlog per consumer group: {stack.redis.stream_lag()}")
             print(event_latency(stack.prefect.api_url, specs[0].name, vmss))
+            print(f"event stream backlog per consumer group: {stack.redis.stream_lag()}")
         print(f"scale demo wall time: {time.monotonic() - started:.0f} s")
         return 0 if len(outcome.completed()) == len(specs) else 1
     finally:

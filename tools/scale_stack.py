@@ -17,6 +17,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import redis
+
 from sandbox.httpd import free_port
 
 from .stack import PrefectStack
@@ -238,6 +240,16 @@ class RedisServer:
         _wait_for_port(self.proc, self.port, timeout_s, f"redis-server (see {directory / 'redis.log'})")
         return self
 
+    def stream_lag(self, stream: str = "events") -> dict[str, int]:
+        """Entries of a Prefect messaging stream each consumer group has not read yet (its backlog)."""
+        client = redis.Redis(host="127.0.0.1", port=self.port)
+        try:
+            return {str(g["name"], "utf-8"): int(g.get("lag") or 0) for g in client.xinfo_groups(stream)}
+        except redis.ResponseError:  # the stream does not exist before its first message
+            return {}
+        finally:
+            client.close()
+
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:
             return
@@ -305,9 +317,14 @@ class ScaleStack:
         return self
 
     def stop(self) -> None:
-        self.prefect.stop()
-        self.redis.stop()
-        self.postgres.stop()
+        """Stop the Prefect processes, then Redis, then PostgreSQL, each even when an earlier stop failed."""
+        try:
+            self.prefect.stop()
+        finally:
+            try:
+                self.redis.stop()
+            finally:
+                self.postgres.stop()
 
     def __enter__(self) -> ScaleStack:
         return self.start()
