@@ -1,9 +1,9 @@
 """Scenario 4: a node pool is added through ARM -> its scale set carries the customer's identity, through the real
-server, worker and automation: the watcher's run is started right after each add, as its schedule would at its next
-tick; its aks.nodepool.created event triggers attach-node-pool. Additions follow each other as fast as the cluster
-accepts them (one agent pool operation at a time), without waiting for the previous reaction, so reactions overlap
-(a 2-core machine cannot afford ten in a row). Without the bench the tick comes on average half a watch interval
-after the add, so the expected reaction adds that."""
+server, worker and automation: the watcher's run is started right after the adds, as its schedule would at its next
+tick; its aks.nodepool.created events trigger attach-node-pool runs. Pools are added in batches (one agent pool
+operation at a time per cluster), one tick per batch, and the batch's reactions are awaited before the next: a tick
+re-emits every pool still lacking the identity, so overlapping ticks would multiply the runs. Without the bench the
+tick comes on average half a watch interval after the add, so the expected reaction adds that."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from .prefect_runs import start_run
 WATCH = "watch-node-pools/every-minute"
 WATCH_INTERVAL_S = 60.0  # prefect.yaml: the every-minute schedule
 TIMEOUT_S = 600.0
+BATCH = 5
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -27,7 +28,7 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def run(bench: Bench, stack: PrefectStack, customer: str, additions: int) -> None:
+def run(bench: Bench, stack: PrefectStack, customer: str, additions: int, batch: int = BATCH) -> None:
     spec = find_customer(customer, bench.catalog_dir)
     identity = f"/{spec.managed_application.parameters.aks_name.lower()}-identity"
     ticks: dict[str, float] = {}
@@ -40,16 +41,18 @@ def run(bench: Bench, stack: PrefectStack, customer: str, additions: int) -> Non
             if pool in ticks and pool not in reactions and any(i.endswith(identity) for i in ids):
                 reactions[pool] = now - ticks[pool]
 
-    for i in range(additions):
-        pool = f"ev{i}"
-        add_agent_pool(bench.box, spec, pool)
-        ticks[pool] = time.monotonic()
+    for first in range(0, additions, batch):
+        pools = [f"ev{i}" for i in range(first, min(first + batch, additions))]
+        for pool in pools:
+            add_agent_pool(bench.box, spec, pool)
+        tick = time.monotonic()
+        ticks.update(dict.fromkeys(pools, tick))
         start_run(stack, WATCH, {"customers": [customer]})
-        collect()
-    deadline = time.monotonic() + TIMEOUT_S
-    while len(reactions) < additions and time.monotonic() < deadline:
-        time.sleep(0.25)
-        collect()
+        deadline = tick + TIMEOUT_S
+        while len(reactions) < len(ticks) and time.monotonic() < deadline:
+            time.sleep(0.25)
+            collect()
+        print(f"# node pools {pools[0]}..{pools[-1]}: {len(reactions)} reactions so far", flush=True)
     from_tick = list(reactions.values())
     if not from_tick:
         raise TimeoutError(f"no node pool of {customer} got its identity within {TIMEOUT_S:g} s")
@@ -57,6 +60,7 @@ def run(bench: Bench, stack: PrefectStack, customer: str, additions: int) -> Non
     bench.details["events"] = {
         "customer": customer,
         "additions": additions,
+        "batch": batch,
         "reacted": len(from_tick),
         "from_tick_s": {pool: round(s, 2) for pool, s in reactions.items()},
     }

@@ -52,3 +52,12 @@ def run(bench: Bench, stack: PrefectStack) -> str:
     )
     bench.report(Figure("deployment_run_startup", round(deployed - flow_time, 2), "s"))
     return deployed_spec.name
+
+
+def onboard_deployed(bench: Bench, stack: PrefectStack) -> str:
+    """Only onboard one customer through the deployment (the event scenario watches it)."""
+    spec = make_spec(bench, DEPLOYMENT)
+    run_and_wait(
+        stack, "onboard-customer/fleet", {"customer": spec.model_dump(mode="json", exclude_none=True)}
+    )
+    return spec.name

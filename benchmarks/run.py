@@ -30,6 +30,7 @@ STACK_TIMEOUT_S = (
     300.0  # a fresh SQLite server takes ~14 s on an idle 2-core machine, minutes on a loaded one
 )
 T = TypeVar("T")
+SCENARIOS = ("critical_path", "orchestration", "events", "prefect_fleet", "fleet", "rerun")
 
 
 def load_average() -> str:
@@ -56,10 +57,13 @@ def prefect_scenarios(bench: Bench, state: Path, args: argparse.Namespace) -> No
         stack.deploy(concurrency=POOL_LIMIT)
         pause_schedule(stack, events.WATCH)
         stack.start_worker()
-        customer = attempt(bench, "orchestration", lambda: orchestration.run(bench, stack))
-        if customer:
+        if "orchestration" in args.only:
+            customer = attempt(bench, "orchestration", lambda: orchestration.run(bench, stack))
+        else:
+            customer = attempt(bench, "onboard", lambda: orchestration.onboard_deployed(bench, stack))
+        if customer and "events" in args.only:
             attempt(bench, "events", lambda: events.run(bench, stack, customer, args.events))
-        if args.prefect_fleet:
+        if args.prefect_fleet and "prefect_fleet" in args.only:
             attempt(
                 bench,
                 "prefect_fleet",
@@ -70,10 +74,12 @@ def prefect_scenarios(bench: Bench, state: Path, args: argparse.Namespace) -> No
 
 
 def measure(bench: Bench, state: Path, args: argparse.Namespace) -> None:
-    attempt(bench, "critical_path", lambda: critical_path.run(bench))
-    attempt(bench, "prefect", lambda: prefect_scenarios(bench, state, args))
-    fleets = attempt(bench, "fleet", lambda: fleet.run(bench, args.fleet))
-    if fleets:
+    if "critical_path" in args.only:
+        attempt(bench, "critical_path", lambda: critical_path.run(bench))
+    if {"orchestration", "events", "prefect_fleet"} & set(args.only):
+        attempt(bench, "prefect", lambda: prefect_scenarios(bench, state, args))
+    fleets = attempt(bench, "fleet", lambda: fleet.run(bench, args.fleet)) if "fleet" in args.only else None
+    if fleets and "rerun" in args.only:
         attempt(bench, "rerun", lambda: rerun.run(bench, fleets[max(n for n in args.fleet if n <= 10)]))
     direct = bench.details.get("fleet", {}).get("sizes", {}).get(str(args.prefect_fleet))
     through_prefect = bench.details.get(f"prefect_fleet_{args.prefect_fleet}")
@@ -87,12 +93,11 @@ def measure(bench: Bench, state: Path, args: argparse.Namespace) -> None:
 def write_results(bench: Bench, args: argparse.Namespace, seconds: float, load: dict[str, str]) -> None:
     previous: dict[str, Any] = json.loads(args.results.read_text()) if args.results.exists() else {}
     phases = previous.get("phases", {}) if previous.get("time_scale") == args.time_scale else {}
-    phases[args.phase] = {
-        "figures": {f.name: f.as_dict() for f in bench.figures},
-        "details": bench.details,
-        "bench_seconds": round(seconds, 1),
-        "load_average": load,
-    }
+    # a partial run (--only) updates the figures it measured and keeps the phase's others
+    phase = phases.setdefault(args.phase, {"figures": {}, "details": {}, "runs": []})
+    phase["figures"].update({f.name: f.as_dict() for f in bench.figures})
+    phase["details"].update(bench.details)
+    phase["runs"].append({"only": args.only, "bench_seconds": round(seconds, 1), "load_average": load})
     args.results.write_text(
         json.dumps(
             {
@@ -118,10 +123,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=10, help="node pool additions")
     parser.add_argument("--phase", default="current", help="name of this run in results.json (before, after)")
     parser.add_argument(
+        "--only", default=",".join(SCENARIOS), help="comma-separated scenarios (default: all)"
+    )
+    parser.add_argument(
         "--results", type=Path, default=RESULTS, help="results file (phases are merged into it)"
     )
     args = parser.parse_args(argv)
     args.fleet = sorted({1, *(int(n) for n in args.fleet.split(","))})
+    args.only = [name for name in args.only.split(",") if name]
     # SIGTERM (timeout, Ctrl-C in make) runs the finally blocks that stop the sandbox and the Prefect stack
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     started = time.monotonic()
