@@ -293,6 +293,8 @@ class ScaleStack:
             "PREFECT_REDIS_MESSAGING_PORT": str(self.redis.port),
             # Publish each message at once: with the default batch of 10, event triggers wait ~10 s.
             "PREFECT_REDIS_MESSAGING_PUBLISHER_BATCH_SIZE": "1",
+            # services.log then says which services started (ReactiveTriggers, Actions, ...).
+            "PREFECT_LOGGING_SERVER_LEVEL": "INFO",
         }
 
     def start(self, timeout_s: float = 300.0) -> ScaleStack:
