@@ -3,6 +3,7 @@ sandbox certificate, OAuth checking on, in-memory data. ``stop()`` ends its whol
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
 import signal
@@ -65,7 +66,12 @@ class Azurite:
         ]
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
-                cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=_die_with_parent,
             )
         deadline = time.monotonic() + timeout_s
         while not self._listening():
@@ -97,3 +103,9 @@ class Azurite:
         except subprocess.TimeoutExpired:
             os.killpg(pgid, signal.SIGKILL)
             self.proc.wait(timeout=5)
+
+
+def _die_with_parent() -> None:
+    """Linux: Azurite gets SIGTERM when the sandbox process dies, even by SIGKILL (no orphaned emulators)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
