@@ -240,6 +240,16 @@ class RedisServer:
         _wait_for_port(self.proc, self.port, timeout_s, f"redis-server (see {directory / 'redis.log'})")
         return self
 
+    def consumers(self, stream: str) -> dict[str, int]:
+        """Consumers per consumer group of a stream (a group's consumer appears at its first read)."""
+        client = redis.Redis(host="127.0.0.1", port=self.port)
+        try:
+            return {str(g["name"], "utf-8"): int(g["consumers"]) for g in client.xinfo_groups(stream)}
+        except redis.ResponseError:
+            return {}
+        finally:
+            client.close()
+
     def stream_lag(self, stream: str = "events") -> dict[str, int]:
         """Entries of a Prefect messaging stream each consumer group has not read yet (its backlog)."""
         client = redis.Redis(host="127.0.0.1", port=self.port)
@@ -312,11 +322,37 @@ class ScaleStack:
             started = time.monotonic()
             self.prefect.server_env = self.server_env()
             self.prefect.start(timeout_s=timeout_s)
+            self._await_event_services()
             self.timings["prefect"] = time.monotonic() - started
         except BaseException:
             self.stop()
             raise
         return self
+
+    def _event_services_ready(self) -> bool:
+        return (
+            self.redis.consumers("events").get("reactive-triggers", 0) > 0
+            and self.redis.consumers("actions").get("actions", 0) > 0
+        )
+
+    def _await_event_services(self, timeout_s: float = 120.0, attempts: int = 3) -> None:
+        """Wait until the triggers and actions services read their streams; restart the services process if not.
+
+        `prefect server services start` runs each service as a task and neither logs nor restarts one whose start
+        failed: seen here on a loaded machine, the ReactiveTriggers and Actions services never read a message,
+        so no event trigger fired, while the event persister worked."""
+        for attempt in range(1, attempts + 1):
+            deadline = time.monotonic() + timeout_s
+            while time.monotonic() < deadline:
+                if self._event_services_ready():
+                    self.timings["services_restarts"] = attempt - 1
+                    return
+                time.sleep(1.0)
+            if attempt < attempts:
+                self.prefect.restart_services()
+        raise TimeoutError(
+            f"triggers/actions services not consuming; see {self.prefect.home / 'services.log'}"
+        )
 
     def stop(self) -> None:
         """Stop the Prefect processes, then Redis, then PostgreSQL, each even when an earlier stop failed."""

@@ -102,6 +102,17 @@ class PrefectStack:
             self.services = self._spawn_server(["server", "services", "start"], "services.log")
         return self
 
+    def restart_services(self) -> None:
+        """Replace the background services process (when ``services_separately``)."""
+        if self.services and self.services.poll() is None:
+            _signal_group(self.services, signal.SIGTERM)
+            try:
+                self.services.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                _signal_group(self.services, signal.SIGKILL)
+                self.services.wait(timeout=10)
+        self.services = self._spawn_server(["server", "services", "start"], "services.log")
+
     def run_cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [*_prefect(), *args], env=self.env(), cwd=ROOT, check=check, text=True, capture_output=True
@@ -112,10 +123,14 @@ class PrefectStack:
         self.run_cli("work-pool", "set-concurrency-limit", WORK_POOL, str(concurrency))
         self.run_cli("--no-prompt", "deploy", "--all")
 
-    def start_worker(self, name: str = "worker-1", *, limit: int | None = None) -> subprocess.Popen[bytes]:
-        """A process worker; ``limit`` caps the flow runs it runs at once (default: only the pool's limit)."""
+    def start_worker(
+        self, name: str = "worker-1", *, limit: int | None = None, queues: list[str] | None = None
+    ) -> subprocess.Popen[bytes]:
+        """A process worker; ``limit`` caps the flow runs it runs at once (default: only the pool's limit);
+        ``queues`` restricts it to those work queues of the pool (default: all)."""
         log = open(self.home / f"{name}.log", "wb")  # noqa: SIM115 - lives as long as the worker
         cmd = [*_prefect(), "worker", "start", "--pool", WORK_POOL, "--type", "process", "--name", name]
+        cmd += [arg for queue in queues or [] for arg in ("--work-queue", queue)]
         proc = subprocess.Popen(
             [*cmd, "--limit", str(limit)] if limit else cmd,
             env=self.env(),
