@@ -118,6 +118,10 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"PostgreSQL :{stack.postgres.port}, Redis :{stack.redis.port}, Prefect {stack.prefect.ui_url} ({timings})"
         )
+        if not stack.event_services_ready:
+            print(
+                f"WARNING: triggers/actions services not reading Redis after {stack.services_restarts} restart(s)"
+            )
         stack.prefect.deploy(concurrency=slots)
         pause_schedules(stack.prefect.api_url, [WATCHER])
         for n in range(1, args.workers + 1):

@@ -282,6 +282,8 @@ class ScaleStack:
     redis: RedisServer = field(init=False)
     prefect: PrefectStack = field(init=False)
     timings: dict[str, float] = field(default_factory=dict)
+    event_services_ready: bool = False
+    services_restarts: int = 0
 
     def __post_init__(self) -> None:
         self.state_dir = self.state_dir.resolve()
@@ -307,7 +309,7 @@ class ScaleStack:
             "PREFECT_LOGGING_SERVER_LEVEL": "INFO",
         }
 
-    def start(self, timeout_s: float = 300.0) -> ScaleStack:
+    def start(self, timeout_s: float = 300.0, *, await_event_services: bool = True) -> ScaleStack:
         """``timeout_s`` bounds the API's start: its first start migrates the PostgreSQL schema (minutes on a
         loaded 2-core machine)."""
         try:
@@ -322,7 +324,8 @@ class ScaleStack:
             started = time.monotonic()
             self.prefect.server_env = self.server_env()
             self.prefect.start(timeout_s=timeout_s)
-            self._await_event_services()
+            if await_event_services:
+                self.event_services_ready = self._await_event_services()
             self.timings["prefect"] = time.monotonic() - started
         except BaseException:
             self.stop()
@@ -335,24 +338,24 @@ class ScaleStack:
             and self.redis.consumers("actions").get("actions", 0) > 0
         )
 
-    def _await_event_services(self, timeout_s: float = 120.0, attempts: int = 3) -> None:
+    def _await_event_services(self, timeout_s: float = 120.0, attempts: int = 2) -> bool:
         """Wait until the triggers and actions services read their streams; restart the services process if not.
+        Returns whether they do (event triggers fire only then; flows, deployments and limits work regardless).
 
-        `prefect server services start` runs each service as a task and neither logs nor restarts one whose start
-        failed: seen here on a loaded machine, the ReactiveTriggers and Actions services never read a message,
-        so no event trigger fired, while the event persister worked."""
+        Seen here on a loaded machine (load average 15-20 on 2 cores): a `prefect server services start` process
+        whose services logged their start but never read from Redis, so no event trigger fired; nothing in its log.
+        """
         for attempt in range(1, attempts + 1):
             deadline = time.monotonic() + timeout_s
             while time.monotonic() < deadline:
                 if self._event_services_ready():
-                    self.timings["services_restarts"] = attempt - 1
-                    return
+                    self.services_restarts = attempt - 1
+                    return True
                 time.sleep(1.0)
             if attempt < attempts:
                 self.prefect.restart_services()
-        raise TimeoutError(
-            f"triggers/actions services not consuming; see {self.prefect.home / 'services.log'}"
-        )
+                self.services_restarts = attempt
+        return False
 
     def stop(self) -> None:
         """Stop the Prefect processes, then Redis, then PostgreSQL, each even when an earlier stop failed."""

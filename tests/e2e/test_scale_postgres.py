@@ -56,7 +56,8 @@ def fleet(sandbox: SandboxProcess, tmp_path_factory: pytest.TempPathFactory) -> 
         "ONBOARDING_CATALOG_DIR": str(catalog),
         "ONBOARDING_FLEET_PARALLELISM": str(WORKERS * RUNS_PER_WORKER - 1),
     }
-    stack = ScaleStack(tmp_path_factory.mktemp("scale"), extra_env=env).start()
+    # No event trigger is used here: do not wait for the triggers and actions services.
+    stack = ScaleStack(tmp_path_factory.mktemp("scale"), extra_env=env).start(await_event_services=False)
     try:
         stack.prefect.deploy(concurrency=WORKERS * RUNS_PER_WORKER)
         pause_schedules(stack.prefect.api_url, [WATCHER])
