@@ -13,8 +13,9 @@ from onboarding.settings import get_settings
 from sandbox.client import SandboxProcess
 from tools.stack import WORK_POOL, PrefectStack
 
+from .prefect_runs import FLEET_DEPLOYMENT
+
 REPO = Path(__file__).resolve().parents[2]
-FLEET_DEPLOYMENT = "onboard-customer/fleet"
 
 # Fast polling and retries for the fast profile; the product reads them like any setting (ONBOARDING_*).
 CHAOS_SETTINGS = {
@@ -30,8 +31,9 @@ CHAOS_SETTINGS = {
 
 @pytest.fixture(scope="package")
 def chaos_box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxProcess]:
-    box = SandboxProcess(tmp_path_factory.mktemp("chaos-sandbox"), profile="fast").start()
+    box = SandboxProcess(tmp_path_factory.mktemp("chaos-sandbox"), profile="fast")
     try:
+        box.start()
         with pytest.MonkeyPatch.context() as mp:
             for key, value in {**box.env, **CHAOS_SETTINGS}.items():
                 mp.setenv(key, value)
@@ -62,8 +64,9 @@ def chaos_stack(
     home = tmp_path_factory.mktemp("chaos-prefect")
     (home / "tmp").mkdir()
     env = {**chaos_box.env, **CHAOS_SETTINGS, "TMPDIR": str(home / "tmp")}
-    stack = PrefectStack(home, extra_env=env).start()
+    stack = PrefectStack(home, extra_env=env)
     try:
+        stack.start()
         stack.run_cli("work-pool", "create", WORK_POOL, "--type", "process", "--overwrite")
         stack.run_cli("--no-prompt", "deploy", "--name", FLEET_DEPLOYMENT)
         yield stack

@@ -1,25 +1,36 @@
 """Crash trials: where to kill an onboarding (a request showing that a step is under way, plus a seeded delay), how
-to wait for that moment, the Prefect calls a trial needs, and the writes a resumed run must not repeat."""
+to wait for that moment, and what must hold once the next run is done: the chaos fleet's invariants, no repeated
+write, no kubeconfig left on disk."""
 
 from __future__ import annotations
 
+import os
 import re
+import signal
+import subprocess
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
-from uuid import UUID
 
-from prefect import get_client
-from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
-from prefect.states import Crashed
-
-from onboarding.models import CustomerSpec
+from onboarding.context import CustomerContext
+from onboarding.models import CustomerSpec, load_customer_spec
+from onboarding.settings import Settings
+from onboarding.steps.discover import discover_cluster
 from sandbox.client import SandboxProcess
-from tools.stack import FINAL_STATES, PrefectStack
+from tools.fleet_catalog import customer_document
 
-FLEET_DEPLOYMENT = "onboard-customer/fleet"
+from .invariants import (
+    Checks,
+    check_cluster_objects,
+    check_converged,
+    check_federated_credentials,
+    check_scale_sets,
+    check_unique_assignments,
+)
+
 # Slower operations widen the windows a kill can land in (the product polls, so only the wall time changes).
 CRASH_TIMING = {"app_deploy_s": 2.0, "vmss_update_s": 1.5, "pod_start_s": 1.0, "principal_not_found_s": 4.0}
 
@@ -42,12 +53,12 @@ KILL_POINTS = (
     KillPoint("ensure_managed_app", r"^PUT .*/Microsoft\.Solutions/applications/[^/]+$", 1, (0.0, 1.5), 0),
     # between the reads of discovery
     KillPoint("discover_cluster", r"^GET .*/managedClusters/[^/]+$", 1, (0.0, 0.15), 0),
-    # after the step's first read, while the kubelet's new assignment waits out PrincipalNotFound
+    # after the step's first read: its other read, or the kubelet's new assignment (PrincipalNotFound or made)
     KillPoint(
         "ensure_node_rg_roles",
         r"^GET .*-aks-rg/providers/Microsoft\.Authorization/roleAssignments$",
         1,
-        (0.0, 1.5),
+        (0.0, 0.4),
         1,
     ),
     # during the scale set PATCH's long-running operation
@@ -101,45 +112,38 @@ def repeated_writes(log: list[dict[str, Any]], spec: CustomerSpec) -> list[str]:
     return repeated
 
 
-# --- Prefect ---
-def create_run(stack: PrefectStack, spec: CustomerSpec) -> UUID:
-    """A run of the fleet deployment with this customer, as the UI's Run button or reconcile-fleet makes it."""
-    with stack.settings(), get_client(sync_client=True) as client:
-        deployment = client.read_deployment_by_name(FLEET_DEPLOYMENT)
-        run = client.create_flow_run_from_deployment(
-            deployment.id, parameters={"customer": spec.model_dump(mode="json", exclude_none=True)}
-        )
-    return run.id
+def trial_specs(first_trial: int) -> list[CustomerSpec]:
+    """One fresh customer per kill point, of the shape the point needs."""
+    return [
+        load_customer_spec(customer_document(3 * (first_trial + i) + p.shape, tenants=5))
+        for i, p in enumerate(KILL_POINTS)
+    ]
 
 
-def run_state(stack: PrefectStack, run_id: UUID) -> tuple[str, str]:
-    with stack.settings(), get_client(sync_client=True) as client:
-        state = client.read_flow_run(run_id).state
-    return (state.type.value, state.message or "") if state else ("", "")
+def kill(proc: subprocess.Popen[Any]) -> None:
+    """SIGKILL the process and everything in its session (it was started with start_new_session)."""
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
 
 
-def wait_for_state(stack: PrefectStack, run_id: UUID, wanted: set[str], *, timeout_s: float) -> str:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        state, message = run_state(stack, run_id)
-        if state in wanted:
-            return state
-        if state in FINAL_STATES:
-            raise AssertionError(f"flow run {run_id} ended {state}: {message}")
-        time.sleep(0.5)
-    raise TimeoutError(f"flow run {run_id} not in {wanted} within {timeout_s:g} s")
-
-
-def running_tasks(stack: PrefectStack, run_id: UUID) -> list[str]:
-    """Task runs of the flow run still RUNNING (after a SIGKILL: the ones the kill interrupted)."""
-    with stack.settings(), get_client(sync_client=True) as client:
-        tasks = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run_id])))
-    return sorted(t.name for t in tasks if t.state and t.state.type.value == "RUNNING")
-
-
-def mark_crashed(stack: PrefectStack, run_id: UUID) -> None:
-    """What Prefect shows once it knows the worker died (it has no heartbeat to notice by itself here)."""
-    with stack.settings(), get_client(sync_client=True) as client:
-        client.set_flow_run_state(
-            run_id, Crashed(message="worker killed with SIGKILL by a crash trial"), force=True
-        )
+def verify_trials(
+    box: SandboxProcess, specs: list[CustomerSpec], since: int, before: dict[str, Any], tmp: Path
+) -> Checks:
+    """Everything the chaos fleet must satisfy, plus: no repeated write and no kubeconfig left on disk."""
+    log = box.requests_log(since=since)
+    contexts = [CustomerContext(spec, Settings()) for spec in specs]
+    clusters = [discover_cluster(ctx) for ctx in contexts]
+    checks = Checks()
+    for spec in specs:
+        repeated = repeated_writes(log, spec)
+        checks.check(not repeated, f"{spec.name}: repeated writes {repeated}")
+    after = box.state()
+    check_scale_sets(checks, before, after, clusters)
+    check_unique_assignments(checks, after)
+    check_federated_credentials(checks, after, list(zip(contexts, clusters, strict=True)))
+    for ctx, cluster in zip(contexts, clusters, strict=True):
+        check_cluster_objects(checks, ctx, cluster)
+    check_converged(checks, box, contexts, threads=3)
+    leftovers = sorted(p.name for p in tmp.rglob("kubeconfig-*"))
+    checks.check(not leftovers, f"kubeconfig files left on disk: {leftovers}")
+    return checks

@@ -1,0 +1,95 @@
+"""Crash and resume, plain processes: ``python -m tests.chaos.onboard_once`` (the steps under the task retry
+policy) killed with SIGKILL in each step at a seeded delay after a request showing the step is under way, then run
+again; the next run converges with the chaos fleet's invariants and repeats no write.
+
+Equivalent to killing a Prefect worker for what is tested here: a flow run is exactly such a process, SIGKILL
+leaves neither a chance to clean up, and a new run reads the cloud from scratch in both cases (Prefect keeps no
+state the steps use). It costs a third of a worker trial and, printing ``step <name>`` as each step starts,
+shows exactly where the kill landed. The worker trials are in test_prefect_crash_worker.py.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from onboarding.models import CustomerSpec
+from sandbox.client import SandboxProcess
+
+from .crash import CRASH_TIMING, KILL_POINTS, KillPoint, kill, trial_specs, verify_trials, wait_for_request
+from .fleet import register
+
+pytestmark = [pytest.mark.chaos, pytest.mark.xdist_group("chaos")]
+
+REPO = Path(__file__).resolve().parents[2]
+SEED = 4243
+RUN_TIMEOUT_S = 240.0
+TRIALS_AT_ONCE = 3  # independent customers: their kill triggers are told apart by subscription
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _slower_operations(chaos_box: SandboxProcess) -> None:
+    chaos_box.set_timing(**CRASH_TIMING)
+
+
+def _process_trial(
+    box: SandboxProcess, point: KillPoint, spec: CustomerSpec, delay_s: float, tmp: Path
+) -> str:
+    """Kill ``python -m tests.chaos.onboard_once`` in ``point`` after ``delay_s``, run it again to the end; returns
+    the step the kill landed in (the last ``step <name>`` it printed)."""
+    env = {**os.environ, "TMPDIR": str(tmp)}
+    command = [sys.executable, "-m", "tests.chaos.onboard_once", spec.model_dump_json(exclude_none=True)]
+    output = tmp / f"{spec.name}.out"
+    with output.open("w") as out:
+        mark = box.mark()
+        proc = subprocess.Popen(
+            command, stdout=out, stderr=subprocess.STDOUT, cwd=REPO, env=env, start_new_session=True
+        )
+        try:
+            wait_for_request(
+                box, mark, spec.subscription_id.lower(), point, alive=lambda: proc.poll() is None
+            )
+            time.sleep(delay_s)
+        finally:
+            kill(proc)
+    steps = [line.split()[1] for line in output.read_text().splitlines() if line.startswith("step ")]
+    again = subprocess.run(command, capture_output=True, text=True, cwd=REPO, env=env, timeout=RUN_TIMEOUT_S)
+    assert again.returncode == 0 and "verified" in again.stdout, again.stdout[-3000:]
+    return steps[-1] if steps else ""
+
+
+def test_onboarding_process_killed_in_each_step_then_the_next_run_converges(
+    chaos_box: SandboxProcess, tmp_path: Path
+) -> None:
+    rng = random.Random(SEED)
+    specs = trial_specs(60)
+    register(chaos_box, specs)
+    delays = [rng.uniform(*p.delay_s) for p in KILL_POINTS]
+    before, since, started = chaos_box.state(), chaos_box.mark(), time.monotonic()
+    with ThreadPoolExecutor(TRIALS_AT_ONCE) as pool:
+        lasts = list(
+            pool.map(
+                lambda t: _process_trial(chaos_box, *t, tmp_path),
+                zip(KILL_POINTS, specs, delays, strict=True),
+            )
+        )
+    trials_s = time.monotonic() - started
+    landed = [(p.step, last) for p, last in zip(KILL_POINTS, lasts, strict=True)]
+
+    checks = verify_trials(chaos_box, specs, since, before, tmp_path)
+    for step, last in landed:
+        checks.check(step == last, f"kill for {step} landed in {last}")
+    print(
+        f"\nfigure crash_process_trials {len(landed)} in {trials_s:.0f} s ({TRIALS_AT_ONCE} at once), "
+        f"all resumed to verified"
+        f"\nfigure crash_process_landed {landed}"
+        f"\nfigure crash_process_invariant_checks_passed {checks.passed}"
+    )
+    assert not checks.failures, "\n".join(checks.failures)
