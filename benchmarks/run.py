@@ -94,10 +94,12 @@ def write_results(bench: Bench, args: argparse.Namespace, seconds: float, load: 
     previous: dict[str, Any] = json.loads(args.results.read_text()) if args.results.exists() else {}
     phases = previous.get("phases", {}) if previous.get("time_scale") == args.time_scale else {}
     # a partial run (--only) updates the figures it measured and keeps the phase's others
-    phase = phases.setdefault(args.phase, {"figures": {}, "details": {}, "runs": []})
-    phase["figures"].update({f.name: f.as_dict() for f in bench.figures})
-    phase["details"].update(bench.details)
-    phase["runs"].append({"only": args.only, "bench_seconds": round(seconds, 1), "load_average": load})
+    phase = phases.setdefault(args.phase, {})
+    phase.setdefault("figures", {}).update({f.name: f.as_dict() for f in bench.figures})
+    phase.setdefault("details", {}).update(bench.details)
+    phase.setdefault("runs", []).append(
+        {"only": args.only, "bench_seconds": round(seconds, 1), "load_average": load}
+    )
     args.results.write_text(
         json.dumps(
             {
