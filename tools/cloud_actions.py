@@ -23,6 +23,7 @@ def _aks_client(box: SandboxProcess, spec: CustomerSpec) -> ContainerServiceClie
         env["AZURE_CLIENT_SECRET"],
         authority=env["AZURE_AUTHORITY_HOST"],
         disable_instance_discovery=True,
+        connection_verify=env["SANDBOX_CA_BUNDLE"],
     )
     return ContainerServiceClient(
         credential,
@@ -30,6 +31,7 @@ def _aks_client(box: SandboxProcess, spec: CustomerSpec) -> ContainerServiceClie
         base_url=env["SANDBOX_ARM_URL"],
         credential_scopes=["https://management.azure.com/.default"],
         polling_interval=0.2,
+        connection_verify=env["SANDBOX_CA_BUNDLE"],
     )
 
 
