@@ -4,6 +4,11 @@ offboarding when this product installed it.
 Reconcile: read the release first (``helm status`` + ``helm get values``); when the deployed chart version and the
 user-supplied values already match, nothing is run that writes (a re-run makes no helm release). Values go to helm
 as JSON on stdin (pyhelm3), never to disk. ``disable_validation`` is never passed (pyhelm3 splits that flag).
+
+A helm killed mid-operation (a lost worker) leaves the release pending-install/-upgrade/-rollback, and helm then
+refuses every later operation ("another operation is in progress") for ever. A release pending for longer than
+``helm_stale_lock_s`` is taken as left that way and recovered first (pyhelm3: uninstall a pending install, roll
+back a pending upgrade or rollback); a younger one may be a live operation, so it stays a transient error.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import re
 import time
 from collections.abc import Coroutine
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -33,6 +39,7 @@ TRANSIENT_TEXT = re.compile(
     r"etcdserver|no such host|temporary failure in name resolution",
 )
 AUTH_TEXT = re.compile(r"forbidden|unauthorized|401|403")
+PENDING = {"pending-install", "pending-upgrade", "pending-rollback", "uninstalling"}
 
 
 @dataclass
@@ -127,16 +134,25 @@ def make_client(*, settings: Settings, kubeconfig: Path) -> pyhelm3.Client:
 
 
 async def _current(
-    client: pyhelm3.Client, *, release: str, namespace: str
+    client: pyhelm3.Client, *, release: str, namespace: str, recover_after_s: float | None
 ) -> tuple[str, str, dict[str, Any], int] | None:
-    """(status, chart version, user-supplied values, revision) of the deployed release, None when absent."""
+    """(status, chart version, user-supplied values, revision) of the deployed release, None when absent; a
+    release pending for more than ``recover_after_s`` (None: never, a dry run) is recovered first (module doc)."""
     try:
         revision = await client.get_current_revision(release, namespace=namespace)
+        pending = revision.status.value in PENDING
+        if pending and recover_after_s is not None and _age_s(revision.updated) > recover_after_s:
+            await client.get_proceedable_revision(release, namespace=namespace)
+            revision = await client.get_current_revision(release, namespace=namespace)
     except helm_errors.ReleaseNotFoundError:
         return None
     metadata = await revision.chart_metadata()
     values = await revision.values()
     return str(revision.status.value), str(metadata.version), dict(values or {}), int(revision.revision)
+
+
+def _age_s(updated: datetime) -> float:
+    return (datetime.now(UTC) - (updated if updated.tzinfo else updated.replace(tzinfo=UTC))).total_seconds()
 
 
 async def _ensure(
@@ -154,7 +170,12 @@ async def _ensure(
     wanted_version = chart.version.removeprefix("v")
     action = f"read release {namespace}/{release}"
     try:
-        current = await _current(client, release=release, namespace=namespace)
+        current = await _current(
+            client,
+            release=release,
+            namespace=namespace,
+            recover_after_s=None if dry_run else settings.helm_stale_lock_s,
+        )
         if current is not None:
             status, version, have_values, revision = current
             if status == "deployed" and version.removeprefix("v") == wanted_version and have_values == values:
@@ -253,7 +274,12 @@ async def _uninstall(
     release, namespace = chart.release, chart.namespace
     action = f"read release {namespace}/{release}"
     try:
-        current = await _current(client, release=release, namespace=namespace)
+        current = await _current(
+            client,
+            release=release,
+            namespace=namespace,
+            recover_after_s=None if dry_run else settings.helm_stale_lock_s,
+        )
         if current is None:
             return HelmOutcome("absent", release, namespace, "", None, time.monotonic() - started)
         _, version, values, revision = current

@@ -34,6 +34,12 @@ class Settings(BaseSettings):
         description="Service catalog definition used when a customer spec names neither definition nor plan",
     )
     helm_executable: str = Field("helm", description="helm binary (>= 3.8)")
+    helm_stale_lock_s: float = Field(
+        300.0,
+        gt=0,
+        description="How long a release may stay pending-install/-upgrade/-rollback before it is taken as left "
+        "by an interrupted helm and recovered (uninstall or rollback) so the install can go on",
+    )
     poll_interval_s: float = Field(2.0, gt=0, description="Polling interval for long-running operations")
     sdk_retry_total: int = Field(
         3,

@@ -25,6 +25,7 @@ CHAOS_SETTINGS = {
     "ONBOARDING_PROPAGATION_BUDGET_S": "30",
     "ONBOARDING_PROBE_TIMEOUT_S": "60",
     "ONBOARDING_DEPLOYMENT_TIMEOUT_S": "120",
+    "ONBOARDING_HELM_STALE_LOCK_S": "5",
     "ONBOARDING_HELM_EXECUTABLE": shutil.which("helm") or str(REPO / ".tools" / "bin" / "helm"),
 }
 

@@ -6,6 +6,9 @@ Equivalent to killing a Prefect worker for what is tested here: a flow run is ex
 leaves neither a chance to clean up, and a new run reads the cloud from scratch in both cases (Prefect keeps no
 state the steps use). It costs a third of a worker trial and, printing ``step <name>`` as each step starts,
 shows exactly where the kill landed. The worker trials are in test_prefect_crash_worker.py.
+
+One more trial is aimed, not timed: the kill comes while helm holds the release pending-install (seen in the
+cluster's release Secret), the state a lost worker leaves and helm never leaves by itself.
 """
 
 from __future__ import annotations
@@ -19,8 +22,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from kubernetes.client import CoreV1Api
 
+from onboarding.context import CustomerContext
+from onboarding.kube.kubeconfig import customer_cluster
 from onboarding.models import CustomerSpec
+from onboarding.settings import Settings
+from onboarding.steps.discover import discover_cluster
 from sandbox.client import SandboxProcess
 
 from .crash import CRASH_TIMING, KILL_POINTS, KillPoint, kill, trial_specs, verify_trials, wait_for_request
@@ -32,6 +40,7 @@ REPO = Path(__file__).resolve().parents[2]
 SEED = 4243
 RUN_TIMEOUT_S = 240.0
 TRIALS_AT_ONCE = 3  # independent customers: their kill triggers are told apart by subscription
+INSTALL = next(p for p in KILL_POINTS if p.step == "install_pod_identity")
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -92,4 +101,42 @@ def test_onboarding_process_killed_in_each_step_then_the_next_run_converges(
         f"\nfigure crash_process_landed {landed}"
         f"\nfigure crash_process_invariant_checks_passed {checks.passed}"
     )
+    assert not checks.failures, "\n".join(checks.failures)
+
+
+def test_helm_killed_mid_install_is_recovered_by_the_next_run(
+    chaos_box: SandboxProcess, tmp_path: Path
+) -> None:
+    """SIGKILL while helm holds the release pending-install (seen in the cluster's release Secret): helm would refuse
+    every later operation for ever; the next run recovers the release once it is older than helm_stale_lock_s."""
+    spec = trial_specs(80)[KILL_POINTS.index(INSTALL)]
+    register(chaos_box, [spec])
+    before, since = chaos_box.state(), chaos_box.mark()
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    command = [sys.executable, "-m", "tests.chaos.onboard_once", spec.model_dump_json(exclude_none=True)]
+    proc = subprocess.Popen(
+        command,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+        cwd=REPO,
+        env=env,
+        start_new_session=True,
+    )
+    try:
+        wait_for_request(
+            chaos_box, since, spec.subscription_id.lower(), INSTALL, alive=lambda: proc.poll() is None
+        )
+        ctx = CustomerContext(spec, Settings())
+        with customer_cluster(ctx, discover_cluster(ctx), step="crash-trial") as access:
+            core = CoreV1Api(access.api)
+            selector = f"owner=helm,name={spec.chart.release},status=pending-install"
+            while not core.list_namespaced_secret(spec.chart.namespace, label_selector=selector).items:
+                assert proc.poll() is None, "the install finished before it was seen pending"
+            kill(proc)
+            assert core.list_namespaced_secret(spec.chart.namespace, label_selector=selector).items
+    finally:
+        kill(proc)
+    again = subprocess.run(command, capture_output=True, text=True, cwd=REPO, env=env, timeout=RUN_TIMEOUT_S)
+    assert again.returncode == 0 and "verified" in again.stdout, again.stdout[-3000:]
+    checks = verify_trials(chaos_box, [spec], since, before, tmp_path)
     assert not checks.failures, "\n".join(checks.failures)
