@@ -33,6 +33,7 @@ from .invariants import (
 
 # Slower operations widen the windows a kill can land in (the product polls, so only the wall time changes).
 CRASH_TIMING = {"app_deploy_s": 2.0, "vmss_update_s": 1.5, "pod_start_s": 1.0, "principal_not_found_s": 4.0}
+HOLD_S = 2
 
 
 @dataclass(frozen=True)
@@ -42,10 +43,19 @@ class KillPoint:
     occurrence: int
     delay_s: tuple[float, float]  # seeded uniform delay after the trigger
     shape: int  # fleet catalog shape: 0 managed aad-pod-identity, 1 standard mode with Owner, 2 adopted
+    # A GET of the step answered once with 429 + Retry-After: the client waits inside the step, widening a
+    # window that is otherwise a few milliseconds long.
+    hold: str | None = None
 
     @property
     def task(self) -> str:
         return self.step.replace("_", "-")
+
+    def hold_rules(self, spec: CustomerSpec) -> list[dict[str, Any]]:
+        if self.hold is None:
+            return []
+        path = f"/subscriptions/{spec.subscription_id}/{self.hold}"
+        return [{"method": "GET", "path": path, "status": 429, "retry_after": HOLD_S, "count": 1}]
 
 
 KILL_POINTS = (
@@ -53,13 +63,14 @@ KILL_POINTS = (
     KillPoint("ensure_managed_app", r"^PUT .*/Microsoft\.Solutions/applications/[^/]+$", 1, (0.0, 1.5), 0),
     # between the reads of discovery
     KillPoint("discover_cluster", r"^GET .*/managedClusters/[^/]+$", 1, (0.0, 0.15), 0),
-    # after the step's first read: its other read, or the kubelet's new assignment (PrincipalNotFound or made)
+    # after the step's first read, while it waits out a 429 on its second, before the kubelet's new assignment
     KillPoint(
         "ensure_node_rg_roles",
         r"^GET .*-aks-rg/providers/Microsoft\.Authorization/roleAssignments$",
         1,
-        (0.0, 0.4),
+        (0.2, 1.5),
         1,
+        hold=r"resourceGroups/[^/]+-mrg/providers/Microsoft\.Authorization/roleAssignments$",
     ),
     # during the scale set PATCH's long-running operation
     KillPoint("attach_identities", r"^PATCH .*/virtualMachineScaleSets/", 1, (0.0, 1.0), 0),

@@ -56,6 +56,7 @@ def _process_trial(
     env = {**os.environ, "TMPDIR": str(tmp)}
     command = [sys.executable, "-m", "tests.chaos.onboard_once", spec.model_dump_json(exclude_none=True)]
     output = tmp / f"{spec.name}.out"
+    box.set_faults(point.hold_rules(spec))
     with output.open("w") as out:
         mark = box.mark()
         proc = subprocess.Popen(

@@ -44,6 +44,7 @@ def _worker_trial(
     in ``point`` after ``delay_s``, then the next run of the deployment to COMPLETED on the resume worker; returns
     the killed run's task run states as the server knows them (where the kill landed)."""
     queue = f"crash-{trial}"
+    box.set_faults(point.hold_rules(spec))
     with prefect_client(stack) as client:
         mark = box.mark()
         run_id = create_run(client, spec, queue)
