@@ -25,6 +25,12 @@ class Settings(BaseSettings):
     ca_bundle: Path | None = Field(
         None, description="CA bundle for TLS to ARM, Entra ID and storage (private clouds)"
     )
+    client_secret_file: Path | None = Field(
+        None,
+        description="File holding the publisher's client secret, used instead of AZURE_CLIENT_SECRET: a secret in "
+        "the environment is copied by whatever starts processes (Prefect's process worker writes the flow run's "
+        "environment to a workspace file, left on disk when the worker is killed)",
+    )
     default_chart_repository: str = Field(
         UPSTREAM_CHART_REPOSITORY,
         description="Chart repository used when a customer does not name one (a mirror)",

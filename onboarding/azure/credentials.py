@@ -34,11 +34,24 @@ def _transport_options(settings: Settings) -> dict[str, Any]:
     return options
 
 
+def _client_secret(settings: Settings) -> str | None:
+    """From ``settings.client_secret_file`` when set (kept out of the environment), else AZURE_CLIENT_SECRET."""
+    if settings.client_secret_file is None:
+        return os.environ.get("AZURE_CLIENT_SECRET")
+    try:
+        return settings.client_secret_file.read_text().strip()
+    except OSError as exc:
+        raise PermanentError(
+            f"cannot read the publisher's client secret file {settings.client_secret_file}: {exc.strerror}",
+            hint="check ONBOARDING_CLIENT_SECRET_FILE and the file's permissions",
+        ) from None
+
+
 def publisher_credential(settings: Settings) -> TokenCredential:
-    """The publisher principal: a client secret from AZURE_* when given, else DefaultAzureCredential."""
-    tenant, client, secret = (
-        os.environ.get(k) for k in ("AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET")
-    )
+    """The publisher principal: a client secret (AZURE_TENANT_ID, AZURE_CLIENT_ID and the secret file or
+    AZURE_CLIENT_SECRET) when given, else DefaultAzureCredential."""
+    tenant, client = (os.environ.get(k) for k in ("AZURE_TENANT_ID", "AZURE_CLIENT_ID"))
+    secret = _client_secret(settings)
     options = _transport_options(settings)
     if tenant and client and secret:
         register_secret(secret)

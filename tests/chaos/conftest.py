@@ -30,13 +30,27 @@ CHAOS_SETTINGS = {
 }
 
 
+def product_env(box: SandboxProcess) -> dict[str, str]:
+    """The sandbox's settings for the product, with the publisher's client secret in a 0600 file
+    (ONBOARDING_CLIENT_SECRET_FILE) instead of the environment, which Prefect's workers copy to disk."""
+    secret_file = box.state_dir / "publisher-client-secret"
+    if not secret_file.exists():
+        secret_file.touch(mode=0o600)
+        secret_file.write_text(box.env["AZURE_CLIENT_SECRET"])
+    env = {k: v for k, v in box.env.items() if k != "AZURE_CLIENT_SECRET"}
+    return {**env, **CHAOS_SETTINGS, "ONBOARDING_CLIENT_SECRET_FILE": str(secret_file)}
+
+
 @pytest.fixture(scope="package")
 def chaos_box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxProcess]:
     box = SandboxProcess(tmp_path_factory.mktemp("chaos-sandbox"), profile="fast")
     try:
         box.start()
         with pytest.MonkeyPatch.context() as mp:
-            for key, value in {**box.env, **CHAOS_SETTINGS}.items():
+            mp.delenv(
+                "AZURE_CLIENT_SECRET", raising=False
+            )  # another sandbox's, if the session one was applied
+            for key, value in product_env(box).items():
                 mp.setenv(key, value)
             get_settings.cache_clear()
             yield box
@@ -64,7 +78,7 @@ def chaos_stack(
     what they leave on disk can be inspected."""
     home = tmp_path_factory.mktemp("chaos-prefect")
     (home / "tmp").mkdir()
-    env = {**chaos_box.env, **CHAOS_SETTINGS, "TMPDIR": str(home / "tmp")}
+    env = {**product_env(chaos_box), "TMPDIR": str(home / "tmp")}
     stack = PrefectStack(home, extra_env=env)
     try:
         stack.start()
