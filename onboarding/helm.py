@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import logging
 import re
 import time
 from collections.abc import Coroutine
@@ -31,6 +32,10 @@ from .models import ChartSource, PodIdentityMode
 from .settings import Settings
 
 T = TypeVar("T")
+
+# pyhelm3 warns on every non-zero helm exit, including the expected "release: not found" of a first install; the
+# product raises its own classified error for the failures that matter, so those warnings are only noise.
+logging.getLogger("pyhelm3.command").setLevel(logging.ERROR)
 
 TRANSIENT_TEXT = re.compile(
     r"another operation \(install/upgrade/rollback\) is in progress|connection refused|i/o timeout|"
