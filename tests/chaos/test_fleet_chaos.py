@@ -111,8 +111,7 @@ def test_fleet_converges_under_transient_faults(chaos_box: SandboxProcess) -> No
     try:
         with ThreadPoolExecutor(THREADS) as pool:
             futures = [
-                pool.submit(_onboard_like_the_reconcile, ctx, tally=tally, reruns=reruns)
-                for ctx in contexts
+                pool.submit(_onboard_like_the_reconcile, ctx, tally=tally, reruns=reruns) for ctx in contexts
             ]
             clusters = [f.result() for f in futures]
         fired = {

@@ -21,7 +21,9 @@ TEST_SETTINGS = {
 
 
 @pytest.fixture(scope="session")
-def prefect_stack(sandbox: SandboxProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrefectStack]:
+def prefect_stack(
+    sandbox: SandboxProcess, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[PrefectStack]:
     os.environ.update(TEST_SETTINGS)
     stack = PrefectStack(tmp_path_factory.mktemp("prefect"), extra_env={**sandbox.env, **TEST_SETTINGS})
     stack.start()
