@@ -5,17 +5,21 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from prefect import get_client, task
+from prefect import get_client, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
+from prefect.client.schemas.objects import FlowRun
+from prefect.concurrency.asyncio import ConcurrencySlotAcquisitionError
 from prefect.concurrency.sync import concurrency
 from prefect.deployments import run_deployment
 from prefect.exceptions import ObjectAlreadyExists
 
 from onboarding.models import CustomerSpec
+from onboarding.redact import redact
 from onboarding.settings import get_settings
 
 FLEET_DEPLOYMENT = "onboard-customer/fleet"
+SLOT_RETRY_DELAYS_S = (2.0, 5.0, 15.0, 30.0)
 
 
 def subscription_limit(subscription_id: str) -> str:
@@ -38,21 +42,55 @@ def ensure_subscription_limits(subscription_ids: list[str], limit: int) -> list[
     return created
 
 
+def _acquire_then_run(spec: CustomerSpec, dry_run: bool) -> FlowRun:
+    """The child run under the subscription's limit. Slot acquisition fails when the API server is overloaded
+    (a 503 outlives the client's own retries); it is retried here with backoff, since nothing has started yet."""
+    for attempt, delay in enumerate([*SLOT_RETRY_DELAYS_S, None], start=1):
+        try:
+            with concurrency(subscription_limit(spec.subscription_id), occupy=1, strict=True):
+                return run_deployment(
+                    FLEET_DEPLOYMENT,
+                    parameters={
+                        "customer": spec.model_dump(mode="json", exclude_none=True),
+                        "dry_run": dry_run,
+                    },
+                    timeout=get_settings().deployment_timeout_s,
+                )
+        except ConcurrencySlotAcquisitionError as exc:
+            if delay is None:
+                raise
+            get_run_logger().warning(
+                "%s: no slot of %s (attempt %d): %s; retrying in %g s",
+                spec.name,
+                subscription_limit(spec.subscription_id),
+                attempt,
+                exc,
+                delay,
+            )
+            time.sleep(delay)
+    raise AssertionError("unreachable")
+
+
 @task(name="reconcile-customer", task_run_name="reconcile-{spec.name}", cache_policy=NO_CACHE)
 def reconcile_customer_task(spec: CustomerSpec, dry_run: bool = False) -> dict[str, Any]:
     """Run the customer's onboarding as a child flow run on any worker; never raises, returns a fleet row."""
     started = time.monotonic()
-    with concurrency(subscription_limit(spec.subscription_id), occupy=1, strict=True):
-        run = run_deployment(
-            FLEET_DEPLOYMENT,
-            parameters={"customer": spec.model_dump(mode="json", exclude_none=True), "dry_run": dry_run},
-            timeout=get_settings().deployment_timeout_s,
-        )
+    row: dict[str, Any] = {"customer": spec.name, "subscription": spec.subscription_id}
+    try:
+        run = _acquire_then_run(spec, dry_run)
+    except Exception as exc:  # one customer's failure must not stop the fleet: it is reported in its row
+        reason = redact(f"{type(exc).__name__}: {exc}")
+        return {
+            **row,
+            "outcome": "failed",
+            "seconds": round(time.monotonic() - started, 1),
+            "reason": reason,
+            "flow_run": "",
+        }
     state = run.state
     ok = bool(state and state.is_completed())
     return {
-        "customer": spec.name,
-        "subscription": spec.subscription_id,
+        **row,
         "outcome": ("planned" if dry_run else "verified") if ok else "failed",
         "seconds": round(time.monotonic() - started, 1),
         "reason": ""
