@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlencode
 
 from .. import authz
@@ -115,6 +115,12 @@ def rg_id(sub: str, rg: str) -> str:
     return f"/subscriptions/{sub}/resourceGroups/{rg}"
 
 
+def resource_id_of(call: Call, type_name: str, name: str | None = None) -> str:
+    """The id of the ``type_name`` resource the call's path names (``name`` overrides ``params['name']``)."""
+    p = call.params
+    return f"{rg_id(p['sub'], p['rg'])}/providers/{type_name}/{p['name'] if name is None else name}"
+
+
 def resource_group_of(resource_id: str) -> str | None:
     m = re.match(RG, resource_id, re.IGNORECASE)
     return rg_id(m["sub"], m["rg"]) if m else None
@@ -204,3 +210,41 @@ def resources_of_type(world: World, type_name: str, under: str | None = None) ->
             for k, r in world.resources.items()
             if r.get("type", "").lower() == type_name.lower() and k.startswith(prefix)
         ]
+
+
+ResourceView = Callable[[World, dict[str, Any]], dict[str, Any]]
+
+
+class ReadHandlers(NamedTuple):
+    """GET one resource, list a resource group's, list a subscription's (what callers may read)."""
+
+    get: ArmHandler
+    list_in_group: ArmHandler
+    list_in_subscription: ArmHandler
+
+
+def _public_view(world: World, body: dict[str, Any]) -> dict[str, Any]:
+    return public(body)
+
+
+def read_handlers(
+    type_name: str, read_action: str | None = None, view: ResourceView = _public_view
+) -> ReadHandlers:
+    """A resource type's read routes; ``view`` renders a stored body (default: its public keys)."""
+    action = read_action or f"{type_name}/read"
+
+    def get(call: Call) -> Response:
+        resource_id = resource_id_of(call, type_name)
+        require(call, action, resource_id)
+        return json_response(view(call.world, require_resource(call, resource_id, type_name)))
+
+    def list_in_group(call: Call) -> Response:
+        rg = require_rg(call)
+        require(call, action, rg["id"])
+        return paged(call, [view(call.world, r) for r in call.world.children(rg["id"], type_name)])
+
+    def list_in_subscription(call: Call) -> Response:
+        found = resources_of_type(call.world, type_name, f"/subscriptions/{call.params['sub']}")
+        return paged(call, [view(call.world, r) for r in visible(call, action, found)])
+
+    return ReadHandlers(get, list_in_group, list_in_subscription)

@@ -14,14 +14,11 @@ from .base import (
     ArmError,
     ArmRouter,
     Call,
-    paged,
     public,
-    require,
+    read_handlers,
     require_resource,
-    require_rg,
     require_write,
-    resources_of_type,
-    visible,
+    resource_id_of,
 )
 from .lro import Operations
 from .msi import UAI_TYPE
@@ -95,24 +92,10 @@ def vmss_body(
 
 
 def _vmss_id(call: Call) -> str:
-    p = call.params
-    return f"/subscriptions/{p['sub']}/resourceGroups/{p['rg']}/providers/{VMSS_TYPE}/{p['name']}"
+    return resource_id_of(call, VMSS_TYPE)
 
 
-def get_vmss(call: Call) -> Response:
-    require(call, VMSS_READ, _vmss_id(call))
-    return json_response(public(require_resource(call, _vmss_id(call), VMSS_TYPE)))
-
-
-def list_in_group(call: Call) -> Response:
-    rg = require_rg(call)
-    require(call, VMSS_READ, rg["id"])
-    return paged(call, call.world.children(rg["id"], VMSS_TYPE))
-
-
-def list_in_subscription(call: Call) -> Response:
-    found = resources_of_type(call.world, VMSS_TYPE, f"/subscriptions/{call.params['sub']}")
-    return paged(call, visible(call, VMSS_READ, found))
+get_vmss, list_in_group, list_in_subscription = read_handlers(VMSS_TYPE, VMSS_READ)
 
 
 def _requested_identity(call: Call, current: dict[str, Any], requested: dict[str, Any]) -> dict[str, Any]:

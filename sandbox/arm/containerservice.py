@@ -20,12 +20,12 @@ from .base import (
     Call,
     paged,
     public,
+    read_handlers,
     require,
     require_resource,
-    require_rg,
     require_write,
+    resource_id_of,
     resources_of_type,
-    visible,
 )
 from .compute import VMSS_TYPE, vmss_body
 from .lro import Operations
@@ -110,26 +110,10 @@ def cluster_view(world: World, cluster: dict[str, Any]) -> dict[str, Any]:
 
 
 def _cluster_id(call: Call) -> str:
-    p = call.params
-    return f"/subscriptions/{p['sub']}/resourceGroups/{p['rg']}/providers/{MC_TYPE}/{p['name']}"
+    return resource_id_of(call, MC_TYPE)
 
 
-def get_cluster(call: Call) -> Response:
-    require(call, MC_READ, _cluster_id(call))
-    return json_response(cluster_view(call.world, require_resource(call, _cluster_id(call), MC_TYPE)))
-
-
-def list_in_group(call: Call) -> Response:
-    rg = require_rg(call)
-    require(call, MC_READ, rg["id"])
-    return paged(call, [cluster_view(call.world, c) for c in call.world.children(rg["id"], MC_TYPE)])
-
-
-def list_in_subscription(call: Call) -> Response:
-    found = visible(
-        call, MC_READ, resources_of_type(call.world, MC_TYPE, f"/subscriptions/{call.params['sub']}")
-    )
-    return paged(call, [cluster_view(call.world, c) for c in found])
+get_cluster, list_in_group, list_in_subscription = read_handlers(MC_TYPE, MC_READ, view=cluster_view)
 
 
 def _kubeconfig(world: World, cluster: dict[str, Any], user: str, token: str, server: str) -> str:

@@ -14,10 +14,12 @@ from .base import (
     Call,
     paged,
     public,
+    read_handlers,
     require,
     require_resource,
     require_rg,
     require_write,
+    resource_id_of,
 )
 
 UAI_TYPE = "Microsoft.ManagedIdentity/userAssignedIdentities"
@@ -71,25 +73,15 @@ def create_identity(
     )
 
 
-def _uai_id(call: Call, name: str) -> str:
-    p = call.params
-    return f"/subscriptions/{p['sub']}/resourceGroups/{p['rg']}/providers/{UAI_TYPE}/{name}"
+def _uai_id(call: Call) -> str:
+    return resource_id_of(call, UAI_TYPE)
 
 
-def list_identities(call: Call) -> Response:
-    rg = require_rg(call)
-    require(call, f"{UAI_TYPE}/read", rg["id"])
-    return paged(call, call.world.children(rg["id"], UAI_TYPE))
-
-
-def get_identity(call: Call) -> Response:
-    resource_id = _uai_id(call, call.params["name"])
-    require(call, f"{UAI_TYPE}/read", resource_id)
-    return json_response(public(require_resource(call, resource_id, UAI_TYPE)))
+get_identity, list_identities, _ = read_handlers(UAI_TYPE)
 
 
 def put_identity(call: Call) -> Response:
-    resource_id = _uai_id(call, call.params["name"])
+    resource_id = _uai_id(call)
     require_rg(call)
     require_write(call, f"{UAI_TYPE}/write", resource_id)
     body = call.body()
@@ -105,11 +97,11 @@ def put_identity(call: Call) -> Response:
 
 
 def _fic_id(call: Call) -> str:
-    return f"{_uai_id(call, call.params['name'])}/federatedIdentityCredentials/{call.params['fic']}"
+    return f"{_uai_id(call)}/federatedIdentityCredentials/{call.params['fic']}"
 
 
 def list_fics(call: Call) -> Response:
-    parent = _uai_id(call, call.params["name"])
+    parent = _uai_id(call)
     require(call, f"{FIC_TYPE}/read", parent)
     require_resource(call, parent, UAI_TYPE)
     return paged(call, call.world.children(parent, FIC_TYPE))
@@ -121,7 +113,7 @@ def get_fic(call: Call) -> Response:
 
 
 def put_fic(call: Call) -> Response:
-    parent = _uai_id(call, call.params["name"])
+    parent = _uai_id(call)
     fic_id = _fic_id(call)
     require_write(call, f"{FIC_TYPE}/write", fic_id)
     require_resource(call, parent, UAI_TYPE)

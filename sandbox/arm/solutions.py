@@ -14,14 +14,13 @@ from .base import (
     ArmRouter,
     Call,
     now_iso,
-    paged,
     public,
+    read_handlers,
     require,
     require_resource,
     require_rg,
     require_write,
-    resources_of_type,
-    visible,
+    resource_id_of,
 )
 from .lro import Operations
 from .managedapp import (
@@ -40,8 +39,7 @@ _PLAN_FIELDS = ("name", "publisher", "product", "version")
 
 
 def _app_id(call: Call) -> str:
-    p = call.params
-    return f"/subscriptions/{p['sub']}/resourceGroups/{p['rg']}/providers/{APP_TYPE}/{p['name']}"
+    return resource_id_of(call, APP_TYPE)
 
 
 def application_body(world: World, app_id: str, body: dict[str, Any], caller: Principal) -> dict[str, Any]:
@@ -166,20 +164,7 @@ def put_app(call: Call, ops: Operations) -> Response:
     return json_response(public(app), 201, **ops.headers(call, op))
 
 
-def get_app(call: Call) -> Response:
-    require(call, APP_READ, _app_id(call))
-    return json_response(public(require_resource(call, _app_id(call), APP_TYPE)))
-
-
-def list_in_group(call: Call) -> Response:
-    rg = require_rg(call)
-    require(call, APP_READ, rg["id"])
-    return paged(call, call.world.children(rg["id"], APP_TYPE))
-
-
-def list_in_subscription(call: Call) -> Response:
-    apps = resources_of_type(call.world, APP_TYPE, f"/subscriptions/{call.params['sub']}")
-    return paged(call, visible(call, APP_READ, apps))
+get_app, list_in_group, list_in_subscription = read_handlers(APP_TYPE, APP_READ)
 
 
 def _succeeded_app(call: Call) -> dict[str, Any]:

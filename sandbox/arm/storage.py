@@ -5,22 +5,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from ..httpd import Response, json_response
 from ..state import World
-from .base import (
-    RG,
-    SUB,
-    ArmRouter,
-    Call,
-    now_iso,
-    paged,
-    public,
-    require,
-    require_resource,
-    require_rg,
-    resources_of_type,
-    visible,
-)
+from .base import RG, SUB, ArmRouter, now_iso, read_handlers
 
 SA_TYPE = "Microsoft.Storage/storageAccounts"
 SA_READ = f"{SA_TYPE}/read"
@@ -50,25 +36,7 @@ def storage_account_body(world: World, resource_id: str, location: str) -> dict[
     }
 
 
-def _sa_id(call: Call) -> str:
-    p = call.params
-    return f"/subscriptions/{p['sub']}/resourceGroups/{p['rg']}/providers/{SA_TYPE}/{p['name']}"
-
-
-def get_account(call: Call) -> Response:
-    require(call, SA_READ, _sa_id(call))
-    return json_response(public(require_resource(call, _sa_id(call), SA_TYPE)))
-
-
-def list_in_group(call: Call) -> Response:
-    rg = require_rg(call)
-    require(call, SA_READ, rg["id"])
-    return paged(call, call.world.children(rg["id"], SA_TYPE))
-
-
-def list_in_subscription(call: Call) -> Response:
-    accounts = resources_of_type(call.world, SA_TYPE, f"/subscriptions/{call.params['sub']}")
-    return paged(call, visible(call, SA_READ, accounts))
+get_account, list_in_group, list_in_subscription = read_handlers(SA_TYPE, SA_READ)
 
 
 def register(router: ArmRouter) -> None:
