@@ -139,10 +139,13 @@ def make_client(*, settings: Settings, kubeconfig: Path) -> pyhelm3.Client:
 
 
 async def _current(
-    client: pyhelm3.Client, *, release: str, namespace: str, recover_after_s: float | None
+    client: pyhelm3.Client, *, chart: ChartSource, settings: Settings, dry_run: bool
 ) -> tuple[str, str, dict[str, Any], int] | None:
-    """(status, chart version, user-supplied values, revision) of the deployed release, None when absent; a
-    release pending for more than ``recover_after_s`` (None: never, a dry run) is recovered first (module doc)."""
+    """(status, chart version, user-supplied values, revision) of the chart's deployed release, None when
+    absent; a release pending for more than ``settings.helm_stale_lock_s`` is recovered first, except in a dry
+    run (module doc)."""
+    release, namespace = chart.release, chart.namespace
+    recover_after_s = None if dry_run else settings.helm_stale_lock_s
     try:
         revision = await client.get_current_revision(release, namespace=namespace)
         pending = revision.status.value in PENDING
@@ -175,12 +178,7 @@ async def _ensure(
     wanted_version = chart.version.removeprefix("v")
     action = f"read release {namespace}/{release}"
     try:
-        current = await _current(
-            client,
-            release=release,
-            namespace=namespace,
-            recover_after_s=None if dry_run else settings.helm_stale_lock_s,
-        )
+        current = await _current(client, chart=chart, settings=settings, dry_run=dry_run)
         if current is not None:
             status, version, have_values, revision = current
             if status == "deployed" and version.removeprefix("v") == wanted_version and have_values == values:
@@ -279,12 +277,7 @@ async def _uninstall(
     release, namespace = chart.release, chart.namespace
     action = f"read release {namespace}/{release}"
     try:
-        current = await _current(
-            client,
-            release=release,
-            namespace=namespace,
-            recover_after_s=None if dry_run else settings.helm_stale_lock_s,
-        )
+        current = await _current(client, chart=chart, settings=settings, dry_run=dry_run)
         if current is None:
             return HelmOutcome("absent", release, namespace, "", None, time.monotonic() - started)
         _, version, values, revision = current
