@@ -58,6 +58,30 @@ def _spec(customer: dict[str, Any], **overrides: Any) -> CustomerSpec:
     return load_customer_spec(raw)
 
 
+def _adopted_marketplace_app(box: SandboxProcess, name: str) -> tuple[dict[str, Any], CustomerSpec]:
+    """A customer that bought the Marketplace application, and its spec adopting it (adopt_only)."""
+    customer = _customer(
+        box, name, adopt={"aksName": f"{name}aks", "nodeResourceGroup": f"{name}-ama-aks-rg"}
+    )
+    spec = _spec(
+        customer,
+        managed_application={
+            "resource_group": customer["application_resource_group"],
+            "name": name,
+            "managed_resource_group": f"{name}-mrg",
+            "adopt_only": True,
+            "plan": {
+                "name": "aks",
+                "publisher": "sandbox-publisher",
+                "product": "ama-aks",
+                "version": "1.0.0",
+            },
+            "parameters": {"aks_name": f"{name}aks", "node_resource_group": f"{name}-ama-aks-rg"},
+        },
+    )
+    return customer, spec
+
+
 def _mark(box: SandboxProcess) -> int:
     return len(box.requests_log())
 
@@ -153,25 +177,7 @@ def test_fresh_customer_onboards_then_reruns_without_writes(sandbox: SandboxProc
 
 
 def test_marketplace_application_is_adopted(sandbox: SandboxProcess) -> None:
-    customer = _customer(
-        sandbox, "azmarket", adopt={"aksName": "azmarketaks", "nodeResourceGroup": "azmarket-ama-aks-rg"}
-    )
-    spec = _spec(
-        customer,
-        managed_application={
-            "resource_group": customer["application_resource_group"],
-            "name": "azmarket",
-            "managed_resource_group": "azmarket-mrg",
-            "adopt_only": True,
-            "plan": {
-                "name": "aks",
-                "publisher": "sandbox-publisher",
-                "product": "ama-aks",
-                "version": "1.0.0",
-            },
-            "parameters": {"aks_name": "azmarketaks", "node_resource_group": "azmarket-ama-aks-rg"},
-        },
-    )
+    customer, spec = _adopted_marketplace_app(sandbox, "azmarket")
     ctx = CustomerContext(spec, _settings())
     mark = _mark(sandbox)
     adopted = ensure_managed_app(ctx)
@@ -212,25 +218,7 @@ def test_adopt_only_without_an_application_is_permanent(sandbox: SandboxProcess)
 @pytest.fixture(scope="module")
 def deployed(sandbox: SandboxProcess) -> CustomerSpec:
     """A deployed application in managed mode, as the publisher would leave it after step 1."""
-    customer = _customer(
-        sandbox, "azfaults", adopt={"aksName": "azfaultsaks", "nodeResourceGroup": "azfaults-ama-aks-rg"}
-    )
-    return _spec(
-        customer,
-        managed_application={
-            "resource_group": customer["application_resource_group"],
-            "name": "azfaults",
-            "managed_resource_group": "azfaults-mrg",
-            "adopt_only": True,
-            "plan": {
-                "name": "aks",
-                "publisher": "sandbox-publisher",
-                "product": "ama-aks",
-                "version": "1.0.0",
-            },
-            "parameters": {"aks_name": "azfaultsaks", "node_resource_group": "azfaults-ama-aks-rg"},
-        },
-    )
+    return _adopted_marketplace_app(sandbox, "azfaults")[1]
 
 
 @pytest.mark.parametrize(
