@@ -12,14 +12,15 @@ from prefect.client.schemas.objects import FlowRun
 from prefect.concurrency.asyncio import ConcurrencySlotAcquisitionError
 from prefect.concurrency.sync import concurrency
 from prefect.deployments import run_deployment
-from prefect.exceptions import ObjectAlreadyExists
+from prefect.exceptions import ObjectAlreadyExists, PrefectHTTPStatusError
+from prefect.runtime import flow_run
 
 from onboarding.models import CustomerSpec
 from onboarding.redact import redact
 from onboarding.settings import get_settings
 
 FLEET_DEPLOYMENT = "onboard-customer/fleet"
-SLOT_RETRY_DELAYS_S = (2.0, 5.0, 15.0, 30.0)
+SERVER_RETRY_DELAYS_S = (5.0, 15.0, 30.0, 60.0)
 
 
 def subscription_limit(subscription_id: str) -> str:
@@ -42,10 +43,20 @@ def ensure_subscription_limits(subscription_ids: list[str], limit: int) -> list[
     return created
 
 
+def _server_overloaded(exc: Exception) -> bool:
+    """A failure of the Prefect API itself (e.g. SQLite's "database is locked" as a 503) that outlived the
+    client's own retries, not of the customer's onboarding."""
+    if isinstance(exc, ConcurrencySlotAcquisitionError):
+        return True
+    return isinstance(exc, PrefectHTTPStatusError) and exc.response.status_code >= 500
+
+
 def _acquire_then_run(spec: CustomerSpec, dry_run: bool) -> FlowRun:
-    """The child run under the subscription's limit. Slot acquisition fails when the API server is overloaded
-    (a 503 outlives the client's own retries); it is retried here with backoff, since nothing has started yet."""
-    for attempt, delay in enumerate([*SLOT_RETRY_DELAYS_S, None], start=1):
+    """The child run under the subscription's limit. An overloaded API server is retried with backoff; the child
+    run's idempotency key (this fleet run + customer) makes a retry find the run an earlier attempt created
+    instead of starting a second one."""
+    key = f"reconcile-fleet-{flow_run.get_id()}-{spec.name}-{'plan' if dry_run else 'apply'}"
+    for attempt, delay in enumerate([*SERVER_RETRY_DELAYS_S, None], start=1):
         try:
             with concurrency(subscription_limit(spec.subscription_id), occupy=1, strict=True):
                 return run_deployment(
@@ -55,16 +66,16 @@ def _acquire_then_run(spec: CustomerSpec, dry_run: bool) -> FlowRun:
                         "dry_run": dry_run,
                     },
                     timeout=get_settings().deployment_timeout_s,
+                    idempotency_key=key,
                 )
-        except ConcurrencySlotAcquisitionError as exc:
-            if delay is None:
+        except Exception as exc:
+            if delay is None or not _server_overloaded(exc):
                 raise
             get_run_logger().warning(
-                "%s: no slot of %s (attempt %d): %s; retrying in %g s",
+                "%s: Prefect API unavailable (attempt %d): %s; retrying in %g s",
                 spec.name,
-                subscription_limit(spec.subscription_id),
                 attempt,
-                exc,
+                redact(str(exc))[:300],
                 delay,
             )
             time.sleep(delay)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from pathlib import Path
 
@@ -54,9 +55,11 @@ def test_fleet_of_ten_with_one_broken(
             register_customer(sandbox, spec)
 
     name = "reconcile-fleet/nightly"
+    started = time.monotonic()
     run = prefect_stack.run_deployments([name], parameters={"catalog_dir": str(catalog)}, timeout_s=1500)[
         name
     ]
+    print(f"\nfigure fleet_of_ten_wall {time.monotonic() - started:.0f} s from the run's creation to its end")
     assert run.state.is_failed(), "one customer failed, so the fleet run reports failure"
     assert BROKEN in (run.state.message or "")
 
