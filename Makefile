@@ -36,7 +36,7 @@ demo: install
 	$(PY) -m tools.demo $(DEMO_ARGS)
 
 bench: install
-	$(PY) -m benchmarks.run
+	$(PY) -m benchmarks.run $(BENCH_ARGS)
 
 scale-demo: install
 	$(PY) -m tools.scale_demo $(SCALE_ARGS)
