@@ -46,18 +46,21 @@ def first_scale_set(box: SandboxProcess, customer: str) -> str | None:
     return None
 
 
-def event_latency(api_url: str, customer: str, vmss: str) -> str:
-    """Emit a drift event for a scale set the fleet run completed (the triggered run is a no-op reconcile)."""
+def event_latency(api_url: str, customer: str, vmss: str, samples: int) -> str:
+    """Emit drift events, one at a time, for a scale set the fleet run completed (each triggered run is a no-op
+    reconcile) and report the seconds from each event to the flow run it triggered."""
     resource = {
         "prefect.resource.id": f"aks.nodepool.{customer}.{vmss.rsplit('/', 1)[-1]}",
         "customer.id": customer,
         "azure.vmss.id": vmss,
     }
+    seconds = []
     try:
-        latency = trigger_latency(api_url, EVENT_DEPLOYMENT, "aks.nodepool.drifted", resource)
+        for _ in range(samples):
+            seconds.append(trigger_latency(api_url, EVENT_DEPLOYMENT, "aks.nodepool.drifted", resource))
     except TimeoutError as exc:
-        return f"event -> triggered flow run: {exc}"
-    return f"event -> triggered flow run created: {latency:.2f} s"
+        return f"event -> triggered flow run: {exc} (after {len(seconds)} triggered)"
+    return f"event -> triggered flow run created: {', '.join(f'{s:.2f}' for s in seconds)} s"
 
 
 def report(outcome: FleetOutcome, customers: int, workers: int) -> None:
@@ -87,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs-per-worker", type=int, default=4, help="flow runs one worker runs at once")
     parser.add_argument("--time-scale", type=float, default=0.01, help="multiplier for Azure's real delays")
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds to wait for the fleet run")
+    parser.add_argument("--event-samples", type=int, default=5, help="drift events emitted after the fleet")
     parser.add_argument(
         "--profile", choices=["realistic", "fast"], default="realistic", help="sandbox latency profile"
     )
@@ -134,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         vmss = first_scale_set(box, specs[0].name)
         if vmss:
             print(f"event stream backlog per consumer group: {stack.redis.stream_lag()}")
-            print(event_latency(stack.prefect.api_url, specs[0].name, vmss))
+            print(event_latency(stack.prefect.api_url, specs[0].name, vmss, args.event_samples))
             print(f"event stream backlog per consumer group: {stack.redis.stream_lag()}")
         print(f"scale demo wall time: {time.monotonic() - started:.0f} s")
         return 0 if len(outcome.completed()) == len(specs) else 1

@@ -240,13 +240,15 @@ class RedisServer:
         _wait_for_port(self.proc, self.port, timeout_s, f"redis-server (see {directory / 'redis.log'})")
         return self
 
-    def consumers(self, stream: str) -> dict[str, int]:
-        """Consumers per consumer group of a stream (a group's consumer appears at its first read)."""
+    def groups(self, stream: str) -> set[str]:
+        """Consumer groups of a stream. A Prefect consumer creates its group right before its first XREADGROUP;
+        Redis 7.0 lists a consumer in its group only once a read has returned entries, so a service blocked
+        reading an empty stream (``actions`` until a trigger fires) shows its group with 0 consumers."""
         client = redis.Redis(host="127.0.0.1", port=self.port)
         try:
-            return {str(g["name"], "utf-8"): int(g["consumers"]) for g in client.xinfo_groups(stream)}
-        except redis.ResponseError:
-            return {}
+            return {str(g["name"], "utf-8") for g in client.xinfo_groups(stream)}
+        except redis.ResponseError:  # the stream does not exist before its first message or group
+            return set()
         finally:
             client.close()
 
@@ -333,18 +335,15 @@ class ScaleStack:
         return self
 
     def _event_services_ready(self) -> bool:
-        return (
-            self.redis.consumers("events").get("reactive-triggers", 0) > 0
-            and self.redis.consumers("actions").get("actions", 0) > 0
+        return "reactive-triggers" in self.redis.groups("events") and "actions" in self.redis.groups(
+            "actions"
         )
 
     def _await_event_services(self, timeout_s: float = 120.0, attempts: int = 2) -> bool:
-        """Wait until the triggers and actions services read their streams; restart the services process if not.
-        Returns whether they do (event triggers fire only then; flows, deployments and limits work regardless).
-
-        Seen here on a loaded machine (load average 15-20 on 2 cores): a `prefect server services start` process
-        whose services logged their start but never read from Redis, so no event trigger fired; nothing in its log.
-        """
+        """Wait until the triggers and actions services have their consumer groups (they then read their streams);
+        restart the services process if not. Returns whether they do (event triggers fire only then; flows,
+        deployments and limits work regardless). An earlier check waited for a consumer in the ``actions`` group,
+        which Redis 7.0 shows only after a trigger fired: it reported healthy services as not reading."""
         for attempt in range(1, attempts + 1):
             deadline = time.monotonic() + timeout_s
             while time.monotonic() < deadline:
