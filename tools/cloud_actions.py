@@ -15,7 +15,8 @@ from sandbox.client import SandboxProcess
 VMSS_TYPE = "microsoft.compute/virtualmachinescalesets"
 
 
-def _aks_client(box: SandboxProcess, spec: CustomerSpec) -> ContainerServiceClient:
+def aks_client(box: SandboxProcess, spec: CustomerSpec) -> ContainerServiceClient:
+    """The customer's AKS resource provider as the publisher (the sandbox's client credentials)."""
     env = box.env
     credential = ClientSecretCredential(
         env["AZURE_TENANT_ID"],
@@ -23,6 +24,7 @@ def _aks_client(box: SandboxProcess, spec: CustomerSpec) -> ContainerServiceClie
         env["AZURE_CLIENT_SECRET"],
         authority=env["AZURE_AUTHORITY_HOST"],
         disable_instance_discovery=True,
+        additionally_allowed_tenants=["*"],
         connection_verify=env["SANDBOX_CA_BUNDLE"],
     )
     return ContainerServiceClient(
@@ -39,7 +41,7 @@ def add_agent_pool(box: SandboxProcess, spec: CustomerSpec, pool: str, *, count:
     """PUT agentPools through ARM (as the publisher, Owner of the managed resource group); returns the moment the
     operation completed (time.time())."""
     app = spec.managed_application
-    aks = _aks_client(box, spec)
+    aks = aks_client(box, spec)
     aks.agent_pools.begin_create_or_update(
         app.managed_resource_group_name, app.parameters.aks_name, pool, {"count": count, "mode": "User"}
     ).result()

@@ -14,13 +14,12 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from azure.identity import ClientSecretCredential
-from azure.mgmt.containerservice import ContainerServiceClient
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
 from onboarding.kube.kubeconfig import SECRET_USER_FIELDS
 from onboarding.models import CustomerSpec
 from sandbox.client import SandboxProcess
+from tools.cloud_actions import aks_client
 from tools.stack import PrefectStack
 
 from .fleet import fleet_specs, register
@@ -60,23 +59,9 @@ class Scanner:
 
 def _kubeconfig_credentials(box: SandboxProcess, specs: list[CustomerSpec]) -> set[str]:
     """The user and admin kubeconfig credentials of the customers' clusters, fetched as the publisher."""
-    env = box.env
-    credential = ClientSecretCredential(
-        env["AZURE_TENANT_ID"],
-        env["AZURE_CLIENT_ID"],
-        env["AZURE_CLIENT_SECRET"],
-        authority=env["AZURE_AUTHORITY_HOST"],
-        disable_instance_discovery=True,
-        additionally_allowed_tenants=["*"],
-    )
     found = set()
     for spec in specs:
-        aks = ContainerServiceClient(
-            credential,
-            spec.subscription_id,
-            base_url=env["SANDBOX_ARM_URL"],
-            credential_scopes=["https://management.azure.com/.default"],
-        )
+        aks = aks_client(box, spec)
         app = spec.managed_application
         rg, name = app.managed_resource_group_name, app.parameters.aks_name
         for result in (
