@@ -1,20 +1,20 @@
-"""What every scenario shares: the figure lines of the contract, generated customers, ARM request counts and one
+"""What every scenario shares: the figure lines of the contract, generated customers and one
 direct (Prefect-free) onboarding."""
 
 from __future__ import annotations
 
 import shutil
 import time
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 
 from onboarding.context import CustomerContext
 from onboarding.models import CustomerSpec, load_customer_spec
 from onboarding.pipeline import run_onboarding
+from onboarding.results import StepResult
 from onboarding.settings import Settings
 from sandbox.client import SandboxProcess
 from tools.customers import register_customer
@@ -76,19 +76,13 @@ def make_spec(bench: Bench, index: int) -> CustomerSpec:
     return spec
 
 
-def onboard_direct(spec: CustomerSpec) -> float:
-    """run_onboarding for one customer with a fresh context; returns its wall seconds."""
+class DirectRun(NamedTuple):
+    seconds: float
+    steps: list[StepResult]
+
+
+def onboard_direct(spec: CustomerSpec) -> DirectRun:
+    """run_onboarding for one customer with a fresh context: its wall seconds and step results."""
     started = time.monotonic()
-    run_onboarding(CustomerContext(spec, settings()), dry_run=False)
-    return time.monotonic() - started
-
-
-def arm_counts(box: SandboxProcess, since: int) -> Counter[str]:
-    """ARM requests since a mark (LRO status reads carry no subscription, so scenarios run one at a time):
-    ``read``/``write`` by kind, and ``429``."""
-    counts: Counter[str] = Counter()
-    for request in box.requests_log(since):
-        counts[request["kind"]] += 1
-        if request["status"] == 429:
-            counts["429"] += 1
-    return counts
+    steps, _ = run_onboarding(CustomerContext(spec, settings()), dry_run=False)
+    return DirectRun(time.monotonic() - started, steps)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .common import Bench, Figure, arm_counts, make_spec, onboard_direct
+from .common import Bench, Figure, make_spec, onboard_direct
 from .model import critical_path_limit, seed_procedure_seconds
 
 INDEX = 3000  # shape 0: service catalog application created by onboarding, aad-pod-identity managed mode
@@ -12,8 +12,8 @@ def run(bench: Bench) -> None:
     spec = make_spec(bench, INDEX)
     timing = bench.timing
     mark = bench.box.mark()
-    wall = onboard_direct(spec)
-    counts = arm_counts(bench.box, mark)
+    wall, steps = onboard_direct(spec)
+    counts = bench.box.arm_counts(mark)
     limit = critical_path_limit(timing, created=True, grant_reader=spec.storage.grant_reader)
     seed = seed_procedure_seconds(timing, time_scale=bench.time_scale, scale_sets=1)
     bench.details["critical_path"] = {
@@ -23,6 +23,7 @@ def run(bench: Bench) -> None:
         "seed_model_s": round(seed, 2),
         "arm_reads": counts["read"],
         "arm_writes": counts["write"],
+        "waited_s": {step.step: round(step.waited_s, 2) for step in steps},
     }
     bench.report(Figure("critical_path_efficiency", wall / limit, note=f"{wall:.1f} s / limit {limit:.2f} s"))
     bench.report(Figure("seed_procedure_efficiency", seed / limit, note=f"seed model {seed:.1f} s"))

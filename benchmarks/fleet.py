@@ -15,7 +15,7 @@ from onboarding.errors import TransientError
 from onboarding.models import CustomerSpec
 from tasks.policy import backoff_delays
 
-from .common import Bench, Figure, arm_counts, make_spec, onboard_direct, settings
+from .common import Bench, Figure, make_spec, onboard_direct, settings
 
 # Lower than the realistic buckets (250 reads / 25 per s, 200 writes / 10 per s) so that one customer's bursts
 # (discovery, LRO polling) meet 429s at this time scale; buckets are per subscription + principal.
@@ -67,7 +67,7 @@ def run(bench: Bench, sizes: list[int]) -> dict[int, list[CustomerSpec]]:
             specs = [make_spec(bench, first + i) for i in range(n)]
             mark = bench.box.mark()
             walls[n], failures = onboard_fleet(specs)
-            counts = arm_counts(bench.box, mark)
+            counts = bench.box.arm_counts(mark)
             fleets[n] = specs
             calls += counts["read"] + counts["write"]
             throttled += counts["429"]

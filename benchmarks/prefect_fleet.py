@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from tools.stack import PrefectStack
 
-from .common import Bench, Figure, arm_counts, make_spec
+from .common import Bench, Figure, make_spec
 from .fleet import THROTTLE
 from .prefect_runs import run_and_wait
 
@@ -24,7 +24,7 @@ def run(bench: Bench, stack: PrefectStack, n: int, pool_limit: int) -> None:
         )
     finally:
         bench.box.reset_timing()
-    counts = arm_counts(bench.box, mark)
+    counts = bench.box.arm_counts(mark)
     bench.details[f"prefect_fleet_{n}"] = {
         "wall_s": round(wall, 2),
         "work_pool_limit": pool_limit,

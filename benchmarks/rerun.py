@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from onboarding.models import CustomerSpec
 
-from .common import Bench, Figure, arm_counts, onboard_direct
+from .common import Bench, Figure, onboard_direct
 
 
 def run(bench: Bench, specs: list[CustomerSpec]) -> None:
     mark = bench.box.mark()
-    seconds = [onboard_direct(spec) for spec in specs]  # one at a time: seconds per customer are its own
-    counts = arm_counts(bench.box, mark)
+    seconds = [
+        onboard_direct(spec).seconds for spec in specs
+    ]  # one at a time: seconds per customer are its own
+    counts = bench.box.arm_counts(mark)
     n = len(specs)
     bench.details["rerun"] = {
         "customers": [s.name for s in specs],

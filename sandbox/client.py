@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -98,6 +99,25 @@ class SandboxProcess:
     def mark(self) -> int:
         """The current length of the ARM request log (pass it as ``since`` to see only later requests)."""
         return int(self.admin("GET", "/requests?since=1000000000")["next"])
+
+    def arm_writes(self, since: int) -> list[str]:
+        """Every ARM write since a mark, as ``"METHOD path"`` (re-runs and dry runs expect none)."""
+        return [f"{e['method']} {e['path']}" for e in self.requests_log(since) if e["kind"] == "write"]
+
+    def arm_counts(self, since: int) -> Counter[str]:
+        """ARM requests since a mark: ``read``/``write`` by kind, and ``429``. LRO status reads carry no
+        subscription, so a count belongs to one customer only when nothing else runs meanwhile."""
+        counts: Counter[str] = Counter()
+        for request in self.requests_log(since):
+            counts[request["kind"]] += 1
+            if request["status"] == 429:
+                counts["429"] += 1
+        return counts
+
+    def arm_figure(self, name: str, since: int) -> str:
+        """A test's figure line of the ARM reads and writes since a mark."""
+        counts = self.arm_counts(since)
+        return f"figure {name}_arm_requests reads={counts['read']} writes={counts['write']}"
 
     def add_customer(self, **body: Any) -> dict[str, Any]:
         return self.admin("POST", "/customers", body)

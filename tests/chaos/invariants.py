@@ -187,5 +187,5 @@ def check_converged(
     for ctx, steps in zip(contexts, plans, strict=True):
         planned = [change for s in steps for change in s.changed]
         checks.check(not planned, f"{ctx.spec.name}: a dry run still plans {planned}")
-    writes = [f"{r['method']} {r['path']}" for r in box.requests_log(since=mark) if r["kind"] == "write"]
+    writes = box.arm_writes(mark)
     checks.check(not writes, f"dry runs wrote {writes}")

@@ -27,10 +27,6 @@ def contoso(sandbox: SandboxProcess) -> CustomerSpec:
     return spec
 
 
-def _writes(sandbox: SandboxProcess, since: int) -> list[str]:
-    return [f"{r['method']} {r['path']}" for r in sandbox.requests_log(since=since) if r["kind"] == "write"]
-
-
 async def _report(flow_run_id: object) -> str:
     async with get_client() as client:
         artifacts = await client.read_artifacts(
@@ -48,7 +44,8 @@ def test_customer_from_nothing_to_verified_then_nothing_to_do(
     mark = sandbox.mark()
     run = prefect_stack.run_deployments([DEPLOYMENT])[DEPLOYMENT]
     assert run.state.is_completed(), run.state.message
-    assert _writes(sandbox, mark), "a fresh onboarding writes"
+    assert sandbox.arm_writes(mark), "a fresh onboarding writes"
+    print("\n" + sandbox.arm_figure("fresh_onboarding", mark))
 
     with prefect_stack.settings():
         report = asyncio.run(_report(run.id))
@@ -64,7 +61,8 @@ def test_customer_from_nothing_to_verified_then_nothing_to_do(
     mark = sandbox.mark()
     again = prefect_stack.run_deployments([DEPLOYMENT])[DEPLOYMENT]
     assert again.state.is_completed(), again.state.message
-    assert _writes(sandbox, mark) == [], "re-running a finished customer writes nothing"
+    assert sandbox.arm_writes(mark) == [], "re-running a finished customer writes nothing"
+    print("\n" + sandbox.arm_figure("rerun_onboarding", mark))
 
 
 def test_dry_run_writes_nothing(
@@ -73,7 +71,7 @@ def test_dry_run_writes_nothing(
     mark = sandbox.mark()
     run = prefect_stack.run_deployments([DEPLOYMENT], parameters={"dry_run": True})[DEPLOYMENT]
     assert run.state.is_completed(), run.state.message
-    assert _writes(sandbox, mark) == []
+    assert sandbox.arm_writes(mark) == []
 
 
 def test_malformed_spec_is_refused_before_any_cloud_call(

@@ -82,15 +82,6 @@ def _adopted(box: SandboxProcess, name: str, mode: str, **extra: Any) -> Custome
     return CustomerContext(spec, _settings())
 
 
-def _writes(box: SandboxProcess, since: int) -> list[str]:
-    return [f"{e['method']} {e['path']}" for e in box.requests_log(since) if e["kind"] == "write"]
-
-
-def _figure(box: SandboxProcess, since: int, name: str) -> None:
-    kinds = [e["kind"] for e in box.requests_log(since)]
-    print(f"\nfigure {name}_arm_requests reads={kinds.count('read')} writes={kinds.count('write')}")
-
-
 def _assignments(ctx: CustomerContext, scope: str) -> list[Any]:
     client = ctx.client(AuthorizationManagementClient)
     return roles.made_at(roles.list_at_scope(client, scope, tenant_id=ctx.spec.tenant_id), scope)
@@ -147,7 +138,7 @@ def test_storage_check_from_the_publisher_on_its_own(sandbox: SandboxProcess, ad
     assert result.details["verified"] is True and result.changed == []
     assert check["listing"] == ["folder1/t1.csv"] and check["bytes"] > 0
     assert result.unchanged == [f"storage access verified from the publisher: read {check['bytes']} bytes"]
-    assert _writes(sandbox, mark) == []
+    assert sandbox.arm_writes(mark) == []
 
 
 def test_audit_reads_cross_tenant_and_deletes_only_what_is_provably_ours(
@@ -187,7 +178,7 @@ def test_audit_reads_cross_tenant_and_deletes_only_what_is_provably_ours(
 
     mark = sandbox.mark()
     report = audit.audit_role_assignments(ctx)
-    _figure(sandbox, mark, "audit")
+    print("\n" + sandbox.arm_figure("audit", mark))
     log = sandbox.requests_log(mark)
     lists = [e for e in log if e["method"] == "GET" and e["path"].lower().endswith(RA_LIST)]
     assert len(lists) == 2 and all(e["query"].get("tenantId") == ctx.spec.tenant_id for e in lists)
@@ -209,7 +200,7 @@ def test_audit_reads_cross_tenant_and_deletes_only_what_is_provably_ours(
 
     mark = sandbox.mark()
     deleted = audit.audit_role_assignments(ctx, delete_unexpected=True)
-    _figure(sandbox, mark, "audit_delete_unexpected")
+    print("\n" + sandbox.arm_figure("audit_delete_unexpected", mark))
     assert deleted.changed == [f"deleted role assignment {stray.name}: {stray.describe()}"]
     writes = [e for e in sandbox.requests_log(mark) if e["kind"] == "write"]
     assert [(e["method"], e["path"].rsplit("/", 1)[-1]) for e in writes] == [("DELETE", stray.name)]
@@ -220,7 +211,7 @@ def test_audit_reads_cross_tenant_and_deletes_only_what_is_provably_ours(
     mark = sandbox.mark()
     again = audit.audit_role_assignments(ctx, delete_unexpected=True)
     assert again.changed == [] and again.details["counts"][audit.OURS] == 0
-    assert _writes(sandbox, mark) == []
+    assert sandbox.arm_writes(mark) == []
 
 
 @pytest.fixture(scope="module")
@@ -229,7 +220,7 @@ def onboarded(sandbox: SandboxProcess) -> tuple[CustomerContext, list[StepResult
     ctx = _adopted(sandbox, "opsboard", "aad-pod-identity-managed")
     mark = sandbox.mark()
     plan, _ = run_onboarding(ctx, dry_run=True)
-    plan_writes = len(_writes(sandbox, mark))
+    plan_writes = len(sandbox.arm_writes(mark))
     real, _ = run_onboarding(ctx, dry_run=False)
     return ctx, plan, real, plan_writes
 
@@ -267,8 +258,8 @@ def test_offboarding_plan_apply_and_second_apply(
 
     mark = sandbox.mark()
     plan = offboard_customer(ctx)
-    _figure(sandbox, mark, "offboard_plan")
-    assert _writes(sandbox, mark) == []
+    print("\n" + sandbox.arm_figure("offboard_plan", mark))
+    assert sandbox.arm_writes(mark) == []
     assert plan.dry_run and all(c.startswith("would ") for c in plan.changed)
     identity = cluster.app_identity
     assert f"would delete AzureIdentity default/{aad.k8s_name(identity.name)}" in plan.changed
@@ -281,8 +272,8 @@ def test_offboarding_plan_apply_and_second_apply(
     mark = sandbox.mark()
     applied = offboard_customer(ctx, dry_run=False)
     assert applied.changed == plan.as_applied
-    _figure(sandbox, mark, "offboard_apply")
-    writes = _writes(sandbox, mark)
+    print("\n" + sandbox.arm_figure("offboard_apply", mark))
+    writes = sandbox.arm_writes(mark)
     assert writes and all(w.startswith(("PATCH ", "DELETE ")) for w in writes)
     assert not any("/Microsoft.Solutions/applications/" in w for w in writes), "the application stays"
     for name, identities in scale_set_identities(sandbox, ctx.spec).items():
@@ -303,9 +294,9 @@ def test_offboarding_plan_apply_and_second_apply(
 
     mark = sandbox.mark()
     second = offboard_customer(ctx, dry_run=False)
-    _figure(sandbox, mark, "offboard_second_apply")
+    print("\n" + sandbox.arm_figure("offboard_second_apply", mark))
     assert second.changed == []
-    assert _writes(sandbox, mark) == []
+    assert sandbox.arm_writes(mark) == []
 
 
 def test_offboarding_workload_identity_removes_credential_and_service_account(
@@ -331,7 +322,7 @@ def test_offboarding_workload_identity_removes_credential_and_service_account(
         assert CoreV1Api(access.api).read_namespace("analytics"), "namespaces stay: they may hold workloads"
     mark = sandbox.mark()
     assert offboard_customer(ctx, dry_run=False).changed == []
-    assert _writes(sandbox, mark) == []
+    assert sandbox.arm_writes(mark) == []
 
 
 def test_cli_status_and_audit_need_no_prefect_server(

@@ -86,10 +86,6 @@ def _mark(box: SandboxProcess) -> int:
     return len(box.requests_log())
 
 
-def _writes(box: SandboxProcess, since: int) -> list[str]:
-    return [f"{e['method']} {e['path']}" for e in box.requests_log(since=since) if e["kind"] == "write"]
-
-
 def _run_all(ctx: CustomerContext, *, dry_run: bool = False) -> tuple[list[StepResult], ClusterInfo]:
     results = [ensure_managed_app(ctx, dry_run=dry_run)]
     cluster = discover_cluster(ctx)
@@ -118,7 +114,7 @@ def test_fresh_customer_onboards_then_reruns_without_writes(sandbox: SandboxProc
         "would create managed application azfresh-ama (ServiceCatalog) with managed "
         "resource group azfresh-ama-mrg"
     ]
-    assert _writes(sandbox, mark) == []
+    assert sandbox.arm_writes(mark) == []
 
     created = ensure_managed_app(ctx)
     assert created.changed == ["created managed application azfresh-ama (ServiceCatalog)"]
@@ -134,7 +130,7 @@ def test_fresh_customer_onboards_then_reruns_without_writes(sandbox: SandboxProc
     mark = _mark(sandbox)
     roles_plan = ensure_node_rg_roles(ctx, cluster, dry_run=True)
     attach_plan = [attach_identities(ctx, cluster, v, dry_run=True) for v in cluster.scale_sets]
-    assert _writes(sandbox, mark) == []
+    assert sandbox.arm_writes(mark) == []
     assert [c for c in roles_plan.changed if c.startswith("would create role assignment")]
     assert all(p.changed and p.changed[0].startswith("would attach azfreshaks-identity") for p in attach_plan)
 
@@ -159,11 +155,11 @@ def test_fresh_customer_onboards_then_reruns_without_writes(sandbox: SandboxProc
     mark = _mark(sandbox)
     again, _ = _run_all(ctx)
     assert [r.changed for r in again] == [[] for _ in again]
-    assert _writes(sandbox, mark) == []
+    assert sandbox.arm_writes(mark) == []
     mark = _mark(sandbox)
     dry_again, _ = _run_all(ctx, dry_run=True)
     assert [r.changed for r in dry_again] == [[] for _ in dry_again]
-    assert _writes(sandbox, mark) == []
+    assert sandbox.arm_writes(mark) == []
 
     # Storage: the publisher grants Storage Blob Data Reader, then reads as the identity (listTokens).
     reader = ensure_storage_reader(ctx, cluster)
@@ -173,7 +169,7 @@ def test_fresh_customer_onboards_then_reruns_without_writes(sandbox: SandboxProc
     assert seen["bytes"] > 0 and seen["first_line"]
     mark = _mark(sandbox)
     assert ensure_storage_reader(ctx, cluster).changed == []
-    assert _writes(sandbox, mark) == []
+    assert sandbox.arm_writes(mark) == []
 
 
 def test_marketplace_application_is_adopted(sandbox: SandboxProcess) -> None:
@@ -191,7 +187,7 @@ def test_marketplace_application_is_adopted(sandbox: SandboxProcess) -> None:
         "Virtual Machine Contributor for identity azmarketaks-identity on node resource "
         "group azmarket-ama-aks-rg"
     ]
-    assert _writes(sandbox, mark) == []
+    assert sandbox.arm_writes(mark) == []
     assert set(list_missing_identities(ctx, cluster)) == set(cluster.scale_sets)
     for vmss_id in cluster.scale_sets:
         assert attach_identities(ctx, cluster, vmss_id).changed
@@ -212,7 +208,7 @@ def test_adopt_only_without_an_application_is_permanent(sandbox: SandboxProcess)
         ensure_managed_app(CustomerContext(spec, _settings()))
     assert "azmissing-ama does not exist" in str(info.value)
     assert "customer 'azmissing'" in str(info.value)
-    assert _writes(sandbox, mark) == []
+    assert sandbox.arm_writes(mark) == []
 
 
 @pytest.fixture(scope="module")

@@ -79,14 +79,6 @@ def _onboard(box: SandboxProcess, spec: CustomerSpec) -> Onboarded:
     return ctx, cluster
 
 
-def _arm_writes(box: SandboxProcess, since: int) -> list[str]:
-    return [f"{e['method']} {e['path']}" for e in box.requests_log(since) if e.get("kind") == "write"]
-
-
-def _mark(box: SandboxProcess) -> int:
-    return int(box.admin("GET", "/requests?since=0")["next"])
-
-
 def _timed(fn: Callable[[], StepResult]) -> tuple[StepResult, float]:
     started = time.monotonic()
     result = fn()
@@ -100,11 +92,11 @@ def managed(sandbox: SandboxProcess) -> Onboarded:
 
 def test_aad_pod_identity_managed_mode_end_to_end(sandbox: SandboxProcess, managed: Onboarded) -> None:
     ctx, cluster = managed
-    mark = _mark(sandbox)
+    mark = sandbox.mark()
     plan = install_pod_identity(ctx, cluster, dry_run=True)
     assert plan.dry_run and any("would install" in c for c in plan.changed), plan
     assert verify_storage_access(ctx, cluster, dry_run=True).details["plan"].startswith("run a probe Job")
-    assert _arm_writes(sandbox, mark) == []
+    assert sandbox.arm_writes(mark) == []
 
     first, seconds = _timed(lambda: install_pod_identity(ctx, cluster, dry_run=False))
     print(
@@ -150,12 +142,12 @@ def test_aad_pod_identity_managed_mode_end_to_end(sandbox: SandboxProcess, manag
     assert probe["identity"]["xms_mirid"].lower() == cluster.app_identity.resource_id.lower()
 
     # the second run reads, compares and writes nothing: no ARM writes, no helm upgrade, no Kubernetes writes
-    mark = _mark(sandbox)
+    mark = sandbox.mark()
     again, seconds = _timed(lambda: install_pod_identity(ctx, cluster, dry_run=False))
     print(f"figure install_pod_identity_rerun {seconds:.2f} s")
     assert again.changed == [], again.changed
     assert again.details["helm"]["action"] == "unchanged" and again.details["helm"]["revision"] == 1
-    assert _arm_writes(sandbox, mark) == []
+    assert sandbox.arm_writes(mark) == []
     with customer_cluster(ctx, cluster, step="test") as access:
         custom = CustomObjectsApi(access.api)
         assert versions == (
@@ -221,9 +213,9 @@ def test_aad_pod_identity_standard_mode(sandbox: SandboxProcess) -> None:
     assert first.details["helm"]["values"]["forceNamespaced"] == "false"
     verified = verify_storage_access(ctx, cluster, dry_run=False)
     assert verified.details["verified"] is True
-    mark = _mark(sandbox)
+    mark = sandbox.mark()
     again = install_pod_identity(ctx, cluster, dry_run=False)
-    assert again.changed == [] and _arm_writes(sandbox, mark) == []
+    assert again.changed == [] and sandbox.arm_writes(mark) == []
 
 
 def test_workload_identity(sandbox: SandboxProcess) -> None:
@@ -232,14 +224,14 @@ def test_workload_identity(sandbox: SandboxProcess) -> None:
         _spec("piworkload", "workload-identity", namespace="analytics", service_account="storage-reader"),
     )
     assert cluster.oidc_issuer_url
-    mark = _mark(sandbox)
+    mark = sandbox.mark()
     first = install_pod_identity(ctx, cluster, dry_run=False)
     fic = first.details["federated_credential"]
     assert fic["subject"] == "system:serviceaccount:analytics:storage-reader"
     assert fic["issuer"] == cluster.oidc_issuer_url
     assert any(c.startswith("federated identity credential") and c.endswith("created") for c in first.changed)
     assert "ServiceAccount analytics/storage-reader: created" in first.changed
-    assert [w for w in _arm_writes(sandbox, mark) if "federatedIdentityCredentials" in w]
+    assert [w for w in sandbox.arm_writes(mark) if "federatedIdentityCredentials" in w]
     with customer_cluster(ctx, cluster, step="test") as access:
         account = CoreV1Api(access.api).read_namespaced_service_account("storage-reader", "analytics")
         assert (
@@ -253,10 +245,10 @@ def test_workload_identity(sandbox: SandboxProcess) -> None:
         verified.details["probe"]["identity"]["xms_mirid"].lower() == cluster.app_identity.resource_id.lower()
     )
 
-    mark = _mark(sandbox)
+    mark = sandbox.mark()
     again = install_pod_identity(ctx, cluster, dry_run=False)
     assert again.changed == [], again.changed
-    assert _arm_writes(sandbox, mark) == []
+    assert sandbox.arm_writes(mark) == []
 
 
 def test_storage_role_propagation_is_waited_for_then_permanent(sandbox: SandboxProcess) -> None:
