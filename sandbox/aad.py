@@ -2,7 +2,7 @@
 
 Client credentials with a secret (service principals; a multi-tenant app also in customer tenants) and with a
 client assertion (workload identity: a cluster's service-account token exchanged for a managed identity's
-token through a matching federated identity credential). Also serves each cluster's OIDC issuer documents.
+token through a federated identity credential matching its issuer, subject and audience). Also serves each cluster's OIDC issuer documents.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ TOKEN_EXCHANGE_AUDIENCE = "api://AzureADTokenExchange"
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 TOKEN_LIFETIME_S = 3600
 FIC_TYPE = "Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials"
+FEDERATION_DOCS = "https://learn.microsoft.com/entra/workload-id/workload-identity-federation"
 _NON_RESOURCE_SCOPES = {"openid", "profile", "offline_access"}
 
 
@@ -172,8 +173,12 @@ class TokenService:
         return json_response(mint_access_token(self.world, principal, audience, tid))
 
     def _assertion(self, tid: str, client_id: str, assertion: str, audience: str) -> Response:
+        """Workload identity federation. The assertion's signature and lifetime are checked here, its
+        ``iss``/``sub``/``aud`` against the identity's federated credentials, reported as Entra does: no
+        credential with that issuer 700211, none with that issuer and subject 700213, none of those listing
+        the assertion's audience 700212 (older Entra answered all three with 70021)."""
         try:
-            claims = self.world.signer.verify(assertion, audience=TOKEN_EXCHANGE_AUDIENCE)
+            claims = self.world.signer.verify(assertion)
         except jwt.ExpiredSignatureError:
             return aad_error(
                 400, "invalid_client", 700024, "Client assertion is not within its valid time range."
@@ -188,22 +193,27 @@ class TokenService:
                 700016,
                 f"Application with identifier '{client_id}' was not found in the directory '{tid}'.",
             )
-        issuer, subject = claims.get("iss", ""), claims.get("sub", "")
-        for fic in self.world.children(principal.resource_id, FIC_TYPE):
-            props = fic.get("properties", {})
-            if (
-                props.get("issuer") == issuer
-                and props.get("subject") == subject
-                and TOKEN_EXCHANGE_AUDIENCE in props.get("audiences", [])
-            ):
-                return json_response(mint_access_token(self.world, principal, audience, principal.tenant_id))
+        issuer, subject = str(claims.get("iss", "")), str(claims.get("sub", ""))
+        aud = claims.get("aud", "")
+        presented = [str(a) for a in aud] if isinstance(aud, list) else [str(aud)]
+        fics = [f.get("properties", {}) for f in self.world.children(principal.resource_id, FIC_TYPE)]
+        by_issuer = [p for p in fics if p.get("issuer") == issuer]
+        by_subject = [p for p in by_issuer if p.get("subject") == subject]
+        if any(a in (p.get("audiences") or []) for p in by_subject for a in presented):
+            return json_response(mint_access_token(self.world, principal, audience, principal.tenant_id))
+        if not by_issuer:
+            code, what, value = 700211, "issuer", issuer
+        elif not by_subject:
+            code, what, value = 700213, "subject", subject
+        else:
+            code, what, value = 700212, "audience", ",".join(presented)
         return aad_error(
             400,
             "invalid_client",
-            70021,
-            "No matching federated identity record found for presented assertion. "
-            f"Assertion Issuer: '{issuer}'. Assertion Subject: '{subject}'. "
-            f"Assertion Audience: '{TOKEN_EXCHANGE_AUDIENCE}'.",
+            code,
+            f"No matching federated identity record found for presented assertion {what} '{value}'. "
+            "Please check your federated identity credential Subject, Audience and Issuer against the "
+            f"presented assertion. {FEDERATION_DOCS}",
         )
 
     # --- per-cluster OIDC issuers (AKS oidcIssuerProfile) ---

@@ -2,7 +2,8 @@
 
 Paths: ``/api/v1[/namespaces/{ns}]/{plural}[/{name}[/{sub}]]`` and the same under
 ``/apis/{group}/{version}``. Every request needs ``Authorization: Bearer <user or admin token>``.
-Responses are JSON (clients that ask for protobuf or Table accept JSON).
+Responses are JSON (clients that ask for protobuf or Table accept JSON). Writes honour server-side dry run
+(``?dryRun=All``, or ``dryRun: [All]`` in a DELETE's DeleteOptions body): validated, answered, not stored.
 """
 
 from __future__ import annotations
@@ -24,6 +25,13 @@ from .store import Store
 
 LogReader = Callable[[str, str, int | None], str | None]
 WATCH_DEFAULT_TIMEOUT_S = 1800.0
+DRY_RUN_ALL = "All"
+_OPTIONS_KIND = {
+    "POST": "CreateOptions",
+    "PUT": "UpdateOptions",
+    "PATCH": "PatchOptions",
+    "DELETE": "DeleteOptions",
+}
 
 
 @dataclass
@@ -128,6 +136,7 @@ class KubeApiApp:
         if t.sub is not None and t.sub not in t.rtype.subresources:
             return self._found(None)
         method = req.method
+        dry_run = self._dry_run(req)
         if t.name is None:
             if method == "GET":
                 return (
@@ -136,20 +145,21 @@ class KubeApiApp:
                     else self._list(req, t)
                 )
             if method == "POST":
-                created = self.store.create(t.rtype, self._body(req), t.namespace)
+                created = self.store.create(t.rtype, self._body(req), t.namespace, dry_run=dry_run)
                 return json_response(_render(created, t.rtype), 201)
             if method == "DELETE":
-                return self._delete_collection(req, t)
+                return self._delete_collection(req, t, dry_run)
         elif method == "GET":
             if t.sub == "log":
                 return self._log(req, t)
             return json_response(_render(self.store.get(t.rtype, t.namespace, t.name), t.rtype))
         elif method == "PUT":
-            return self._put(req, t)
+            return self._put(req, t, dry_run)
         elif method == "PATCH":
-            return self._patch(req, t)
+            return self._patch(req, t, dry_run)
         elif method == "DELETE":
-            gone = self.store.delete(t.rtype, t.namespace, t.name, self._propagation(req, t.rtype))
+            propagation = self._propagation(req, t.rtype)
+            gone = self.store.delete(t.rtype, t.namespace, t.name, propagation, dry_run=dry_run)
             return json_response(_success(t.rtype, gone))
         raise ApiError(405, "MethodNotAllowed", f"{method} is not supported on this path")
 
@@ -213,7 +223,7 @@ class KubeApiApp:
 
         return Response(status=200, stream=lines(), content_type="application/json")
 
-    def _put(self, req: Request, t: Target) -> Response:
+    def _put(self, req: Request, t: Target, dry_run: bool) -> Response:
         body = self._body(req)
         meta = body.setdefault("metadata", {})
         if meta.get("name", t.name) != t.name:
@@ -221,10 +231,10 @@ class KubeApiApp:
         meta["name"] = t.name
         if t.rtype.namespaced:
             meta["namespace"] = t.namespace
-        updated = self.store.update(t.rtype, body, status_only=t.sub == "status")
+        updated = self.store.update(t.rtype, body, status_only=t.sub == "status", dry_run=dry_run)
         return json_response(_render(updated, t.rtype))
 
-    def _patch(self, req: Request, t: Target) -> Response:
+    def _patch(self, req: Request, t: Target, dry_run: bool) -> Response:
         assert t.name is not None
         content_type = (req.header("content-type") or "").split(";")[0].strip()
         body = self._body(req)
@@ -256,16 +266,49 @@ class KubeApiApp:
                 new["metadata"]["namespace"] = current["metadata"].get("namespace")
             return new
 
-        obj, created = self.store.mutate(t.rtype, t.namespace, name, change, status_only=t.sub == "status")
+        obj, created = self.store.mutate(
+            t.rtype, t.namespace, name, change, status_only=t.sub == "status", dry_run=dry_run
+        )
         return json_response(_render(obj, t.rtype), 201 if created else 200)
 
     @staticmethod
-    def _propagation(req: Request, rtype: ResourceType) -> str:
-        policy = req.q("propagationPolicy")
+    def _delete_options(req: Request) -> dict[str, Any]:
+        """A DELETE's JSON DeleteOptions body; ``{}`` when absent or not JSON (protobuf from client-go)."""
+        if req.method != "DELETE" or not req.body:
+            return {}
         try:
-            options = json.loads(req.body) if req.body else {}
+            options = json.loads(req.body)
         except ValueError:
-            options = {}  # protobuf DeleteOptions from client-go: defaults
+            return {}
+        return options if isinstance(options, dict) else {}
+
+    def _dry_run(self, req: Request) -> bool:
+        """``dryRun`` of a write: the query parameter, else a DeleteOptions body's. Only ``All`` exists;
+        anything else is refused as the real API refuses it (422 Invalid on the request's options kind)."""
+        kind = _OPTIONS_KIND.get(req.method)
+        if kind is None:
+            return False
+        query = req.q("dryRun")
+        body = self._delete_options(req).get("dryRun") or []
+        values = [query] if query is not None else [body] if isinstance(body, str) else list(body)
+        if any(v != DRY_RUN_ALL for v in values):
+            shown = "[]string{" + ", ".join(json.dumps(v) for v in values) + "}"
+            cause = f'Unsupported value: {shown}: supported values: "{DRY_RUN_ALL}"'
+            raise ApiError(
+                422,
+                "Invalid",
+                f'{kind}.meta.k8s.io "" is invalid: dryRun: {cause}',
+                {
+                    "group": "meta.k8s.io",
+                    "kind": kind,
+                    "causes": [{"reason": "FieldValueNotSupported", "message": cause, "field": "dryRun"}],
+                },
+            )
+        return bool(values)
+
+    def _propagation(self, req: Request, rtype: ResourceType) -> str:
+        policy = req.q("propagationPolicy")
+        options = self._delete_options(req)
         policy = policy or options.get("propagationPolicy")
         if policy is None and (
             (req.q("orphanDependents") or "").lower() == "true" or options.get("orphanDependents")
@@ -274,13 +317,12 @@ class KubeApiApp:
         # batch/v1 Jobs orphan their pods unless asked otherwise, as the real REST API does.
         return policy or ("Orphan" if rtype.group_resource == ("batch", "jobs") else "Background")
 
-    def _delete_collection(self, req: Request, t: Target) -> Response:
+    def _delete_collection(self, req: Request, t: Target, dry_run: bool) -> Response:
         items, _ = self.store.list(t.rtype, t.namespace, *self._matchers(req))
         propagation = self._propagation(req, t.rtype)
         for obj in items:
-            self.store.delete(
-                t.rtype, obj["metadata"].get("namespace", ""), obj["metadata"]["name"], propagation
-            )
+            namespace, name = obj["metadata"].get("namespace", ""), obj["metadata"]["name"]
+            self.store.delete(t.rtype, namespace, name, propagation, dry_run=dry_run)
         return json_response(
             {
                 "kind": f"{t.rtype.kind}List",

@@ -3,7 +3,9 @@
 Objects are stored per (group, plural) and (namespace, name). Every write takes the next resourceVersion
 (one counter per cluster) and appends one event to a bounded history that watches replay from; a watch
 from a resourceVersion older than the history gets 410 Expired. Stored objects are replaced, never changed
-in place, so events can be shared; callers get deep copies.
+in place, so events can be shared; callers get deep copies. A ``dry_run`` write validates and returns what
+it would store (a create without a resourceVersion, an update keeping the current one) and changes nothing:
+no resourceVersion, no event, no CRD registration, no garbage collection.
 """
 
 from __future__ import annotations
@@ -114,7 +116,9 @@ class Store:
             return copy.deepcopy(items), self._rv
 
     # --- writes ---
-    def create(self, rtype: ResourceType, obj: dict[str, Any], namespace: str = "") -> dict[str, Any]:
+    def create(
+        self, rtype: ResourceType, obj: dict[str, Any], namespace: str = "", *, dry_run: bool = False
+    ) -> dict[str, Any]:
         obj = copy.deepcopy(obj)
         meta = obj.setdefault("metadata", {})
         namespace = namespace or meta.get("namespace") or ("default" if rtype.namespaced else "")
@@ -149,6 +153,9 @@ class Store:
             meta["generation"] = 1
             meta.pop("deletionTimestamp", None)
             defaults.apply(rtype, obj)
+            if dry_run:
+                meta.pop("resourceVersion", None)
+                return obj
             self._next_rv(obj)
             bucket[(meta.get("namespace", ""), name)] = obj
             if rtype.group_resource == CRD.group_resource:
@@ -157,7 +164,7 @@ class Store:
             return copy.deepcopy(obj)
 
     def update(
-        self, rtype: ResourceType, obj: dict[str, Any], *, status_only: bool = False
+        self, rtype: ResourceType, obj: dict[str, Any], *, status_only: bool = False, dry_run: bool = False
     ) -> dict[str, Any]:
         """Replace an object (PUT). With ``status_only`` only ``status`` changes (the status subresource);
         otherwise types with a status subresource keep their status."""
@@ -188,6 +195,9 @@ class Store:
                     new["metadata"]["generation"] = current["metadata"].get("generation", 1) + 1
             if _same(new, current):
                 return copy.deepcopy(current)
+            if dry_run:
+                new["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
+                return new
             self._next_rv(new)
             bucket[(namespace, meta["name"])] = new
             if rtype.group_resource == CRD.group_resource:
@@ -196,13 +206,22 @@ class Store:
             return copy.deepcopy(new)
 
     def delete(
-        self, rtype: ResourceType, namespace: str, name: str, propagation: str = "Background"
+        self,
+        rtype: ResourceType,
+        namespace: str,
+        name: str,
+        propagation: str = "Background",
+        *,
+        dry_run: bool = False,
     ) -> dict[str, Any]:
         with self._cond:
             key = (namespace if rtype.namespaced else "", name)
-            obj = self._bucket(rtype).pop(key, None)
+            bucket = self._bucket(rtype)
+            obj = bucket.get(key) if dry_run else bucket.pop(key, None)
             if obj is None:
                 raise not_found(rtype.plural, name, rtype.group)
+            if dry_run:
+                return copy.deepcopy(obj)
             gone = copy.deepcopy(obj)
             self._rv += 1
             gone["metadata"]["resourceVersion"] = str(self._rv)
@@ -258,6 +277,7 @@ class Store:
         change: Callable[[dict[str, Any] | None], dict[str, Any]],
         *,
         status_only: bool = False,
+        dry_run: bool = False,
     ) -> tuple[dict[str, Any], bool]:
         """Read-modify-write under the store lock (PATCH). ``change`` gets the current object or None
         and returns the new one; None means create. Returns (object, created)."""
@@ -265,8 +285,8 @@ class Store:
             current = self.find(rtype, namespace, name)
             new = change(current)
             if current is None:
-                return self.create(rtype, new, namespace), True
-            return self.update(rtype, new, status_only=status_only), False
+                return self.create(rtype, new, namespace, dry_run=dry_run), True
+            return self.update(rtype, new, status_only=status_only, dry_run=dry_run), False
 
     # --- watch ---
     def events(self, since_rv: int, timeout_s: float) -> Iterator[Event]:

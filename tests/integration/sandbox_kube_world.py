@@ -1,11 +1,14 @@
 """An in-process world with one AKS-like cluster: Kubernetes API + IMDS, without the ARM service.
 
 Tests publish ``cluster.created`` / ``vmss.created`` themselves, as ARM would, so they do not depend on
-the ARM emulation.
+the ARM emulation. ``chart_repo()`` starts the sandbox's chart repository on demand, so charts come from
+wherever the sandbox takes them (``../shared`` or the stand-in chart), never from a fixed path.
 """
 
 from __future__ import annotations
 
+import subprocess
+import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +19,7 @@ import yaml
 
 from sandbox import imds
 from sandbox.certs import CertPaths, make_certificates
+from sandbox.charts import ChartRepo
 from sandbox.httpd import HttpService
 from sandbox.kube import ClusterRuntime, KubeApis
 from sandbox.profiles import FAST
@@ -36,6 +40,7 @@ class KubeWorld:
     identities: dict[str, Principal] = field(default_factory=dict)
     pools: dict[str, str] = field(default_factory=dict)  # pool name -> scale set id
     cluster_id: str = ""
+    charts: ChartRepo | None = None
 
     @property
     def cluster(self) -> ClusterRuntime:
@@ -165,7 +170,38 @@ class KubeWorld:
         )
         return path
 
+    def kubectl(self, *args: str, stdin: str | None = None) -> str:
+        """Run ``kubectl`` (from PATH) against the cluster; fails the test on a non-zero exit."""
+        done = subprocess.run(
+            ["kubectl", "--kubeconfig", str(self.kubeconfig()), *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    def chart_repo(self) -> ChartRepo:
+        """The chart repository, started as ``sandbox.runtime`` starts it (source: ``chart_source()``)."""
+        if self.charts is None:
+            self.charts = ChartRepo(self.world, self.tmp).start()
+            self.world.urls["charts"] = self.charts.url
+        return self.charts
+
+    def chart_package(self, name: str = "aad-pod-identity", version: str = "4.1.18") -> bytes:
+        """A chart package as a client gets it: looked up in the repository's index.yaml, then downloaded."""
+        repo = self.chart_repo()
+        with urllib.request.urlopen(f"{repo.url}/index.yaml", timeout=10) as resp:
+            index = yaml.safe_load(resp.read())
+        [entry] = [e for e in index["entries"][name] if e["version"] == version]
+        with urllib.request.urlopen(entry["urls"][0], timeout=10) as resp:
+            package: bytes = resp.read()
+        return package
+
     def stop(self) -> None:
+        if self.charts is not None:
+            self.charts.stop()
         self.kube.stop()
         self.imds_service.stop()
         self.world.scheduler.stop()

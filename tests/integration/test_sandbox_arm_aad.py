@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,7 @@ import jwt
 import pytest
 import requests
 from azure.core.exceptions import ClientAuthenticationError
-from azure.identity import ClientAssertionCredential
+from azure.identity import ClientAssertionCredential, WorkloadIdentityCredential
 from azure.mgmt.resource.resources import ResourceManagementClient
 
 from sandbox import aad
@@ -97,7 +98,51 @@ def local_aad(tmp_path: Path) -> Iterator[tuple[World, str, str]]:
     world.scheduler.stop()
 
 
-def test_workload_identity_federation(local_aad: tuple[World, str, str]) -> None:
+PROBE_SA = "system:serviceaccount:apps:probe"
+CUSTOM_SA = "system:serviceaccount:apps:custom"
+CUSTOM_AUDIENCE = "api://CustomTokenExchange"
+STORAGE = "https://storage.azure.com/.default"
+
+
+@dataclass
+class Federation:
+    """A managed identity with two federated credentials from one cluster issuer: ``PROBE_SA`` for
+    ``api://AzureADTokenExchange`` and ``CUSTOM_SA`` for ``CUSTOM_AUDIENCE`` only."""
+
+    world: World
+    url: str
+    ca: str
+    tenant: str
+    issuer: str
+    identity_id: str
+    identity: dict[str, Any]
+
+    def assertion(
+        self, subject: str, *, issuer: str = "", audience: str = aad.TOKEN_EXCHANGE_AUDIENCE
+    ) -> str:
+        """A service-account token as the cluster would sign it."""
+        return self.world.signer.mint(
+            audience=audience,
+            tenant_id=self.tenant,
+            object_id=subject,
+            app_id=subject,
+            issuer=issuer or self.issuer,
+            subject=subject,
+        )
+
+    def credential(self, assertion: str, client_id: str = "") -> ClientAssertionCredential:
+        return ClientAssertionCredential(
+            self.tenant,
+            client_id or self.identity["properties"]["clientId"],
+            lambda: assertion,
+            authority=self.url,
+            disable_instance_discovery=True,
+            connection_verify=self.ca,
+        )
+
+
+@pytest.fixture
+def federation(local_aad: tuple[World, str, str]) -> Federation:
     world, url, ca = local_aad
     tenant, sub = "00000000-0000-4000-8000-00000000c001", "00000000-0000-4000-8000-00000000d001"
     world.tenants[tenant] = Tenant(tenant, "wi")
@@ -105,53 +150,75 @@ def test_workload_identity_federation(local_aad: tuple[World, str, str]) -> None
     identity_id = f"/subscriptions/{sub}/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/wi"
     identity = create_identity(world, identity_id, "westus")
     issuer = f"{url}/oidc/cluster-guid/"
-    world.put(
-        {
-            "id": f"{identity_id}/federatedIdentityCredentials/app",
-            "name": "app",
-            "type": FIC_TYPE,
-            "properties": {
-                "issuer": issuer,
-                "subject": "system:serviceaccount:apps:probe",
-                "audiences": [aad.TOKEN_EXCHANGE_AUDIENCE],
-            },
-        }
-    )
-
-    def assertion(subject: str) -> str:
-        return world.signer.mint(
-            audience=aad.TOKEN_EXCHANGE_AUDIENCE,
-            tenant_id=tenant,
-            object_id=subject,
-            app_id=subject,
-            issuer=issuer,
-            subject=subject,
+    for name, subject, audience in (
+        ("app", PROBE_SA, aad.TOKEN_EXCHANGE_AUDIENCE),
+        ("custom", CUSTOM_SA, CUSTOM_AUDIENCE),
+    ):
+        world.put(
+            {
+                "id": f"{identity_id}/federatedIdentityCredentials/{name}",
+                "name": name,
+                "type": FIC_TYPE,
+                "properties": {"issuer": issuer, "subject": subject, "audiences": [audience]},
+            }
         )
+    return Federation(world, url, ca, tenant, issuer, identity_id, identity)
 
-    client_id = identity["properties"]["clientId"]
-    good = ClientAssertionCredential(
-        tenant,
-        client_id,
-        lambda: assertion("system:serviceaccount:apps:probe"),
-        authority=url,
-        disable_instance_discovery=True,
-        connection_verify=ca,
-    )
-    claims = jwt.decode(
-        good.get_token("https://storage.azure.com/.default").token, options={"verify_signature": False}
-    )
-    assert claims["xms_mirid"] == identity_id and claims["oid"] == identity["properties"]["principalId"]
-    bad = ClientAssertionCredential(
-        tenant,
-        client_id,
-        lambda: assertion("system:serviceaccount:apps:other"),
-        authority=url,
-        disable_instance_discovery=True,
-        connection_verify=ca,
-    )
+
+def refusal(credential: ClientAssertionCredential) -> str:
     with pytest.raises(ClientAuthenticationError) as err:
-        bad.get_token("https://storage.azure.com/.default")
-    assert "AADSTS70021" in str(err.value)
+        credential.get_token(STORAGE)
+    return str(err.value)
+
+
+def test_workload_identity_federation(federation: Federation) -> None:
+    fed = federation
+    token = fed.credential(fed.assertion(PROBE_SA)).get_token(STORAGE).token
+    claims = jwt.decode(token, options={"verify_signature": False})
+    assert (
+        claims["xms_mirid"] == fed.identity_id and claims["oid"] == fed.identity["properties"]["principalId"]
+    )
+    # The credential's audience is what must match, whatever it is.
+    custom = fed.credential(fed.assertion(CUSTOM_SA, audience=CUSTOM_AUDIENCE)).get_token(STORAGE).token
+    assert jwt.decode(custom, options={"verify_signature": False})["xms_mirid"] == fed.identity_id
+
+
+def test_workload_identity_refuses_another_subject(federation: Federation) -> None:
+    refused = refusal(federation.credential(federation.assertion("system:serviceaccount:apps:other")))
+    assert "AADSTS700213" in refused and "subject 'system:serviceaccount:apps:other'" in refused
+
+
+def test_workload_identity_refuses_another_issuer(federation: Federation) -> None:
+    other = f"{federation.url}/oidc/another-cluster/"
+    refused = refusal(federation.credential(federation.assertion(PROBE_SA, issuer=other)))
+    assert "AADSTS700211" in refused and f"issuer '{other}'" in refused
+
+
+def test_workload_identity_refuses_an_audience_the_credential_lacks(federation: Federation) -> None:
+    fed = federation
+    # a token for another audience than api://AzureADTokenExchange ...
+    refused = refusal(fed.credential(fed.assertion(PROBE_SA, audience="api://SomethingElse")))
+    assert "AADSTS700212" in refused and "audience 'api://SomethingElse'" in refused
+    # ... and a credential whose audiences do not include api://AzureADTokenExchange
+    refused = refusal(fed.credential(fed.assertion(CUSTOM_SA)))
+    assert "AADSTS700212" in refused and f"audience '{aad.TOKEN_EXCHANGE_AUDIENCE}'" in refused
+
+
+def test_workload_identity_refuses_an_unknown_client_id(federation: Federation, tmp_path: Path) -> None:
+    """Through WorkloadIdentityCredential, as a pod uses it (``AZURE_FEDERATED_TOKEN_FILE``)."""
+    token_file = tmp_path / "token"
+    token_file.write_text(federation.assertion(PROBE_SA))
+    unknown = "00000000-0000-4000-8000-0000000000ff"
+    credential = WorkloadIdentityCredential(
+        tenant_id=federation.tenant,
+        client_id=unknown,
+        token_file_path=str(token_file),
+        authority=federation.url,
+        disable_instance_discovery=True,
+        connection_verify=federation.ca,
+    )
+    refused = refusal(credential)
+    assert "AADSTS700016" in refused and f"identifier '{unknown}'" in refused
 
 
 def test_cluster_oidc_issuer_documents(sandbox: Any) -> None:

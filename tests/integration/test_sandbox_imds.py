@@ -9,7 +9,6 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,13 +20,6 @@ from tests.integration.sandbox_kube_world import KubeWorld, start_world, wait_fo
 
 pytestmark = pytest.mark.integration
 
-CHART = (
-    Path(__file__).resolve().parents[3]
-    / "shared"
-    / "charts"
-    / "aad-pod-identity"
-    / "aad-pod-identity-4.1.18.tgz"
-)
 STORAGE = "https://storage.azure.com/"
 
 
@@ -153,9 +145,10 @@ def test_pod_url_for_the_wrong_node_is_refused(kw: KubeWorld) -> None:
 
 
 def install_pod_identity(kw: KubeWorld, managed: bool) -> None:
-    """What the chart installs that NMI emulation reads: the CRDs and the NMI DaemonSet."""
+    """What the chart installs that NMI emulation reads: the CRDs (from the package the sandbox's chart
+    repository serves) and the NMI DaemonSet."""
     api = kw.api_client()
-    with tarfile.open(CHART) as tar:
+    with tarfile.open(fileobj=io.BytesIO(kw.chart_package())) as tar:
         member = tar.extractfile("aad-pod-identity/crds/crd.yaml")
         assert member is not None
         crds = [d for d in yaml.safe_load_all(io.TextIOWrapper(member)) if d]

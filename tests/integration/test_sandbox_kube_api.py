@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from kubernetes import client, watch
@@ -15,7 +17,7 @@ from tests.integration.sandbox_kube_world import KubeWorld, start_world
 
 pytestmark = pytest.mark.integration
 
-CRD = {
+CRD: dict[str, Any] = {
     "apiVersion": "apiextensions.k8s.io/v1",
     "kind": "CustomResourceDefinition",
     "metadata": {"name": "widgets.example.com"},
@@ -35,6 +37,8 @@ CRD = {
         ],
     },
 }
+
+GADGETS = {"plural": "gadgets", "singular": "gadget", "kind": "Gadget"}
 
 
 @pytest.fixture(scope="module")
@@ -257,6 +261,69 @@ def test_protobuf_secret_body_is_decoded() -> None:
         "labels": {"owner": "helm"},
     }
     assert obj["data"] == {"release": "AAE="} and obj["type"] == "helm.sh/release.v1"
+
+
+def test_server_side_dry_run_stores_nothing(kw: KubeWorld) -> None:
+    api = kw.api_client()
+    core = client.CoreV1Api(api)
+    core.create_namespace({"metadata": {"name": "dry"}})
+    would = core.create_namespaced_config_map(
+        "dry", {"metadata": {"name": "ghost"}, "data": {"k": "v"}}, dry_run="All"
+    )
+    assert would.metadata.name == "ghost" and would.metadata.uid and not would.metadata.resource_version
+    with pytest.raises(ApiException) as err:
+        core.read_namespaced_config_map("ghost", "dry")
+    assert err.value.status == 404
+    crd = client.ApiextensionsV1Api(api).create_custom_resource_definition(
+        {**CRD, "metadata": {"name": "gadgets.example.com"}, "spec": {**CRD["spec"], "names": GADGETS}},
+        dry_run="All",
+    )
+    assert crd.metadata.name == "gadgets.example.com"
+    with pytest.raises(ApiException) as err:
+        client.CustomObjectsApi(api).list_namespaced_custom_object("example.com", "v1", "dry", "gadgets")
+    assert err.value.status == 404  # a dry-run CRD makes no paths live
+
+    real = core.create_namespaced_config_map("dry", {"metadata": {"name": "real"}, "data": {"k": "v"}})
+    rv = real.metadata.resource_version
+    with pytest.raises(ApiException) as err:  # dry run still validates
+        core.create_namespaced_config_map("dry", {"metadata": {"name": "real"}}, dry_run="All")
+    assert err.value.status == 409 and json.loads(err.value.body)["reason"] == "AlreadyExists"
+    real.data = {"k": "put"}
+    put = core.replace_namespaced_config_map("real", "dry", real, dry_run="All")
+    assert put.data == {"k": "put"} and put.metadata.resource_version == rv
+    patched = core.patch_namespaced_config_map("real", "dry", {"data": {"k": "patch"}}, dry_run="All")
+    assert patched.data == {"k": "patch"} and patched.metadata.resource_version == rv
+    core.delete_namespaced_config_map("real", "dry", dry_run="All")
+    core.delete_namespace("dry", dry_run="All")
+    kept = core.read_namespaced_config_map("real", "dry")
+    assert kept.data == {"k": "v"} and kept.metadata.resource_version == rv
+
+    # No watch event for any of it: the first event after `rv` is this real change.
+    core.patch_namespaced_config_map("real", "dry", {"data": {"k": "marker"}})
+    w = watch.Watch()
+    first = next(w.stream(core.list_namespaced_config_map, "dry", resource_version=rv, timeout_seconds=5))
+    w.stop()
+    assert (first["type"], first["object"].data) == ("MODIFIED", {"k": "marker"})
+
+    with pytest.raises(ApiException) as err:
+        core.create_namespaced_config_map("dry", {"metadata": {"name": "x"}}, dry_run="Some")
+    status = json.loads(err.value.body)
+    assert err.value.status == 422 and status["reason"] == "Invalid"
+    assert status["details"]["kind"] == "CreateOptions" and "dryRun: Unsupported value" in status["message"]
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not on PATH")
+def test_kubectl_dry_run_server_stores_nothing(kw: KubeWorld) -> None:
+    manifest = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: kdry, namespace: default}\ndata: {a: '1'}\n"
+    assert "(server dry run)" in kw.kubectl("apply", "--dry-run=server", "-f", "-", stdin=manifest)
+    assert "kdry" not in kw.kubectl("get", "cm", "-o", "name")
+    kw.kubectl("apply", "-f", "-", stdin=manifest)
+    changed = manifest.replace("'1'", "'2'")
+    assert "(server dry run)" in kw.kubectl("apply", "--dry-run=server", "-f", "-", stdin=changed)
+    kw.kubectl("apply", "--server-side", "--dry-run=server", "-f", "-", stdin=changed)
+    assert "(server dry run)" in kw.kubectl("delete", "cm", "kdry", "--dry-run=server")
+    assert kw.kubectl("get", "cm", "kdry", "-o", "jsonpath={.data.a}") == "1"
+    kw.kubectl("delete", "cm", "kdry")
 
 
 def test_unknown_paths_404(kw: KubeWorld) -> None:

@@ -1,10 +1,10 @@
-"""kubectl and real helm (through pyhelm3) against a sandbox cluster's Kubernetes API."""
+"""kubectl and real helm (through pyhelm3) against a sandbox cluster's Kubernetes API; helm installs
+aad-pod-identity from the sandbox's chart repository (the ../shared package or the stand-in chart)."""
 
 from __future__ import annotations
 
 import asyncio
 import shutil
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,13 +13,12 @@ import pytest
 from kubernetes import client
 from pyhelm3 import Client
 
+from sandbox.charts.source import find_helm
 from tests.integration.sandbox_kube_world import KubeWorld, start_world
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[2]
-HELM = ROOT / ".tools" / "bin" / "helm"
-CHART = ROOT.parent / "shared" / "charts" / "aad-pod-identity" / "aad-pod-identity-4.1.18.tgz"
+HELM = find_helm()
 
 MANIFEST = """apiVersion: v1
 kind: ConfigMap
@@ -51,19 +50,7 @@ def kw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeWorld]:
 
 @pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not on PATH")
 def test_kubectl_get_apply_server_side_apply_delete(kw: KubeWorld) -> None:
-    kubeconfig = kw.kubeconfig()
-
-    def kubectl(*args: str, stdin: str | None = None) -> str:
-        done = subprocess.run(
-            ["kubectl", "--kubeconfig", str(kubeconfig), *args],
-            input=stdin,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert done.returncode == 0, done.stderr
-        return done.stdout
-
+    kubectl = kw.kubectl
     assert "aks-nodepool1-" in kubectl("get", "nodes", "-l", "kubernetes.azure.com/mode=system")
     assert "created" in kubectl("apply", "-f", "-", stdin=MANIFEST)
     kubectl(
@@ -86,16 +73,19 @@ def test_kubectl_get_apply_server_side_apply_delete(kw: KubeWorld) -> None:
     assert "cm1" not in kubectl("get", "cm")
 
 
+@pytest.mark.skipif(HELM is None, reason="helm not installed (make install)")
 def test_helm_install_upgrade_status_list_uninstall_aad_pod_identity(
     kw: KubeWorld, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for name in ("CACHE", "CONFIG", "DATA"):
         monkeypatch.setenv(f"HELM_{name}_HOME", str(tmp_path / name.lower()))
     helm = Client(executable=str(HELM), kubeconfig=kw.kubeconfig())
+    charts = kw.chart_repo()
     values = {"operationMode": "managed", "nmi": {"allowNetworkPluginKubenet": True}}
 
     async def scenario() -> float:
-        chart = await helm.get_chart(str(CHART))
+        chart = await helm.get_chart("aad-pod-identity", repo=charts.url, version="4.1.18")
+        assert (chart.metadata.version, chart.metadata.app_version) == ("4.1.18", "1.8.17")
         started = time.monotonic()
         first = await helm.install_or_upgrade_release(
             "aad-pod-identity", chart, values, namespace="kube-system", wait=True, timeout="60s"
@@ -128,4 +118,4 @@ def test_helm_install_upgrade_status_list_uninstall_aad_pod_identity(
         return install_s
 
     install_s = asyncio.run(scenario())
-    print(f"figure helm_install_aad_pod_identity {install_s:.2f} s")
+    print(f"figure helm_install_aad_pod_identity {install_s:.2f} s (chart: {charts.source})")
