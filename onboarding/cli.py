@@ -17,10 +17,18 @@ if TYPE_CHECKING:
     from .context import CustomerContext
 
 app = typer.Typer(
-    help="Onboard customers of the AKS managed application. `validate` checks the catalog, `plan` shows what "
-    "onboarding one customer would change and `status` what is in place (both read-only); `audit`, `offboard`, "
-    "`refresh-permissions` and `verify-storage` run the operations. Settings come from ONBOARDING_* environment "
-    "variables.",
+    help="Onboard customers of the AKS managed application, without a Prefect server. `validate` checks the "
+    "catalog (no cloud access); `plan` shows what onboarding one customer would change and `status` what is in "
+    "place (both read-only); `audit`, `offboard`, `refresh-permissions` and `verify-storage` run the operations."
+    "\n\n"
+    "Azure access: the publisher's app registration in AZURE_TENANT_ID and AZURE_CLIENT_ID, with its secret in "
+    "the file named by ONBOARDING_CLIENT_SECRET_FILE (or in AZURE_CLIENT_SECRET); without them "
+    "DefaultAzureCredential is tried. Other settings (endpoints, CA bundle, budgets) are ONBOARDING_* "
+    "environment variables; README 'Pointing it at real Azure' lists them.",
+    epilog="Exit status: 0 done; 1 the cloud refused or failed (the message names the customer, the step and "
+    "what to do); 2 invalid catalog or command line.\n\n"
+    "Examples: python -m onboarding validate | python -m onboarding plan contoso | "
+    "python -m onboarding status contoso fabrikam | python -m onboarding offboard contoso --apply",
     no_args_is_help=True,
     add_completion=False,
 )

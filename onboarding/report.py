@@ -6,10 +6,35 @@ from typing import Any
 
 from .cluster import ClusterInfo
 from .results import StepResult
+from .steps.attach import STEP as ATTACH_STEP
+from .steps.verify import STEP as VERIFY_STEP
 
 
 def _cell(text: object) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _last_segment(resource_id: str) -> str:
+    return resource_id.rstrip("/").rsplit("/", 1)[-1]
+
+
+def _storage_proof(verify: StepResult | None) -> list[str]:
+    """What the storage check listed and read: from the probe pod, or from here with the identity's token."""
+    if verify is None:
+        return []
+    probe = verify.details.get("probe")
+    if probe:
+        title, paths = f"Storage listing read from pod `{probe.get('job')}`", probe.get("paths") or []
+    elif verify.details.get("publisher_check"):
+        probe = verify.details["publisher_check"]
+        title, paths = "Storage listing read from the publisher side", probe.get("listing") or []
+    else:
+        return []
+    lines = ["", f"{title}:", ""]
+    lines += [f"- `{_cell(path)}`" for path in paths]
+    if probe.get("first_line") is not None:
+        lines += ["", f"First line of the file: `{_cell(probe['first_line'])}`"]
+    return lines
 
 
 def onboarding_markdown(
@@ -40,19 +65,12 @@ def onboarding_markdown(
             "| scale set | identities |",
             "|---|---|",
         ]
-        per_vmss: dict[str, list[str]] = {}
         for step in steps:
-            if step.step == "attach-identities" and "vmss" in step.details:
-                per_vmss[step.details["vmss"]] = step.details.get("identities", [])
-        for vmss, identities in per_vmss.items():
-            names = ", ".join(i.rstrip("/").rsplit("/", 1)[-1] for i in identities)
-            lines.append(f"| {_cell(vmss)} | {_cell(names)} |")
-    probe = next((s.details.get("probe") for s in steps if s.step == "verify-storage-access"), None)
-    if probe:
-        lines += ["", "Storage probe listing:", ""]
-        lines += [f"- `{_cell(p)}`" for p in probe.get("paths", [])]
-        if probe.get("first_line") is not None:
-            lines += ["", f"First line of the file: `{_cell(probe['first_line'])}`"]
+            if step.step == ATTACH_STEP and "vmss_id" in step.details:
+                vmss = _last_segment(step.details["vmss_id"])
+                names = ", ".join(_last_segment(i) for i in step.details.get("identities", []))
+                lines.append(f"| {_cell(vmss)} | {_cell(names)} |")
+    lines += _storage_proof(next((s for s in steps if s.step == VERIFY_STEP), None))
     return "\n".join(lines) + "\n"
 
 

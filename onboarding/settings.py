@@ -55,7 +55,16 @@ class Settings(BaseSettings):
     retry_base_delay_s: float = Field(2.0, ge=0, description="First retry delay for transient errors")
     retry_max_delay_s: float = Field(60.0, ge=0, description="Largest single retry delay")
     retry_budget_s: float = Field(
-        900.0, gt=0, description="Time budget for retrying one step's transient errors"
+        900.0,
+        gt=0,
+        description="Time budget for retrying one step's transient errors: the retries whose delays would pass "
+        "it are dropped, whatever task_retries says",
+    )
+    retry_jitter_factor: float = Field(
+        0.5,
+        ge=0,
+        description="Random extra delay per retry, as a fraction of it, so that many customers throttled at once "
+        "do not retry in step",
     )
     propagation_budget_s: float = Field(
         2400.0, gt=0, description="How long a 403 may be blamed on role propagation before it is permanent"

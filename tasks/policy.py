@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from onboarding.errors import TransientError
-from onboarding.settings import get_settings
+from onboarding.settings import Settings, get_settings
 
 
 def retry_only_transient(task: Any, task_run: Any, state: Any) -> bool:
@@ -19,18 +19,26 @@ def retry_only_transient(task: Any, task_run: Any, state: Any) -> bool:
     return False
 
 
-def backoff_delays() -> list[float]:
-    settings = get_settings()
-    return [
-        min(settings.retry_base_delay_s * 2**i, settings.retry_max_delay_s)
-        for i in range(settings.task_retries)
-    ]
+def backoff_delays(settings: Settings | None = None) -> list[float]:
+    """Doubling delays from ``retry_base_delay_s``, each at most ``retry_max_delay_s``, at most ``task_retries`` of
+    them, and only as many as fit together in ``retry_budget_s``."""
+    settings = settings or get_settings()
+    delays: list[float] = []
+    for attempt in range(settings.task_retries):
+        delay = min(settings.retry_base_delay_s * 2**attempt, settings.retry_max_delay_s)
+        if sum(delays) + delay > settings.retry_budget_s:
+            break
+        delays.append(delay)
+    return delays
 
 
-def retry_options() -> dict[str, Any]:
+def retry_options(settings: Settings | None = None) -> dict[str, Any]:
+    """The Prefect task options of the policy (a task without retries gets no delays)."""
+    settings = settings or get_settings()
+    delays = backoff_delays(settings)
     return {
-        "retries": get_settings().task_retries,
-        "retry_delay_seconds": backoff_delays(),
-        "retry_jitter_factor": 0.5,
+        "retries": len(delays),
+        "retry_delay_seconds": delays or 0,
+        "retry_jitter_factor": settings.retry_jitter_factor,
         "retry_condition_fn": retry_only_transient,
     }

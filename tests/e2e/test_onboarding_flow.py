@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 from prefect.client.orchestration import get_client
@@ -10,14 +11,16 @@ from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRun
 
 from onboarding.catalog import find_customer
 from onboarding.models import CustomerSpec
+from onboarding.operations.status import last_verification
 from sandbox.client import SandboxProcess
-from tools.cloud_actions import cluster_id, scale_set_identities
+from tools.cloud_actions import cluster_id, scale_set_identities, wait_for
 from tools.customers import register_customer
 from tools.stack import PrefectStack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("prefect")]
 
 DEPLOYMENT = "onboard-customer/contoso"
+OPERATIONS = ("refresh-permissions", "verify-storage", "audit-role-assignments", "offboard-customer")
 
 
 @pytest.fixture(scope="module")
@@ -27,17 +30,22 @@ def contoso(sandbox: SandboxProcess) -> CustomerSpec:
     return spec
 
 
-async def _report(flow_run_id: object) -> str:
+async def _artifacts(flow_run_id: object, kind: str) -> list[Any]:
     async with get_client() as client:
         artifacts = await client.read_artifacts(
             artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
         )
-    return "\n".join(a.data for a in artifacts if a.type == "markdown" and isinstance(a.data, str))
+    return [a.data for a in artifacts if a.type == kind]
 
 
-def test_customer_from_nothing_to_verified_then_nothing_to_do(
-    sandbox: SandboxProcess, prefect_stack: PrefectStack, contoso: CustomerSpec
-) -> None:
+def _report(stack: PrefectStack, flow_run_id: object) -> str:
+    with stack.settings():
+        return "\n".join(str(data) for data in asyncio.run(_artifacts(flow_run_id, "markdown")))
+
+
+@pytest.fixture(scope="module")
+def onboarded(sandbox: SandboxProcess, prefect_stack: PrefectStack, contoso: CustomerSpec) -> Any:
+    """Contoso's first onboarding, from nothing, through its deployment: the finished flow run."""
     assert scale_set_identities(sandbox, contoso) == {}, (
         "nothing deployed yet: onboarding deploys the application"
     )
@@ -46,10 +54,19 @@ def test_customer_from_nothing_to_verified_then_nothing_to_do(
     assert run.state.is_completed(), run.state.message
     assert sandbox.arm_writes(mark), "a fresh onboarding writes"
     print("\n" + sandbox.arm_figure("fresh_onboarding", mark))
+    return run
 
-    with prefect_stack.settings():
-        report = asyncio.run(_report(run.id))
-    assert "verified" in report and "folder1/t1.csv" in report
+
+def test_customer_from_nothing_to_verified_then_nothing_to_do(
+    sandbox: SandboxProcess, prefect_stack: PrefectStack, contoso: CustomerSpec, onboarded: Any
+) -> None:
+    report = _report(prefect_stack, onboarded.id)
+    assert "**verified**" in report
+    assert "| aks-nodepool1-" in report and "contosoaks-identity" in report, "identities per scale set"
+    assert "Storage listing read from pod" in report and "- `folder1/t1.csv`" in report
+    wait_for(
+        lambda: not last_verification("contoso", prefect_stack.api_url).startswith("never"), timeout_s=60
+    )
 
     state = sandbox.state()
     cluster = next(r for r in state["resources"] if r["id"].lower() == cluster_id(contoso).lower())
@@ -65,13 +82,38 @@ def test_customer_from_nothing_to_verified_then_nothing_to_do(
     print("\n" + sandbox.arm_figure("rerun_onboarding", mark))
 
 
-def test_dry_run_writes_nothing(
-    sandbox: SandboxProcess, prefect_stack: PrefectStack, contoso: CustomerSpec
+def test_operations_run_from_their_manual_deployments(
+    sandbox: SandboxProcess, prefect_stack: PrefectStack, onboarded: Any
 ) -> None:
+    names = [f"{flow}/manual" for flow in OPERATIONS]
     mark = sandbox.mark()
-    run = prefect_stack.run_deployments([DEPLOYMENT], parameters={"dry_run": True})[DEPLOYMENT]
+    runs = prefect_stack.run_deployments(names, parameters={"customer": "contoso"})
+    for name, run in runs.items():
+        assert run.state.is_completed(), f"{name}: {run.state.message}"
+    writes = sandbox.arm_writes(mark)
+    assert all(w.startswith("POST ") and w.endswith("/refreshPermissions") for w in writes), (
+        f"only refresh-permissions writes (offboarding defaults to a plan): {writes}"
+    )
+    with prefect_stack.settings():
+        (table,) = asyncio.run(_artifacts(runs["audit-role-assignments/manual"].id, "table"))
+    assert "contosoaks-identity" in str(table)
+    offboard_plan = _report(prefect_stack, runs["offboard-customer/manual"].id)
+    assert "Plan only: nothing was written." in offboard_plan and "contosoaks-identity" in offboard_plan
+    assert "storage access verified" in _report(prefect_stack, runs["verify-storage/manual"].id)
+
+
+def test_dry_run_of_a_customer_with_work_to_do_plans_it_and_writes_nothing(
+    sandbox: SandboxProcess, prefect_stack: PrefectStack
+) -> None:
+    northwind = find_customer("northwind")  # its application exists; nothing of the onboarding is done yet
+    register_customer(sandbox, northwind)
+    name = "onboard-customer/northwind"
+    mark = sandbox.mark()
+    run = prefect_stack.run_deployments([name], parameters={"dry_run": True})[name]
     assert run.state.is_completed(), run.state.message
     assert sandbox.arm_writes(mark) == []
+    report = _report(prefect_stack, run.id)
+    assert "**planned**" in report and "would attach northwindaks-identity to scale set" in report, report
 
 
 def test_malformed_spec_is_refused_before_any_cloud_call(

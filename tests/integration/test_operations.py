@@ -330,8 +330,7 @@ def test_cli_status_and_audit_need_no_prefect_server(
 ) -> None:
     ctx, cluster = adopted
     monkeypatch.delenv("PREFECT_API_URL", raising=False)
-    spec = ctx.spec.model_dump(mode="json", exclude_none=True)
-    (tmp_path / f"{ctx.spec.name}.yaml").write_text(yaml.safe_dump(spec))
+    _write_catalog(tmp_path, ctx.spec.model_dump(mode="json", exclude_none=True))
     runner = CliRunner()
     shown = runner.invoke(app, ["status", "--catalog", str(tmp_path)])
     assert shown.exit_code == 0, shown.output
@@ -350,3 +349,38 @@ def test_cli_status_and_audit_need_no_prefect_server(
     )
     missing = runner.invoke(app, ["audit", "nobody", "--catalog", str(tmp_path)])
     assert missing.exit_code == 1 and "no customer named 'nobody'" in missing.output
+
+
+def _write_catalog(directory: Path, *docs: dict[str, Any]) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    for doc in docs:
+        (directory / f"{doc['name']}.yaml").write_text(yaml.safe_dump(doc))
+    return directory
+
+
+def test_cli_validate_then_plan_reads_and_writes_nothing(sandbox: SandboxProcess, tmp_path: Path) -> None:
+    ctx = _adopted(
+        sandbox,
+        "opsplan",
+        "workload-identity",
+        pod_identity={"mode": "workload-identity", "namespace": "analytics"},
+    )
+    doc = ctx.spec.model_dump(mode="json", exclude_none=True)
+    catalog = _write_catalog(tmp_path / "good", doc)
+    runner = CliRunner()
+    valid = runner.invoke(app, ["validate", "--catalog", str(catalog)])
+    assert valid.exit_code == 0 and "1 customers valid" in valid.output, valid.output
+
+    broken = _write_catalog(tmp_path / "broken", {**doc, "tenant_id": "not-a-guid"})
+    refused = runner.invoke(app, ["validate", "--catalog", str(broken)])
+    assert refused.exit_code == 2 and "'opsplan'" in refused.output and "tenant_id" in refused.output
+
+    mark = sandbox.mark()
+    planned = runner.invoke(app, ["plan", "opsplan", "--catalog", str(catalog)])
+    assert planned.exit_code == 0, planned.output
+    assert (
+        "**planned**" in planned.output and "would attach opsplanaks-identity to scale set" in planned.output
+    )
+    assert "federated identity credential ama-opsplan-analytics-" in planned.output, planned.output
+    assert "would create" in planned.output
+    assert sandbox.arm_writes(mark) == []
