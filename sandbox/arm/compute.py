@@ -77,7 +77,7 @@ def vmss_body(
             "upgradePolicy": {"mode": "Manual"},
             "overprovision": False,
             "virtualMachineProfile": {
-                "osProfile": {"computerNamePrefix": f"{name[:-5]}", "adminUsername": "azureuser"},
+                "osProfile": {"computerNamePrefix": name, "adminUsername": "azureuser"},
                 "storageProfile": {"osDisk": {"createOption": "FromImage"}},
             },
         },

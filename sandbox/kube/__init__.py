@@ -44,9 +44,7 @@ class KubeApis:
             runtime = self.ensure_cluster(data["cluster_id"])
             vmss = self.world.get(data["vmss_id"]) or {"id": data["vmss_id"]}
             count = data.get("count") or vmss.get("_sandbox", {}).get("instances", 1)
-            added = add_pool_nodes(
-                runtime.store, data["cluster_id"], vmss, data["pool"], data.get("mode", "User"), int(count)
-            )
+            added = add_pool_nodes(runtime.store, vmss, data["pool"], data.get("mode", "User"), int(count))
             log.info("cluster %s: nodes %s", data["cluster_id"], ", ".join(added))
 
     def ensure_cluster(self, cluster_id: str) -> ClusterRuntime:

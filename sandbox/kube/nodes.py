@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 from .resources import builtin
@@ -20,13 +19,10 @@ def _base36(n: int, width: int = 6) -> str:
     return digits.rjust(width, "0")
 
 
-def cluster_digits(cluster_id: str) -> str:
-    """The 8 digits AKS puts in node names; the same for every pool of one cluster."""
-    return str(int(hashlib.sha256(cluster_id.lower().encode()).hexdigest(), 16) % 10**8).rjust(8, "0")
-
-
-def node_name(cluster_id: str, pool: str, index: int) -> str:
-    return f"aks-{pool}-{cluster_digits(cluster_id)}-vmss{_base36(index)}"
+def node_name(vmss_id: str, index: int) -> str:
+    """AKS names a node after its scale set (``aks-<pool>-<8 digits>-vmss``, the computer name prefix) and the
+    instance id in base 36, so a node name starts with its scale set's name."""
+    return f"{vmss_id.rstrip('/').rsplit('/', 1)[-1]}{_base36(index)}"
 
 
 def vmss_of(node: dict[str, Any]) -> str | None:
@@ -37,8 +33,8 @@ def vmss_of(node: dict[str, Any]) -> str | None:
     return provider[len("azure://") :].rsplit("/virtualMachines/", 1)[0]
 
 
-def node_object(cluster_id: str, vmss: dict[str, Any], pool: str, mode: str, index: int) -> dict[str, Any]:
-    name = node_name(cluster_id, pool, index)
+def node_object(vmss: dict[str, Any], pool: str, mode: str, index: int) -> dict[str, Any]:
+    name = node_name(vmss["id"], index)
     vm_size = vmss.get("sku", {}).get("name", "Standard_DS2_v2")
     location = vmss.get("location", "eastus")
     node_rg = vmss["id"].split("/")[4]
@@ -108,13 +104,11 @@ def node_object(cluster_id: str, vmss: dict[str, Any], pool: str, mode: str, ind
     }
 
 
-def add_pool_nodes(
-    store: Store, cluster_id: str, vmss: dict[str, Any], pool: str, mode: str, count: int
-) -> list[str]:
+def add_pool_nodes(store: Store, vmss: dict[str, Any], pool: str, mode: str, count: int) -> list[str]:
     """Create the nodes of a scale set that are not there yet; returns their names."""
     added = []
     for index in range(count):
-        node = node_object(cluster_id, vmss, pool, mode, index)
+        node = node_object(vmss, pool, mode, index)
         if store.find(NODES, "", node["metadata"]["name"]) is None:
             store.create(NODES, node)
             added.append(node["metadata"]["name"])

@@ -66,6 +66,17 @@ def send(client: Any, method: str, url: str, body: Any = None) -> Any:
     return response
 
 
+def list_all(client: Any, url: str) -> list[dict[str, Any]]:
+    """GET an ARM list through the client's pipeline, following ``nextLink`` to the last page."""
+    items: list[dict[str, Any]] = []
+    next_url: str | None = url
+    while next_url:
+        page = send(client, "GET", next_url).json()
+        items += page["value"]
+        next_url = page.get("nextLink")
+    return items
+
+
 def deploy_app(
     box: SandboxProcess, cred: TokenCredential, customer: dict[str, Any], name: str, **parameters: Any
 ) -> dict[str, Any]:

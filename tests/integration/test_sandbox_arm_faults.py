@@ -7,11 +7,12 @@ from typing import Any
 
 import pytest
 from azure.core.exceptions import HttpResponseError
+from azure.mgmt.msi import ManagedServiceIdentityClient
 from azure.mgmt.resource.resources import ResourceManagementClient
 
 from sandbox.seed import PUBLISHER_SUBSCRIPTION_ID
 
-from .armkit import credential, make
+from .armkit import client_kwargs, credential, make
 
 pytestmark = pytest.mark.integration
 
@@ -101,6 +102,29 @@ def test_throttling_answers_429_and_the_sdk_waits(sandbox: Any, resources: Any) 
     throttled = [r for r in sandbox.requests_log(since) if r["status"] == 429]
     assert throttled and elapsed >= 0.9
     assert all(r["kind"] == "read" for r in throttled)
+
+
+def test_write_throttling_answers_429_and_the_sdk_waits(sandbox: Any, resources: Any) -> None:
+    customer = sandbox.add_customer(name="throttled")  # its own buckets: nothing else writes there
+    sub, rg = customer["subscription_id"], customer["application_resource_group"]
+    cred = credential(sandbox)
+    msi = ManagedServiceIdentityClient(cred, sub, **client_kwargs(sandbox))
+    no_retry = ManagedServiceIdentityClient(cred, sub, retry_total=0, **client_kwargs(sandbox))
+    assert list(msi.user_assigned_identities.list_by_resource_group(rg)) == []  # token cached
+    sandbox.set_timing(writes_burst=1, writes_per_s=0.5)  # the fixture's teardown restores the timing
+    since = _next_seq(sandbox)
+    msi.user_assigned_identities.create_or_update(rg, "first", {"location": "westus"})
+    with pytest.raises(HttpResponseError) as err:
+        no_retry.user_assigned_identities.create_or_update(rg, "second", {"location": "westus"})
+    assert err.value.status_code == 429 and err.value.error.code == "SubscriptionRequestsThrottled"
+    assert int(err.value.response.headers["Retry-After"]) >= 1
+    second = msi.user_assigned_identities.create_or_update(rg, "second", {"location": "westus"})
+    assert second.name == "second"
+    writes = [(r["path"].rsplit("/", 1)[-1], r["status"]) for r in sandbox.requests_log(since)]
+    # The SDK's RetryPolicy slept for the Retry-After it got: an immediate retry would have met 429 again.
+    assert writes == [("first", 201), ("second", 429), ("second", 429), ("second", 201)]
+    names = {i.name for i in msi.user_assigned_identities.list_by_resource_group(rg)}
+    assert names == {"first", "second"}  # reads have a bucket of their own
 
 
 def test_request_log_entries(sandbox: Any, resources: Any) -> None:

@@ -13,9 +13,13 @@ from azure.core.exceptions import HttpResponseError
 from azure.mgmt.authorization import AuthorizationManagementClient
 from azure.mgmt.compute import ComputeManagementClient
 from azure.mgmt.containerservice import ContainerServiceClient
+from azure.mgmt.containerservice.models import AgentPool
 from azure.mgmt.msi import ManagedServiceIdentityClient
 from azure.mgmt.resource.resources import ResourceManagementClient
 from azure.mgmt.storage import StorageManagementClient
+from kubernetes import client, watch
+from kubernetes.client.exceptions import ApiException
+from kubernetes.config import new_client_from_config_dict
 
 from sandbox.authz import MANAGED_IDENTITY_OPERATOR, OWNER, VIRTUAL_MACHINE_CONTRIBUTOR
 
@@ -195,22 +199,72 @@ def test_refresh_permissions_recreates_a_deleted_assignment(sandbox: Any, world:
     assert len(again) == 1 and again[0].principal_id == mio.principal_id
 
 
-def test_cluster_credentials(sandbox: Any, world: dict[str, Any]) -> None:
+def _core(config: dict[str, Any], tmp_path: Path) -> client.CoreV1Api:
+    """A Kubernetes client built from a kubeconfig as the SDK returned it."""
+    return client.CoreV1Api(new_client_from_config_dict(config, temp_file_path=str(tmp_path)))
+
+
+def _kubeconfig(aks: Any, admin: bool) -> dict[str, Any]:
+    clusters = aks.managed_clusters
+    listing = clusters.list_cluster_admin_credentials if admin else clusters.list_cluster_user_credentials
+    credentials = listing("ama1-mrg", "ama1-aks").kubeconfigs
+    assert [c.name for c in credentials] == ["clusterAdmin" if admin else "clusterUser"]
+    return yaml.safe_load(credentials[0].value)
+
+
+def test_cluster_credentials(sandbox: Any, world: dict[str, Any], tmp_path: Path) -> None:
+    aks = make(ContainerServiceClient, sandbox, world["cred"], world["customer"]["subscription_id"])
+    tokens = []
+    for admin in (True, False):
+        config = _kubeconfig(aks, admin)
+        assert config["clusters"][0]["cluster"]["server"].startswith("https://127.0.0.1:")
+        ca = base64.b64decode(config["clusters"][0]["cluster"]["certificate-authority-data"])
+        assert ca == Path(sandbox.env["SANDBOX_CA_BUNDLE"]).read_bytes()
+        tokens.append(config["users"][0]["user"]["token"])
+        namespaces = {n.metadata.name for n in _core(config, tmp_path).list_namespace().items}
+        assert {"default", "kube-system"} <= namespaces
+    assert tokens[0] != tokens[1]
+    for user in ({}, {"token": "not-" + tokens[1]}):
+        config["users"][0]["user"] = user
+        with pytest.raises(ApiException) as err:
+            _core(config, tmp_path).list_namespace()
+        assert err.value.status == 401
+
+
+def test_new_agent_pool_brings_its_nodes(sandbox: Any, world: dict[str, Any], tmp_path: Path) -> None:
     sub = world["customer"]["subscription_id"]
     aks = make(ContainerServiceClient, sandbox, world["cred"], sub)
-    try:
-        creds = aks.managed_clusters.list_cluster_user_credentials("ama1-mrg", "ama1-aks")
-    except HttpResponseError as exc:
-        if exc.status_code == 409 and "not running" in str(exc):
-            pytest.skip(
-                "the Kubernetes API (sandbox.kube) did not register this cluster: kube is still a stub"
-            )
-        raise
-    config = yaml.safe_load(creds.kubeconfigs[0].value)
-    assert config["clusters"][0]["cluster"]["server"].startswith("https://127.0.0.1:")
-    ca = base64.b64decode(config["clusters"][0]["cluster"]["certificate-authority-data"])
-    assert ca == Path(sandbox.env["SANDBOX_CA_BUNDLE"]).read_bytes()
-    assert config["users"][0]["user"]["token"]
+    core = _core(_kubeconfig(aks, admin=True), tmp_path)
+    before = core.list_node(label_selector="agentpool=pool4")
+    assert before.items == []
+    since = before.metadata.resource_version
+    poller = aks.agent_pools.begin_create_or_update(
+        "ama1-mrg", "ama1-aks", "pool4", AgentPool(count=2, mode="User")
+    )
+    nodes: dict[str, Any] = {}
+    stream = watch.Watch()
+    for event in stream.stream(
+        core.list_node, label_selector="agentpool=pool4", resource_version=since, timeout_seconds=30
+    ):
+        assert event["type"] == "ADDED"
+        nodes[event["object"].metadata.name] = event["object"]
+        if len(nodes) == 2:
+            stream.stop()
+    assert poller.result().provisioning_state == "Succeeded"
+    token_cred = list_tokens(sandbox, world["cred"], world["app"]["id"], sub)
+    compute = make(ComputeManagementClient, sandbox, token_cred, sub)
+    vmss = next(
+        v
+        for v in compute.virtual_machine_scale_sets.list(world["out"]["nodeResourceGroup"])
+        if v.tags["aks-managed-poolName"] == "pool4"
+    )
+    assert len(nodes) == vmss.sku.capacity == 2
+    for name, node in nodes.items():
+        labels = node.metadata.labels
+        assert labels["agentpool"] == labels["kubernetes.azure.com/agentpool"] == "pool4"
+        assert labels["kubernetes.azure.com/mode"] == "user"
+        assert node.spec.provider_id.lower().startswith(f"azure://{vmss.id.lower()}/virtualmachines/")
+        assert name.startswith(vmss.name)  # AKS: the scale set's name and the instance id in base 36
 
 
 def test_put_validation_and_marketplace_kind(sandbox: Any, world: dict[str, Any]) -> None:

@@ -14,10 +14,39 @@ from azure.mgmt.resource.resources import ResourceManagementClient
 from sandbox.authz import CONTRIBUTOR, READER, role_definition_id
 from sandbox.seed import PUBLISHER_SUBSCRIPTION_ID
 
-from .armkit import client_kwargs, credential, eventually, guid, make
+from .armkit import client_kwargs, credential, eventually, guid, list_all, make, send
 
 pytestmark = pytest.mark.integration
 SUB = PUBLISHER_SUBSCRIPTION_ID
+SUBSCRIPTIONS_API = "2022-12-01"
+MSI_API = "2023-01-31"
+BLOBS = "Microsoft.Storage/storageAccounts/blobServices/containers/blobs"
+# The built-in roles the product uses, with their ids in Azure and an action (or dataAction) that defines them.
+BUILT_IN_ROLES = {
+    "8e3af657-a8ff-443c-a75c-2fe8c4bcb635": ("Owner", "*", None),
+    "b24988ac-6180-42a0-ab88-20f7382dd24c": ("Contributor", "*", None),
+    "acdd72a7-3385-48ef-bd42-f606fba81ae7": ("Reader", "*/read", None),
+    "9980e02c-c2be-4d73-94e8-173b1dc7cf3c": (
+        "Virtual Machine Contributor",
+        "Microsoft.Compute/virtualMachineScaleSets/*",
+        None,
+    ),
+    "f1a07417-d97a-45cb-824c-7a7467783830": (
+        "Managed Identity Operator",
+        "Microsoft.ManagedIdentity/userAssignedIdentities/*/assign/action",
+        None,
+    ),
+    "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1": (
+        "Storage Blob Data Reader",
+        "Microsoft.Storage/storageAccounts/blobServices/containers/read",
+        f"{BLOBS}/read",
+    ),
+    "ba92f5b4-2d11-453d-a403-e96b0029c9fe": (
+        "Storage Blob Data Contributor",
+        "Microsoft.Storage/storageAccounts/blobServices/containers/write",
+        f"{BLOBS}/write",
+    ),
+}
 
 
 @pytest.fixture(scope="module")
@@ -31,6 +60,11 @@ def clients(sandbox: Any) -> dict[str, Any]:
         "auth": AuthorizationManagementClient(cred, SUB, **client_kwargs(sandbox)),
         "msi": ManagedServiceIdentityClient(cred, SUB, **client_kwargs(sandbox)),
     }
+
+
+@pytest.fixture(scope="module")
+def customer(sandbox: Any) -> dict[str, Any]:
+    return sandbox.add_customer(name="rbaccust")
 
 
 def _error(fn: Any) -> HttpResponseError:
@@ -67,6 +101,11 @@ def _crud(auth: Any, rg: str, clients: dict[str, Any]) -> None:
     assert created.scope == rg and created.principal_type == "ServicePrincipal"
     again = auth.role_assignments.create(rg, name, _params(READER, identity.principal_id))
     assert again.id == created.id
+    changed = _error(
+        lambda: auth.role_assignments.create(rg, name, _params(CONTRIBUTOR, identity.principal_id))
+    )
+    assert changed.status_code == 400 and changed.error.code == "RoleAssignmentUpdateNotPermitted"
+    assert auth.role_assignments.get(rg, name).role_definition_id.endswith(READER)  # unchanged
     dup = _error(lambda: auth.role_assignments.create(rg, guid(), _params(READER, identity.principal_id)))
     assert dup.status_code == 409 and dup.error.code == "RoleAssignmentExists"
     assert auth.role_assignments.get(rg, name).principal_id == identity.principal_id
@@ -96,11 +135,81 @@ def test_subscriptions_and_resource_groups(clients: dict[str, Any]) -> None:
     assert missing.status_code == 404 and missing.error.code == "ResourceGroupNotFound"
 
 
+def test_subscriptions_list_and_get(sandbox: Any, clients: dict[str, Any], customer: dict[str, Any]) -> None:
+    resources = clients["resources"]
+    listed = {
+        s["subscriptionId"]: s for s in list_all(resources, f"/subscriptions?api-version={SUBSCRIPTIONS_API}")
+    }
+    assert listed[SUB]["tenantId"] == sandbox.env["AZURE_TENANT_ID"] and listed[SUB]["state"] == "Enabled"
+    # The publisher holds a role in the customer's subscription (Contributor on its application group).
+    assert listed[customer["subscription_id"]]["tenantId"] == customer["tenant_id"]
+    got = send(resources, "GET", f"/subscriptions/{SUB}?api-version={SUBSCRIPTIONS_API}").json()
+    assert got == listed[SUB] and got["id"] == f"/subscriptions/{SUB}"
+    stranger = sandbox.add_principal(display_name="no-roles")
+    as_stranger = make(
+        ResourceManagementClient,
+        sandbox,
+        credential(sandbox, client_id=stranger["client_id"], secret=stranger["secret"]),
+        SUB,
+    )
+    assert list_all(as_stranger, f"/subscriptions?api-version={SUBSCRIPTIONS_API}") == []
+    denied = _error(lambda: send(as_stranger, "GET", f"/subscriptions/{SUB}?api-version={SUBSCRIPTIONS_API}"))
+    assert denied.status_code == 403 and denied.error.code == "AuthorizationFailed"
+
+
+def test_routing_ignores_case(clients: dict[str, Any]) -> None:
+    identity = clients["msi"].user_assigned_identities.create_or_update(
+        "rbac-rg", "Case-Id", {"location": "westus"}
+    )
+    path = (
+        f"/subscriptions/{SUB}/resourceGroups/rbac-rg/providers/Microsoft.ManagedIdentity/"
+        "userAssignedIdentities/Case-Id"
+    )
+    for variant in (path.lower(), path.upper()):
+        response = send(clients["resources"], "GET", f"{variant}?api-version={MSI_API}")
+        assert response.status_code == 200 and response.json()["id"] == identity.id
+    assert clients["msi"].user_assigned_identities.get("RBAC-RG", "CASE-ID").id == identity.id
+
+
 def test_role_definitions(clients: dict[str, Any]) -> None:
     auth, scope = clients["auth"], f"/subscriptions/{SUB}"
     found = list(auth.role_definitions.list(scope, filter="roleName eq 'Virtual Machine Contributor'"))
     assert [d.role_name for d in found] == ["Virtual Machine Contributor"]
     assert auth.role_definitions.get(scope, CONTRIBUTOR).role_name == "Contributor"
+    listed = {d.name: d for d in auth.role_definitions.list(scope)}
+    for role_id, (role_name, action, data_action) in BUILT_IN_ROLES.items():
+        got = auth.role_definitions.get(scope, role_id)
+        assert got.id == f"{scope}/providers/Microsoft.Authorization/roleDefinitions/{role_id}"
+        assert got.role_name == listed[role_id].role_name == role_name and got.role_type == "BuiltInRole"
+        by_name = list(auth.role_definitions.list(scope, filter=f"roleName eq '{role_name}'"))
+        assert [d.name for d in by_name] == [role_id]
+        permissions = got.permissions[0]
+        assert action in permissions.actions
+        assert (data_action in permissions.data_actions) if data_action else not permissions.data_actions
+    contributor = auth.role_definitions.get(scope, "b24988ac-6180-42a0-ab88-20f7382dd24c").permissions[0]
+    assert "Microsoft.Authorization/*/Write" in contributor.not_actions  # no role assignments
+    missing = _error(lambda: auth.role_definitions.get(scope, guid()))
+    assert missing.status_code == 404 and missing.error.code == "RoleDefinitionDoesNotExist"
+
+
+def test_user_assigned_identity_ids(sandbox: Any, customer: dict[str, Any]) -> None:
+    sub = customer["subscription_id"]
+    msi = ManagedServiceIdentityClient(credential(sandbox), sub, **client_kwargs(sandbox))
+    created = msi.user_assigned_identities.create_or_update(
+        customer["application_resource_group"], "tenant-check", {"location": "westus"}
+    )
+    got = msi.user_assigned_identities.get(customer["application_resource_group"], "tenant-check")
+    assert (got.tenant_id, got.principal_id, got.client_id) == (
+        created.tenant_id,
+        created.principal_id,
+        created.client_id,
+    )
+    # The customer's tenant (the subscription's), not the publisher's who created it.
+    assert got.tenant_id == customer["tenant_id"] != sandbox.env["AZURE_TENANT_ID"]
+    principal = next(p for p in sandbox.state()["principals"] if p["object_id"] == got.principal_id)
+    assert principal["kind"] == "ManagedIdentity" and principal["client_id"] == got.client_id
+    assert principal["tenant_id"] == customer["tenant_id"] and principal["resource_id"] == got.id
+    assert got.principal_id != got.client_id
 
 
 def test_principal_not_found_window(sandbox: Any, clients: dict[str, Any]) -> None:

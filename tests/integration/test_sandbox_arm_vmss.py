@@ -6,10 +6,13 @@ from typing import Any
 
 import pytest
 from azure.core.exceptions import HttpResponseError
+from azure.mgmt.authorization import AuthorizationManagementClient
 from azure.mgmt.compute import ComputeManagementClient
 from azure.mgmt.msi import ManagedServiceIdentityClient
 
-from .armkit import client_kwargs, credential, list_tokens, make
+from sandbox.authz import MANAGED_IDENTITY_OPERATOR, role_definition_id
+
+from .armkit import client_kwargs, credential, eventually, guid, list_tokens, make
 
 pytestmark = pytest.mark.integration
 
@@ -39,6 +42,7 @@ def env(sandbox: Any) -> dict[str, Any]:
         "pod": pod.id,
         "foreign": elsewhere.id,
         "kubelet": customer["kubelet_identity_id"],
+        "msi": msi,
     }
 
 
@@ -75,6 +79,45 @@ def test_linked_authorization_on_the_identity(sandbox: Any, env: dict[str, Any])
     err = _error(lambda: _patch(env, [env["kubelet"], env["pod"], env["foreign"]]))
     assert err.status_code == 403 and err.error.code == "LinkedAuthorizationFailed"
     assert "userAssignedIdentities/assign/action" in err.error.message
+
+
+def test_linked_authorization_fails_until_the_grant_propagates(sandbox: Any, env: dict[str, Any]) -> None:
+    customer, msi = env["customer"], env["msi"]
+    sub = customer["subscription_id"]
+    late = msi.user_assigned_identities.create_or_update(
+        customer["application_resource_group"], "granted-late", {"location": "westus"}
+    )
+    app_rg, app_name = customer["identity_id"].split("/")[4], customer["identity_id"].rsplit("/", 1)[-1]
+    app_identity = msi.user_assigned_identities.get(app_rg, app_name)  # the caller of env["compute"]
+    admin = sandbox.add_principal(
+        tenant_id=customer["tenant_id"],
+        display_name="vmsstest-admin",
+        roles=[{"scope": customer["application_resource_group_id"], "role": "Owner"}],
+    )
+    admin_cred = credential(sandbox, customer["tenant_id"], admin["client_id"], admin["secret"])
+    auth = AuthorizationManagementClient(admin_cred, sub, **client_kwargs(sandbox))
+    attach = lambda: _patch(env, [env["kubelet"], env["pod"], late.id])  # noqa: E731
+    sandbox.set_timing(role_propagation_s=2.0)
+    try:
+        auth.role_assignments.create(
+            late.id,
+            guid(),
+            {
+                "properties": {
+                    "roleDefinitionId": role_definition_id(sub, MANAGED_IDENTITY_OPERATOR),
+                    "principalId": app_identity.principal_id,
+                    "principalType": "ServicePrincipal",
+                }
+            },
+        )
+        err = _error(attach)
+        assert err.status_code == 403 and err.error.code == "LinkedAuthorizationFailed"
+        assert late.id in err.error.message
+        assert eventually(attach).result().provisioning_state == "Succeeded"
+    finally:
+        sandbox.reset_timing()
+    assert late.id.lower() in _identities(env)
+    _patch(env, [env["kubelet"], env["pod"]]).result()  # as the earlier tests left it
 
 
 def test_publisher_cannot_write_the_node_resource_group(sandbox: Any, env: dict[str, Any]) -> None:
