@@ -29,3 +29,16 @@ def run(bench: Bench) -> None:
     bench.report(Figure("seed_procedure_efficiency", seed / limit, note=f"seed model {seed:.1f} s"))
     bench.report(Figure("onboarding_wall", round(wall, 2), "s"))
     bench.report(Figure("critical_path_limit", round(limit, 2), "s"))
+    # Role propagation as the flow waits it out: the template's assignments (discovery polls until the node
+    # resource group reads pass) and Storage Blob Data Reader (granted early, so the storage check waits only
+    # for what is left after the scale sets and pod identity), each against the configured delay.
+    propagation = float(timing["role_propagation_s"])
+    for name, step in (("template_roles", "discover_cluster"), ("storage_role", "verify_storage_access")):
+        waited = next(s.waited_s for s in steps if s.step == step)
+        bench.report(
+            Figure(
+                f"{name}_propagation_wait",
+                waited / propagation,
+                note=f"{step} waited {waited:.2f} s / configured {propagation:g} s",
+            )
+        )

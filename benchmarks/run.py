@@ -1,7 +1,7 @@
 """`make bench`: every scenario on one sandbox (realistic profile, time-scaled), the contract's lines on stdout and
 ``benchmarks/results.json`` (figures of this phase next to the other phase's, e.g. before/after a change).
 
-    python -m benchmarks.run [--time-scale 0.02] [--fleet 1,10,50] [--events 10] [--phase after] [--only critical_path,propagation]
+    python -m benchmarks.run [--time-scale 0.02] [--fleet 1,10,50] [--events 10] [--phase after] [--only critical_path,rerun]
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from sandbox.client import SandboxProcess
 from tools.stack import PrefectStack
 
-from . import critical_path, events, fleet, orchestration, prefect_fleet, propagation, rerun
+from . import critical_path, events, fleet, orchestration, prefect_fleet, rerun
 from .common import ROOT, Bench, Figure
 from .prefect_runs import pause_schedule
 
@@ -30,7 +30,7 @@ STACK_TIMEOUT_S = (
     300.0  # a fresh SQLite server takes ~14 s on an idle 2-core machine, minutes on a loaded one
 )
 T = TypeVar("T")
-SCENARIOS = ("critical_path", "propagation", "orchestration", "events", "prefect_fleet", "fleet", "rerun")
+SCENARIOS = ("critical_path", "orchestration", "events", "prefect_fleet", "fleet", "rerun")
 
 
 def load_average() -> str:
@@ -76,8 +76,6 @@ def prefect_scenarios(bench: Bench, state: Path, args: argparse.Namespace) -> No
 def measure(bench: Bench, state: Path, args: argparse.Namespace) -> None:
     if "critical_path" in args.only:
         attempt(bench, "critical_path", lambda: critical_path.run(bench))
-    if "propagation" in args.only:
-        attempt(bench, "propagation", lambda: propagation.run(bench))
     if {"orchestration", "events", "prefect_fleet"} & set(args.only):
         attempt(bench, "prefect", lambda: prefect_scenarios(bench, state, args))
     fleets = attempt(bench, "fleet", lambda: fleet.run(bench, args.fleet)) if "fleet" in args.only else None

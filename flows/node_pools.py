@@ -49,7 +49,7 @@ def attach_node_pool(
         )
     started = time.monotonic()
     spec = find_customer(customer, get_settings().catalog_dir)
-    cluster = discover_cluster_task(spec)
+    cluster, _ = discover_cluster_task(spec)
     if not vmss_id.lower().startswith(cluster.node_resource_group_id.lower() + "/"):
         raise PermanentError(
             f"scale set {vmss_id} is not in node resource group {cluster.node_resource_group}",

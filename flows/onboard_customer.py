@@ -40,7 +40,8 @@ def _run_steps(
     advance(1)
     if dry_run and not app.details.get("exists", True):
         return None
-    cluster = discover_cluster_task(customer)
+    cluster, found = discover_cluster_task(customer)
+    steps.append(found)
     early = grants_reader_early(customer, cluster)
     if early:
         steps.append(ensure_storage_reader_task(customer, cluster, dry_run))

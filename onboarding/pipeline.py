@@ -9,7 +9,7 @@ from .context import CustomerContext
 from .models import CustomerSpec
 from .results import StepResult
 from .steps.attach import attach_identities
-from .steps.discover import discover_cluster
+from .steps.discover import discover
 from .steps.managed_app import ensure_managed_app
 from .steps.pod_identity import install_pod_identity
 from .steps.roles import ensure_node_rg_roles
@@ -20,7 +20,8 @@ def run_onboarding(ctx: CustomerContext, *, dry_run: bool) -> tuple[list[StepRes
     steps = [ensure_managed_app(ctx, dry_run=dry_run)]
     if dry_run and not steps[0].details.get("exists", True):
         return steps, None
-    cluster = discover_cluster(ctx)
+    cluster, found = discover(ctx)
+    steps.append(found)
     early = grants_reader_early(ctx.spec, cluster)
     if early:
         steps.append(ensure_storage_reader(ctx, cluster, dry_run=dry_run))

@@ -26,10 +26,12 @@ def ensure_managed_app_task(spec: CustomerSpec, dry_run: bool = False) -> StepRe
 
 
 @task(name="discover-cluster", task_run_name="discover-cluster-{spec.name}", **_common)
-def discover_cluster_task(spec: CustomerSpec) -> ClusterInfo:
-    from onboarding.steps.discover import discover_cluster
+def discover_cluster_task(spec: CustomerSpec) -> tuple[ClusterInfo, StepResult]:
+    """The cluster, and what discovery found (for the report)."""
+    from onboarding.steps.discover import discover
 
-    return discover_cluster(context_for(spec))
+    cluster, found = discover(context_for(spec))
+    return cluster, found
 
 
 @task(name="ensure-storage-reader", task_run_name="ensure-storage-reader-{spec.name}", **_common)

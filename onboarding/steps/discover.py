@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from typing import NamedTuple
+
 from azure.mgmt.compute import ComputeManagementClient
 from azure.mgmt.containerservice import ContainerServiceClient
 from azure.mgmt.core.tools import parse_resource_id
@@ -12,6 +15,7 @@ from ..azure import aks, identities, managed_app, storage, vmss
 from ..cluster import ClusterInfo
 from ..context import CustomerContext
 from ..errors import PermanentError
+from ..results import StepResult
 
 STEP = "discover_cluster"
 READ_HINT = (
@@ -20,13 +24,37 @@ READ_HINT = (
 )
 
 
-def discover_cluster(ctx: CustomerContext) -> ClusterInfo:
+class Discovery(NamedTuple):
+    cluster: ClusterInfo
+    result: StepResult
+
+
+def discover(ctx: CustomerContext) -> Discovery:
     """Read-only, so it is retried whole while fresh role assignments (the publisher's on the managed resource
-    group, the identity's on the node resource group) propagate."""
-    cluster, _ = ctx.through_propagation(
+    group, the identity's on the node resource group) propagate; the result says what was found and how long
+    that propagation was waited for."""
+    started = time.monotonic()
+    cluster, waited = ctx.through_propagation(
         lambda: _discover(ctx), what="read access to the deployment", hint=READ_HINT
     )
-    return cluster
+    pools = ", ".join(vmss_id.rstrip("/").rsplit("/", 1)[-1] for vmss_id in cluster.scale_sets) or "none"
+    found = [
+        f"cluster {cluster.cluster_name}, node resource group {cluster.node_resource_group}",
+        f"node pool scale sets: {pools}",
+        f"storage account {cluster.storage_account_name or 'not found'}",
+    ]
+    result = StepResult(
+        step=STEP,
+        customer=ctx.spec.name,
+        unchanged=found,
+        duration_s=time.monotonic() - started,
+        waited_s=waited,
+    )
+    return Discovery(cluster, result)
+
+
+def discover_cluster(ctx: CustomerContext) -> ClusterInfo:
+    return discover(ctx).cluster
 
 
 def _discover(ctx: CustomerContext) -> ClusterInfo:
