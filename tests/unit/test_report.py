@@ -7,23 +7,14 @@ from onboarding.steps.attach import STEP as ATTACH
 from onboarding.steps.roles import STEP as ROLES
 from onboarding.steps.verify import STEP as VERIFY
 
+from .clusters import cluster_with
+
 IDS = "/subscriptions/s/resourceGroups/mrg/providers/Microsoft.ManagedIdentity/userAssignedIdentities"
 VMSS = "/subscriptions/s/resourceGroups/nrg/providers/Microsoft.Compute/virtualMachineScaleSets"
 
 
 def _cluster() -> ClusterInfo:
-    app = IdentityRef(resource_id=f"{IDS}/app", name="app", client_id="c", principal_id="p")
-    return ClusterInfo(
-        application_id="a",
-        managed_resource_group_id="m",
-        cluster_id="c",
-        cluster_name="k",
-        node_resource_group="nrg",
-        node_resource_group_id="n",
-        kubelet_identity=app,
-        app_identity=app,
-        identities=[app],
-    )
+    return cluster_with(IdentityRef(resource_id=f"{IDS}/app", name="app", client_id="c", principal_id="p"))
 
 
 def _steps(verify_details: dict[str, object]) -> list[StepResult]:

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
-from onboarding.cluster import ClusterInfo, IdentityRef
+from onboarding.cluster import IdentityRef
 from onboarding.watch import CREATED, DRIFTED, WatchState, find_gaps, remember_complete
+
+from .clusters import cluster_with
 
 RG = "/subscriptions/s/resourceGroups/nrg/providers/Microsoft.Compute/virtualMachineScaleSets"
 APP = "/subscriptions/s/resourceGroups/mrg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/app"
@@ -9,18 +11,7 @@ APP = "/subscriptions/s/resourceGroups/mrg/providers/Microsoft.ManagedIdentity/u
 
 def _state(seen: list[str]) -> WatchState:
     ident = IdentityRef(resource_id=APP, name="app", client_id="c", principal_id="p")
-    cluster = ClusterInfo(
-        application_id="a",
-        managed_resource_group_id="m",
-        cluster_id="c",
-        cluster_name="k",
-        node_resource_group="nrg",
-        node_resource_group_id="n",
-        kubelet_identity=ident,
-        app_identity=ident,
-        identities=[ident],
-    )
-    return WatchState(cluster=cluster, seen=seen)
+    return WatchState(cluster=cluster_with(ident), seen=seen)
 
 
 def test_new_scale_set_is_created_and_known_one_is_drifted() -> None:
