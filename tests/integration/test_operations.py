@@ -126,6 +126,7 @@ def test_refresh_permissions_recreates_a_deleted_template_assignment(
     posts = [e for e in sandbox.requests_log(mark) if e["method"] == "POST"]
     assert [e["path"].rsplit("/", 1)[-1] for e in posts] == ["refreshPermissions"]
     assert posts[0]["query"]["targetVersion"] == "1.0.1"
+    print("\n" + sandbox.arm_figure("refresh_permissions", mark))
     assert _holds(ctx, mrg, roles.OWNER, identity.principal_id), "refreshPermissions re-creates it"
 
 
@@ -139,6 +140,7 @@ def test_storage_check_from_the_publisher_on_its_own(sandbox: SandboxProcess, ad
     assert check["listing"] == ["folder1/t1.csv"] and check["bytes"] > 0
     assert result.unchanged == [f"storage access verified from the publisher: read {check['bytes']} bytes"]
     assert sandbox.arm_writes(mark) == []
+    print("\n" + sandbox.arm_figure("verify_storage_publisher", mark))
 
 
 def test_audit_reads_cross_tenant_and_deletes_only_what_is_provably_ours(
