@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .azure.identities import short_name
 from .cluster import ClusterInfo
 from .results import StepResult
 from .steps.attach import STEP as ATTACH_STEP
@@ -12,10 +13,6 @@ from .steps.verify import STEP as VERIFY_STEP
 
 def _cell(text: object) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
-
-
-def _last_segment(resource_id: str) -> str:
-    return resource_id.rstrip("/").rsplit("/", 1)[-1]
 
 
 def _storage_proof(verify: StepResult | None) -> list[str]:
@@ -67,8 +64,8 @@ def onboarding_markdown(
         ]
         for step in steps:
             if step.step == ATTACH_STEP and "vmss_id" in step.details:
-                vmss = _last_segment(step.details["vmss_id"])
-                names = ", ".join(_last_segment(i) for i in step.details.get("identities", []))
+                vmss = short_name(step.details["vmss_id"])
+                names = ", ".join(short_name(i) for i in step.details.get("identities", []))
                 lines.append(f"| {_cell(vmss)} | {_cell(names)} |")
     lines += _storage_proof(next((s for s in steps if s.step == VERIFY_STEP), None))
     return "\n".join(lines) + "\n"

@@ -30,8 +30,7 @@ def discover_cluster_task(spec: CustomerSpec) -> tuple[ClusterInfo, StepResult]:
     """The cluster, and what discovery found (for the report)."""
     from onboarding.steps.discover import discover
 
-    cluster, found = discover(context_for(spec))
-    return cluster, found
+    return discover(context_for(spec))
 
 
 @task(name="ensure-storage-reader", task_run_name="ensure-storage-reader-{spec.name}", **_common)

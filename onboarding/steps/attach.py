@@ -9,6 +9,7 @@ from azure.mgmt.compute import ComputeManagementClient
 from azure.mgmt.compute.models import VirtualMachineScaleSet
 
 from ..azure import vmss
+from ..azure.identities import short_name
 from ..cluster import ClusterInfo
 from ..context import CustomerContext
 from ..errors import TransientError
@@ -40,7 +41,7 @@ def attach_identities(
 ) -> StepResult:
     rec = StepRecorder(ctx, STEP, dry_run=dry_run)
     compute = ctx.client(ComputeManagementClient, node_rg=True)
-    name = vmss_id.rstrip("/").rsplit("/", 1)[-1]
+    name = short_name(vmss_id)
     with ctx.errors(STEP, f"read scale set {name}"):
         current = vmss.get_scale_set(compute, vmss_id)
     before = vmss.attached_ids(current)
@@ -50,7 +51,7 @@ def attach_identities(
             rec.unchanged(f"identity {identity.name} attached to scale set {name}")
     if not missing:
         return rec.finish(vmss_id=vmss_id, identities=before)
-    names = ", ".join(m.rstrip("/").rsplit("/", 1)[-1] for m in missing)
+    names = ", ".join(short_name(m) for m in missing)
     rec.changed(f"attached {names} to scale set {name}", f"attach {names} to scale set {name}")
     if dry_run:
         return rec.finish(vmss_id=vmss_id, identities=before, missing=missing)

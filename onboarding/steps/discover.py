@@ -37,7 +37,7 @@ def discover(ctx: CustomerContext) -> Discovery:
     cluster, waited = ctx.through_propagation(
         lambda: _discover(ctx), what="read access to the deployment", hint=READ_HINT
     )
-    pools = ", ".join(vmss_id.rstrip("/").rsplit("/", 1)[-1] for vmss_id in cluster.scale_sets) or "none"
+    pools = ", ".join(identities.short_name(vmss_id) for vmss_id in cluster.scale_sets) or "none"
     found = [
         f"cluster {cluster.cluster_name}, node resource group {cluster.node_resource_group}",
         f"node pool scale sets: {pools}",
