@@ -7,7 +7,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
 .PHONY: install test test-fast demo bench scale-demo lint format lock clean
 
-install: $(STAMP) node_modules/.package-lock.json .tools/bin/helm
+install: $(STAMP) node_modules/.package-lock.json .tools/.kube-tools
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x .venv/bin/python || python3.11 -m venv .venv || python3 -m venv .venv
@@ -20,8 +20,8 @@ node_modules/.package-lock.json: package.json
 	npm install --no-audit --no-fund --loglevel=error
 	touch $@
 
-.tools/bin/helm: $(STAMP)
-	bash tools/install_helm.sh
+.tools/.kube-tools: $(STAMP) tools/install_kube_tools.sh
+	bash tools/install_kube_tools.sh
 
 lock:
 	.venv/bin/uv pip compile pyproject.toml --extra dev -o requirements.lock
