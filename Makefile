@@ -7,7 +7,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
 .PHONY: install test test-fast demo bench scale-demo lint format lock clean
 
-install: $(STAMP) node_modules/.package-lock.json .tools/.kube-tools
+install: $(STAMP) node_modules/.package-lock.json .tools/.kube-tools .tools/az/.installed
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x .venv/bin/python || python3.11 -m venv .venv || python3 -m venv .venv
@@ -22,6 +22,9 @@ node_modules/.package-lock.json: package.json
 
 .tools/.kube-tools: $(STAMP) tools/install_kube_tools.sh
 	bash tools/install_kube_tools.sh
+
+.tools/az/.installed: tools/az-requirements.lock tools/install_az.sh | $(STAMP)
+	bash tools/install_az.sh
 
 lock:
 	.venv/bin/uv pip compile pyproject.toml --extra dev -o requirements.lock
