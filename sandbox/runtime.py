@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
 from pathlib import Path
 
-from . import aad, admin, arm, imds, seed
+from . import aad, admin, arm, graph, imds, seed
 from .certs import make_certificates
 from .charts import ChartRepo
 from .httpd import HttpService
@@ -40,6 +41,8 @@ class Sandbox:
         world.urls["ca_bundle"] = str(certs.ca_bundle)
         self.services["aad"] = aad.build(world, certs).start()
         world.urls["aad"] = self.services["aad"].url
+        self.services["graph"] = graph.build(world, certs).start()
+        world.urls["graph"] = self.services["graph"].url
         self.services["imds"] = imds.build(world).start()
         world.urls["imds"] = self.services["imds"].url
         self.storage = StorageStack(world, certs, self.state_dir).start()
@@ -52,6 +55,7 @@ class Sandbox:
         self.services["admin"] = admin.build(world).start()
         world.urls["admin"] = self.services["admin"].url
         seed.seed_world(world)
+        self.write_cloud_config()
         self.write_env()
         self.started_in_s = time.monotonic() - started
         return self
@@ -71,6 +75,8 @@ class Sandbox:
             "SANDBOX_CA_BUNDLE": ca,
             "SANDBOX_CHART_REPO_URL": world.urls["charts"],
             "SANDBOX_STATE_DIR": str(self.state_dir),
+            "SANDBOX_GRAPH_URL": world.urls["graph"],
+            "SANDBOX_AZURE_CLOUD_CONFIG": str(self.state_dir / "azure-cloud.json"),
             "REQUESTS_CA_BUNDLE": ca,
             "SSL_CERT_FILE": ca,
             "AZURE_AUTHORITY_HOST": world.urls["aad"],
@@ -85,6 +91,23 @@ class Sandbox:
             "ONBOARDING_DEFAULT_CHART_REPOSITORY": world.urls["charts"],
             "ONBOARDING_APPLICATION_DEFINITION_ID": seed.APPLICATION_DEFINITION_ID,
         }
+
+    def write_cloud_config(self) -> Path:
+        """The sandbox as a cloud for ``az cloud register --cloud-config @FILE --skip-endpoint-discovery`` (the
+        endpoints Azure's ``/metadata/endpoints`` document gives az for a cloud; token audiences as Azure's)."""
+        urls = self.world.urls
+        config = {
+            "endpoints": {
+                "resourceManager": urls["arm"] + "/",
+                "activeDirectory": urls["aad"],
+                "activeDirectoryResourceId": "https://management.core.windows.net/",
+                "management": "https://management.core.windows.net/",
+                "microsoftGraphResourceId": urls["graph"] + "/",
+            }
+        }
+        path = self.state_dir / "azure-cloud.json"
+        path.write_text(json.dumps(config, indent=2) + "\n")
+        return path
 
     def write_env(self) -> Path:
         path = self.state_dir / "sandbox.env"
