@@ -8,6 +8,8 @@ Node rules (as Azure IMDS): the identity (``client_id``, ``object_id``, ``msi_re
 attached to the scale set; none named and exactly one attached -> that one; otherwise 400.
 Pod rules: when aad-pod-identity is installed in the cluster (see ``sandbox.kube.nmi``) the pod's binding decides
 (404/403 with NMI's messages); otherwise a pod gets its node's IMDS semantics.
+``{node or pod prefix}/metadata/instance?api-version=...`` answers the VM's instance metadata
+(``sandbox.kube.vm_metadata``): a pod sees its node's VM, as on AKS.
 """
 
 from __future__ import annotations
@@ -15,13 +17,15 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from .httpd import HttpService, Request, Response, Router, json_response, router_app
-from .kube import ClusterRuntime, nmi
+from .httpd import HttpService, Request, Response, Router, router_app
+from .kube import ClusterRuntime, nmi, vm_metadata
 from .kube.kubelet import PODS
 from .kube.nodes import NODES, vmss_of
+from .kube.vm_metadata import compact_json as json_response
 from .state import World, key
 
 TOKEN_PATH = "/metadata/identity/oauth2/token"
+INSTANCE_PATH = "/metadata/instance"
 LIFETIME_S = 3600
 
 
@@ -131,6 +135,34 @@ class Imds:
         except ImdsError as exc:
             return exc.response()
 
+    # --- instance metadata ---
+    def _node(self, node_name: str) -> dict[str, Any] | None:
+        for runtime in self._runtimes():
+            node = runtime.store.find(NODES, "", node_name)
+            if node is not None:
+                return node
+        return None
+
+    def _instance(self, req: Request, node_name: str) -> Response:
+        refused = vm_metadata.check(req.header("metadata"), req.q("api-version"))
+        if refused is not None:
+            return refused
+        node = self._node(node_name)
+        vmss_id = vmss_of(node) if node else None
+        vmss = self.world.get(vmss_id) if vmss_id else None
+        if node is None or vmss is None:
+            return json_response({"error": f"node {node_name} not found"}, 404)
+        index = int(node["spec"]["providerID"].rsplit("/", 1)[-1])
+        addresses = node.get("status", {}).get("addresses", [])
+        ip = next((a["address"] for a in addresses if a.get("type") == "InternalIP"), "")
+        return json_response(vm_metadata.instance(vmss, index, ip, str(req.q("api-version"))))
+
+    def node_instance(self, req: Request) -> Response:
+        return self._instance(req, req.params["node"])
+
+    def pod_instance(self, req: Request) -> Response:
+        return self._instance(req, req.params["node"])
+
     # --- pods ---
     def pod_token(self, req: Request) -> Response:
         p = req.params
@@ -212,4 +244,11 @@ def build(world: World) -> HttpService:
         imds.pod_token,
     )
     router.add("GET", r"/nodes/(?P<node>.+?)" + TOKEN_PATH, imds.node_token)
+    router.add(
+        "GET",
+        r"/clusters/(?P<cluster>[^/]+)/nodes/(?P<node>[^/]+)/pods/(?P<namespace>[^/]+)/(?P<pod>[^/]+)"
+        + INSTANCE_PATH,
+        imds.pod_instance,
+    )
+    router.add("GET", r"/nodes/(?P<node>[^/]+)" + INSTANCE_PATH, imds.node_instance)
     return HttpService("imds", router_app(router))

@@ -16,12 +16,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..certs import CertPaths
-from ..httpd import HttpService
 from ..state import World, key
+from .attach import Attacher
 from .jobs import JobController
 from .kubelet import Kubelet
 from .server import KubeApiApp
 from .store import Event, Store
+from .websocket import KubeHttpService
 from .workloads import WorkloadController
 
 log = logging.getLogger("sandbox.kube")
@@ -52,8 +53,14 @@ class ClusterRuntime:
         self.workloads = WorkloadController(self.store)
         self._queue: queue.Queue[Work] = queue.Queue()
         self.store.subscribe(self._queue.put)
-        app = KubeApiApp(self.store, {self.user_token, self.admin_token}, self.kubelet.read_log)
-        self.server = HttpService(f"kube-{self.guid[:8]}", app, certs=certs)
+        app = KubeApiApp(
+            self.store,
+            {self.user_token, self.admin_token},
+            self.kubelet.read_log,
+            self.kubelet.log_chunks,
+            Attacher(self.kubelet),
+        )
+        self.server = KubeHttpService(f"kube-{self.guid[:8]}", app, certs=certs)
         self._thread = threading.Thread(
             target=self._run, name=f"kube-controllers-{self.guid[:8]}", daemon=True
         )

@@ -47,6 +47,9 @@ def api_group(registry: Registry, name: str) -> dict[str, Any] | None:
     return {"kind": "APIGroup", "apiVersion": "v1", **_group(name, versions)}
 
 
+_SUBRESOURCES = {"log": (["get"], "Pod"), "attach": (["create", "get"], "PodAttachOptions")}
+
+
 def resource_list(registry: Registry, group: str, version: str) -> dict[str, Any] | None:
     types = [t for t in registry.all() if t.group == group and t.version == version]
     if not types:
@@ -64,8 +67,7 @@ def resource_list(registry: Registry, group: str, version: str) -> dict[str, Any
             entry["shortNames"] = list(t.short_names)
         resources.append(entry)
         for sub in t.subresources:
-            verbs = ["get"] if sub == "log" else ["get", "patch", "update"]
-            kind = "Pod" if sub == "log" else t.kind
+            verbs, kind = _SUBRESOURCES.get(sub, (["get", "patch", "update"], t.kind))
             resources.append(
                 {
                     "name": f"{t.plural}/{sub}",

@@ -1,12 +1,13 @@
-"""Schedules pods on nodes and runs them: python containers as local subprocesses, other images pretend.
+"""Schedules pods on nodes and runs them as local subprocesses (``images.py`` decides which and with what argv).
 
-A container "runs for real" when its image or command names python: ``python``/``python3`` becomes this
-interpreter (``sys.executable``); ConfigMap/Secret volumes are written to a per-pod temp dir and their
-mountPath prefix is rewritten in command, args, env values and workingDir. The process gets a clean
-environment (never the sandbox's own): the pod's env, the node's IMDS address as
-``AZURE_POD_IDENTITY_AUTHORITY_HOST``, the sandbox CA as ``SSL_CERT_FILE``/``REQUESTS_CA_BUNDLE``, and the
-workload identity webhook's variables when the pod opts in. Only the first runnable container of a pod
-runs; containers are not restarted (restartPolicy is not honoured beyond reporting).
+``python``/``python3`` becomes this interpreter; base OS images run their shell commands with this machine's
+programs; a program that is not here fails the container at start (``StartError``). ConfigMap/Secret volumes are
+written to a per-pod temp dir and their mountPath prefix is rewritten in command, args, env values and workingDir.
+The process gets a clean environment (never the sandbox's own): PATH = the pod shims (``images.write_tools``) +
+this machine's PATH, the pod's env, the node's IMDS address as ``AZURE_POD_IDENTITY_AUTHORITY_HOST``, the sandbox
+CA as ``SSL_CERT_FILE``/``REQUESTS_CA_BUNDLE``, and the workload identity webhook's variables when the pod opts in.
+A container with ``stdin: true`` gets a pipe that ``pods/attach`` writes to. Only the first runnable container of
+a pod runs; containers are not restarted (restartPolicy is not honoured beyond reporting).
 Pods without a runnable container (NMI, MIC, other charts' images) become Running and Ready and stay so.
 """
 
@@ -19,14 +20,15 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from ..state import World
+from .images import Plan, plan, write_tools
 from .nodes import NODES, is_ready
 from .resources import builtin
 from .selectors import match_labels
@@ -44,15 +46,6 @@ PodKey = tuple[str, str]
 def pod_imds_url(imds_url: str, cluster_guid: str, node: str, namespace: str, pod: str) -> str:
     """The IMDS address a pod sees (its node's IMDS, as NMI intercepts it)."""
     return f"{imds_url}/clusters/{cluster_guid}/nodes/{node}/pods/{namespace}/{pod}"
-
-
-def _is_python(word: str) -> bool:
-    return re.fullmatch(r"python(3(\.\d+)?)?", os.path.basename(word)) is not None
-
-
-def runnable(container: dict[str, Any]) -> bool:
-    command = container.get("command") or []
-    return "python" in container.get("image", "") or bool(command and _is_python(command[0]))
 
 
 def _conditions(ready: bool, reason: str | None = None) -> list[dict[str, Any]]:
@@ -83,7 +76,10 @@ class Kubelet:
         self._started: set[str] = set()  # pod uids
         self._procs: dict[PodKey, subprocess.Popen[bytes]] = {}
         self._logs: dict[PodKey, Path] = {}
+        self._launched: dict[PodKey, subprocess.Popen[bytes]] = {}
         self._next_node = 0
+        self.tools = write_tools(workdir / "tools")
+        self.path = f"{self.tools}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}"
 
     # --- events (controller thread) ---
     def handle(self, event: Event) -> None:
@@ -168,13 +164,16 @@ class Kubelet:
             return
         spec, started = pod["spec"], now_rfc3339()
         containers = spec.get("containers", [])
-        target = next((c for c in containers if runnable(c)), None)
+        plans = ((c, plan(c, self.path)) for c in containers)
+        target, how = next(((c, p) for c, p in plans if p is not None), (None, None))
         proc = None
-        if target is not None:
+        if target is not None and how is not None:
             try:
-                proc = self._launch(pod, target)
+                if how.error is not None:
+                    raise OSError(how.error)
+                proc = self._launch(pod, target, how)
             except (OSError, LookupError, ValueError) as exc:
-                self._finish(pod, target, 128, f"StartError: {exc}", started)
+                self._start_failed(pod, target, str(exc), started)
                 return
 
         def running(status: dict[str, Any]) -> None:
@@ -219,8 +218,24 @@ class Kubelet:
         code = proc.wait()
         self._finish(pod, container, code, "Completed" if code == 0 else "Error", started)
 
+    def _start_failed(
+        self, pod: dict[str, Any], container: dict[str, Any], message: str, started: str
+    ) -> None:
+        """What containerd reports when it cannot start a container: terminated, StartError, exit code 128."""
+        meta = pod["metadata"]
+        pod_dir = Path(tempfile.mkdtemp(prefix=f"{meta['namespace']}-{meta['name']}-", dir=self.workdir))
+        (pod_dir / "container.log").write_bytes(b"")
+        self._logs[(meta["namespace"], meta["name"])] = pod_dir / "container.log"
+        self._finish(pod, container, 128, "StartError", started, message)
+
     def _finish(
-        self, pod: dict[str, Any], container: dict[str, Any], code: int, reason: str, started: str
+        self,
+        pod: dict[str, Any],
+        container: dict[str, Any],
+        code: int,
+        reason: str,
+        started: str,
+        message: str | None = None,
     ) -> None:
         key = (pod["metadata"]["namespace"], pod["metadata"]["name"])
         with self._lock:
@@ -235,6 +250,7 @@ class Kubelet:
                     "startedAt": started,
                     "finishedAt": finished,
                     "containerID": f"sandbox://{container['name']}",
+                    **({"message": message} if message else {}),
                 }
             }
             status.update(
@@ -251,6 +267,7 @@ class Kubelet:
     def _stop(self, key: PodKey) -> None:
         with self._lock:
             proc = self._procs.pop(key, None)
+            self._launched.pop(key, None)
         if proc is not None and proc.poll() is None:
             proc.kill()
 
@@ -264,13 +281,51 @@ class Kubelet:
             text = "".join(lines[-tail_lines:]) if tail_lines > 0 else ""
         return text
 
+    def process(self, namespace: str, name: str) -> tuple[subprocess.Popen[bytes], Path] | None:
+        """The pod's container process (running or ended) and its log, for ``pods/attach``."""
+        key = (namespace, name)
+        with self._lock:
+            proc, path = self._launched.get(key), self._logs.get(key)
+        return (proc, path) if proc is not None and path is not None else None
+
+    def log_chunks(self, namespace: str, name: str, tail_lines: int | None) -> Iterator[bytes] | None:
+        """The container's output as it is written, ending when the process has ended and all is read
+        (``follow=true``); None when the container has not started."""
+        key = (namespace, name)
+        path = self._logs.get(key)
+        if path is None:
+            return None
+
+        def running() -> bool:
+            with self._lock:
+                proc = self._launched.get(key)
+            return proc is not None and proc.poll() is None
+
+        def chunks() -> Iterator[bytes]:
+            with open(path, "rb") as f:
+                if tail_lines is not None:
+                    lines = f.read().splitlines(keepends=True)
+                    if tail := b"".join(lines[-tail_lines:] if tail_lines > 0 else []):
+                        yield tail
+                while True:
+                    alive = running()
+                    data = f.read(65536)
+                    if data:
+                        yield data
+                    elif not alive:
+                        return
+                    else:
+                        time.sleep(0.05)
+
+        return chunks()
+
     # --- process setup ---
-    def _launch(self, pod: dict[str, Any], container: dict[str, Any]) -> subprocess.Popen[bytes]:
+    def _launch(self, pod: dict[str, Any], container: dict[str, Any], how: Plan) -> subprocess.Popen[bytes]:
         meta, spec = pod["metadata"], pod["spec"]
         pod_dir = Path(tempfile.mkdtemp(prefix=f"{meta['namespace']}-{meta['name']}-", dir=self.workdir))
         mounts = self._volumes(pod, container, pod_dir)
         env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "PATH": self.path,
             "HOME": str(pod_dir),
             "HOSTNAME": meta["name"],
             "PYTHONUNBUFFERED": "1",
@@ -298,10 +353,7 @@ class Kubelet:
                 text = re.sub(pattern, lambda _m, mp=mount_path: mounts[mp], text)
             return text
 
-        argv = list(container.get("command") or ["python3"]) + list(container.get("args") or [])
-        argv = [rewrite(a) for a in argv]
-        if _is_python(argv[0]):
-            argv[0] = sys.executable
+        argv = [rewrite(a) for a in how.argv]
         env = {k: rewrite(v) for k, v in env.items()}
         cwd = rewrite(container["workingDir"]) if container.get("workingDir") else str(pod_dir)
         log_path = pod_dir / "container.log"
@@ -313,13 +365,14 @@ class Kubelet:
                 cwd=cwd if os.path.isdir(cwd) else str(pod_dir),
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
+                stdin=subprocess.PIPE if container.get("stdin") else subprocess.DEVNULL,
             )
         finally:
             log_file.close()
         key = (meta["namespace"], meta["name"])
         with self._lock:
             self._procs[key] = proc
+            self._launched[key] = proc
             self._logs[key] = log_path
         return proc
 

@@ -34,6 +34,8 @@ def vmss_of(node: dict[str, Any]) -> str | None:
 
 
 def node_object(vmss: dict[str, Any], pool: str, mode: str, index: int) -> dict[str, Any]:
+    """No ``kubernetes.io/role`` label: AKS nodes of Kubernetes 1.30 have none, so ``kubectl get nodes``
+    shows ROLES ``<none>`` as on AKS (older AKS versions set ``kubernetes.io/role=agent`` and showed ``agent``)."""
     name = node_name(vmss["id"], index)
     vm_size = vmss.get("sku", {}).get("name", "Standard_DS2_v2")
     location = vmss.get("location", "eastus")
@@ -45,7 +47,6 @@ def node_object(vmss: dict[str, Any], pool: str, mode: str, index: int) -> dict[
         "kubernetes.azure.com/role": "agent",
         "kubernetes.azure.com/cluster": node_rg,
         "kubernetes.azure.com/nodepool-type": "VirtualMachineScaleSets",
-        "kubernetes.io/role": "agent",
         "kubernetes.io/hostname": name,
         "kubernetes.io/os": "linux",
         "kubernetes.io/arch": "amd64",

@@ -17,7 +17,7 @@ class ResourceType:
     kind: str
     namespaced: bool
     short_names: tuple[str, ...] = ()
-    subresources: tuple[str, ...] = ()  # "status", "log"
+    subresources: tuple[str, ...] = ()  # "status", "log", "attach"
 
     @property
     def api_version(self) -> str:
@@ -52,7 +52,7 @@ def _t(
 BUILTINS: tuple[ResourceType, ...] = (
     _t("", "v1", "namespaces", "Namespace", False, ("ns",), ("status",)),
     _t("", "v1", "nodes", "Node", False, ("no",), ("status",)),
-    _t("", "v1", "pods", "Pod", True, ("po",), ("status", "log")),
+    _t("", "v1", "pods", "Pod", True, ("po",), ("status", "log", "attach")),
     _t("", "v1", "services", "Service", True, ("svc",), ("status",)),
     _t("", "v1", "serviceaccounts", "ServiceAccount", True, ("sa",)),
     _t("", "v1", "configmaps", "ConfigMap", True, ("cm",)),

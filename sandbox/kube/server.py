@@ -2,8 +2,10 @@
 
 Paths: ``/api/v1[/namespaces/{ns}]/{plural}[/{name}[/{sub}]]`` and the same under
 ``/apis/{group}/{version}``. Every request needs ``Authorization: Bearer <user or admin token>``.
-Responses are JSON (clients that ask for protobuf or Table accept JSON). Writes honour server-side dry run
-(``?dryRun=All``, or ``dryRun: [All]`` in a DELETE's DeleteOptions body): validated, answered, not stored.
+Responses are JSON (clients that ask for protobuf accept JSON); a GET or list that asks for
+``as=Table;v=v1;g=meta.k8s.io`` gets a server-side Table (``table.py``), as ``kubectl get`` prints it. Writes honour
+server-side dry run (``?dryRun=All``, or ``dryRun: [All]`` in a DELETE's DeleteOptions body): validated, answered,
+not stored. Pod ``log`` streams with ``follow=true``; pod ``attach`` is a WebSocket (``attach.py``).
 """
 
 from __future__ import annotations
@@ -17,13 +19,16 @@ from typing import Any
 import yaml
 
 from ..httpd import Request, Response, json_response
-from . import discovery, patch, protobuf
+from . import discovery, patch, protobuf, table
 from .errors import ApiError
-from .resources import ResourceType
+from .resources import ResourceType, builtin
 from .selectors import Matcher, SelectorError, field_matcher, label_matcher
 from .store import Store
 
 LogReader = Callable[[str, str, int | None], str | None]
+LogFollower = Callable[[str, str, int | None], Iterator[bytes] | None]
+Attacher = Callable[["Request", str, str], Response]
+CRDS = builtin("CustomResourceDefinition")
 WATCH_DEFAULT_TIMEOUT_S = 1800.0
 DRY_RUN_ALL = "All"
 _OPTIONS_KIND = {
@@ -62,10 +67,19 @@ def _success(rtype: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
 
 
 class KubeApiApp:
-    def __init__(self, store: Store, tokens: set[str], read_log: LogReader) -> None:
+    def __init__(
+        self,
+        store: Store,
+        tokens: set[str],
+        read_log: LogReader,
+        follow_log: LogFollower | None = None,
+        attach: Attacher | None = None,
+    ) -> None:
         self.store = store
         self.tokens = tokens
         self.read_log = read_log
+        self.follow_log = follow_log
+        self.attach = attach
 
     def __call__(self, request: Request) -> Response:
         try:
@@ -149,10 +163,16 @@ class KubeApiApp:
                 return json_response(_render(created, t.rtype), 201)
             if method == "DELETE":
                 return self._delete_collection(req, t, dry_run)
+        elif t.sub == "attach" and method in ("GET", "POST") and self.attach is not None:
+            self.store.get(t.rtype, t.namespace, t.name)
+            return self.attach(req, t.namespace, t.name)
         elif method == "GET":
             if t.sub == "log":
                 return self._log(req, t)
-            return json_response(_render(self.store.get(t.rtype, t.namespace, t.name), t.rtype))
+            obj = _render(self.store.get(t.rtype, t.namespace, t.name), t.rtype)
+            if table.wants_table(req.header("accept")):
+                return json_response(self._table(req, t, [obj]))
+            return json_response(obj)
         elif method == "PUT":
             return self._put(req, t, dry_run)
         elif method == "PATCH":
@@ -184,8 +204,18 @@ class KubeApiApp:
     def _matchers(self, req: Request) -> list[Matcher]:
         return [label_matcher(req.q("labelSelector")), field_matcher(req.q("fieldSelector"))]
 
+    def _table(
+        self, req: Request, t: Target, objects: list[dict[str, Any]], rv: str | None = None
+    ) -> dict[str, Any]:
+        crd = self.store.find(CRDS, "", f"{t.rtype.plural}.{t.rtype.group}") if t.rtype.group else None
+        return table.table(
+            t.rtype, objects, crd=crd, include_object=req.q("includeObject"), resource_version=rv
+        )
+
     def _list(self, req: Request, t: Target) -> Response:
         items, rv = self.store.list(t.rtype, t.namespace, *self._matchers(req))
+        if table.wants_table(req.header("accept")):
+            return json_response(self._table(req, t, [_render(o, t.rtype) for o in items], str(rv)))
         return json_response(
             {
                 "kind": f"{t.rtype.kind}List",
@@ -336,6 +366,10 @@ class KubeApiApp:
         assert t.name is not None
         self.store.get(t.rtype, t.namespace, t.name)
         tail = req.q("tailLines")
+        if (req.q("follow") or "").lower() in ("true", "1") and self.follow_log is not None:
+            stream = self.follow_log(t.namespace, t.name, int(tail) if tail else None)
+            if stream is not None:
+                return Response(status=200, stream=stream, content_type="text/plain")
         text = self.read_log(t.namespace, t.name, int(tail) if tail else None)
         if text is None:
             raise ApiError(

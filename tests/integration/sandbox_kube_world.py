@@ -26,6 +26,7 @@ from sandbox.profiles import FAST
 from sandbox.state import Principal, Subscription, Tenant, World, key
 
 AAD_URL = "https://127.0.0.1:1"  # never called by these tests; shows up in issuer and env values
+KUBECTL = Path(__file__).resolve().parents[2] / ".tools" / "bin" / "kubectl"  # v1.32, installed by make install
 
 
 @dataclass
@@ -170,15 +171,21 @@ class KubeWorld:
         )
         return path
 
-    def kubectl(self, *args: str, stdin: str | None = None) -> str:
-        """Run ``kubectl`` (from PATH) against the cluster; fails the test on a non-zero exit."""
-        done = subprocess.run(
-            ["kubectl", "--kubeconfig", str(self.kubeconfig()), *args],
+    def run_kubectl(
+        self, *args: str, stdin: str | None = None, timeout_s: float = 60
+    ) -> subprocess.CompletedProcess[str]:
+        """Run the kubectl ``make install`` put in .tools/bin against the cluster."""
+        return subprocess.run(
+            [str(KUBECTL), "--kubeconfig", str(self.kubeconfig()), *args],
             input=stdin,
             capture_output=True,
             text=True,
-            timeout=60,
+            timeout=timeout_s,
         )
+
+    def kubectl(self, *args: str, stdin: str | None = None) -> str:
+        """Run kubectl; fails the test on a non-zero exit."""
+        done = self.run_kubectl(*args, stdin=stdin)
         assert done.returncode == 0, done.stderr
         return done.stdout
 

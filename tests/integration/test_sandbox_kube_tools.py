@@ -4,7 +4,6 @@ aad-pod-identity from the sandbox's chart repository (the ../shared package or t
 from __future__ import annotations
 
 import asyncio
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -48,7 +47,6 @@ def kw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeWorld]:
     world.stop()
 
 
-@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not on PATH")
 def test_kubectl_get_apply_server_side_apply_delete(kw: KubeWorld) -> None:
     kubectl = kw.kubectl
     assert "aks-nodepool1-" in kubectl("get", "nodes", "-l", "kubernetes.azure.com/mode=system")
