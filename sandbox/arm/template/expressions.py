@@ -220,9 +220,10 @@ class _Parser:
         while position < len(text):
             match = _TOKEN.match(text, position)
             if match is None:
+                # ARM counts from 1 within the text between the brackets: "[\n  {" fails at position '4'.
                 raise TemplateError(
                     f"The language expression '{text}' is not valid: the string character '{text[position]}' at "
-                    f"position '{position}' is not expected."
+                    f"position '{position + 1}' is not expected."
                 )
             kind = match.lastgroup or ""
             if kind != "ws":
