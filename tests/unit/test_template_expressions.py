@@ -270,6 +270,16 @@ def test_index_out_of_bounds_and_property_of_non_object() -> None:
         ("[lastIndexOf('test', 't')]", 3),
         ("[lastIndexOf('abcdef', 'AB')]", 0),
         ("[indexOf('abcdef', 'z')]", -1),
+        ("[indexOf('abcdef', '')]", 0),
+        ("[lastIndexOf('abcdef', '')]", 5),
+        ("[lastIndexOf('', '')]", 0),
+        ("[first('')]", ""),
+        (
+            "[dataUriToString('data:text/plain;charset=UTF-8;page=21,the%20data:1234,5678')]",
+            "the data:1234,5678",
+        ),
+        ("[concat(100, 'aaa', 200)]", "100aaa200"),
+        ("[concat(createArray('hello', 100), createArray())]", ["hello", 100]),
         ("[indexOf(createArray('a', 'b'), 'b')]", 1),
         ("[first('One Two Three')]", "O"),
         ("[last('One Two Three')]", "e"),
@@ -337,6 +347,9 @@ def test_format_errors() -> None:
         "[format('->{123}<-', 123)]"
     )
     assert "Input string was not in a correct format." in error_of("[format('{0', 1)]")
+    # Kingsland.ArmLinter's recorded message for a non-string format.
+    assert "the first argument must be a string literal" in error_of("[format(100)]")
+    assert ev("[format('aaa')]") == "aaa"
 
 
 def test_substring_out_of_range_uses_the_documented_message() -> None:
@@ -596,9 +609,11 @@ def test_integers_are_64_bit() -> None:
         ("[range(2147483647, 1)]", "2147483647"),
         ("[createObject('a')]", "even number"),
         ("[union(createArray(1), createObject())]", "all arguments must be arrays"),
-        ("[concat(createArray(1), 'a')]", "expects its second parameter to be of type 'Array'"),
+        # Kingsland.ArmLinter records ARM's message: "Either all or none of the parameters must be an array."
+        ("[concat(createArray(1), 'a')]", "Either all or none of the parameters must be an array."),
+        ("[concat('a', createArray(1))]", "Either all or none of the parameters must be an array."),
         (
-            "[concat('a', createArray(1))]",
+            "[concat('a', createObject())]",
             "expects its second parameter to be one of the following types 'String, Integer'",
         ),
         ("[length(null())]", "The provided value is of type 'Null'"),

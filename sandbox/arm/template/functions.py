@@ -146,13 +146,16 @@ def array(call: Invocation, args: list[Any]) -> list[Any]:
 
 
 def concat(call: Invocation, args: list[Any]) -> str | list[Any]:
-    """Arrays joined when the first argument is an array; otherwise strings (and integers) joined."""
+    """Arrays joined if the arguments are arrays; otherwise strings (and integers) joined."""
     call.arity(args, 1, -1)
-    if isinstance(args[0], list):
-        joined: list[Any] = []
-        for i in range(len(args)):
-            joined.extend(call.expect(args, i, "Array"))
-        return joined
+    arrays = [isinstance(value, list) for value in args]
+    if any(arrays):
+        if not all(arrays):
+            raise TemplateError(
+                f"The provided parameters for language function '{call.name}' are invalid. Either all or none of "
+                f"the parameters must be an array. {USAGE}"
+            )
+        return [item for value in args for item in value]
     return "".join(str(call.expect(args, i, "String", "Integer")) for i in range(len(args)))
 
 

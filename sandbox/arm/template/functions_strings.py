@@ -225,13 +225,22 @@ def last_index_of(call: Invocation, args: list[Any]) -> int:
         hits = [i for i, item in enumerate(args[0]) if deep_equal(item, args[1])]
         return hits[-1] if hits else -1
     text, find = _strings(call, args)
+    if not find:  # .NET Framework's LastIndexOf(""): the last index, not the length
+        return max(len(text) - 1, 0)
     return text.lower().rfind(find.lower())
 
 
 def format_(call: Invocation, args: list[Any]) -> str:
     """.NET composite formatting: ``{index[,alignment][:format]}``, ``{{`` and ``}}`` for braces."""
     call.arity(args, 1, -1)
-    pattern = call.expect(args, 0, *_TEXT)
+    pattern = args[0]
+    if not isinstance(pattern, str):
+        raise TemplateError(
+            "Unable to evaluate language function 'format': the first argument must be a string literal, and the "
+            "type of other arguments must be one of 'Array, Boolean, Date, Float, Guid, Integer, Null, Object, "
+            "String, TimeSpan, Undefined, Uri'. Please see https://aka.ms/arm-template-expressions/#format for "
+            "usage details."
+        )
     values = args[1:]
     out: list[str] = []
     i = 0
