@@ -17,9 +17,9 @@ from .arm.authorization import assignment_body, platform_assign
 from .arm.base import ArmError, public, resources_of_type, rg_id
 from .arm.compute import VMSS_TYPE
 from .arm.containerservice import MC_TYPE
-from .arm.managedapp import AppIds, spec_of
+from .arm.managedapp import deploy
 from .arm.resources import resource_group_body
-from .arm.solutions import application_body, run_deployment
+from .arm.solutions import application_body
 from .certs import CertPaths
 from .httpd import HttpService, Request, Response, Router, json_response, router_app
 from .state import Principal, Subscription, Tenant, World, key, new_guid
@@ -171,21 +171,24 @@ class Admin:
         }
         try:
             with self.world.lock:
-                self.world.put(application_body(self.world, app_id, put_body, publisher))
-            run_deployment(self.world, app_id, instant=True)
+                self.world.put(application_body(self.world, self.world.arm, app_id, put_body, publisher))
+            deploy(self.world, self.world.arm, app_id, instant=True)
         except ArmError as exc:
             raise BadRequest(f"adopt failed: {exc.code}: {exc.message}") from exc
         app = self.world.get(app_id)
         assert app is not None
-        ids = AppIds.of(app, spec_of(app))
+        out = {k: v["value"] for k, v in app["properties"]["outputs"].items()}
+        cluster = self.world.get(out["clusterResourceId"])
+        assert cluster is not None
+        mrg = app["properties"]["managedResourceGroupId"]
         return {
-            "application_id": ids.app,
-            "managed_resource_group_id": ids.managed_rg,
-            "node_resource_group_id": ids.node_rg,
-            "cluster_id": ids.cluster,
-            "identity_id": ids.identity,
-            "kubelet_identity_id": ids.kubelet,
-            "storage_account_id": ids.storage,
+            "application_id": app_id,
+            "managed_resource_group_id": mrg,
+            "node_resource_group_id": rg_id(sub_id, out["nodeResourceGroup"]),
+            "cluster_id": cluster["id"],
+            "identity_id": out["identityResourceId"],
+            "kubelet_identity_id": cluster["properties"]["identityProfile"]["kubeletidentity"]["resourceId"],
+            "storage_account_id": f"{mrg}/providers/Microsoft.Storage/storageAccounts/{out['storageAccountName']}",
         }
 
     def add_principal(self, request: Request) -> Response:

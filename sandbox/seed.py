@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
+from pathlib import Path
 
 from . import authz
 from .state import Principal, RoleAssignment, Subscription, Tenant, World, new_guid
@@ -16,9 +18,12 @@ APPLICATION_DEFINITION_ID = (
 )
 PUBLISHER_RG_ID = f"/subscriptions/{PUBLISHER_SUBSCRIPTION_ID}/resourceGroups/publisher-rg"
 DEFAULT_LOCATION = "westus"
+# The package this repository ships: the definition carries its template inline.
+PACKAGE_TEMPLATE = Path(__file__).resolve().parents[1] / "templates" / "mainTemplate.json"
 
 
 def seed_world(world: World) -> None:
+    template_text = PACKAGE_TEMPLATE.read_text()
     with world.lock:
         for role in authz.BUILTIN_ROLES:
             world.role_definitions[role.id] = role
@@ -70,8 +75,9 @@ def seed_world(world: World) -> None:
                     "displayName": "AKS managed application",
                     "description": "Deploys AKS, a user-assigned identity and an ADLS Gen2 account (the seed template)",
                     "authorizations": [{"principalId": publisher.object_id, "roleDefinitionId": authz.OWNER}],
-                    "packageFileUri": "https://example.invalid/ama-aks.zip",
+                    "mainTemplate": json.loads(template_text),
                     "provisioningState": "Succeeded",
                 },
+                "_sandbox": {"main_template_text": template_text},
             }
         )

@@ -13,8 +13,10 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .profiles import Timing
@@ -52,6 +54,9 @@ class Principal:
     secret: str | None = None
     resource_id: str | None = None  # for managed identities: the userAssignedIdentities id
     multi_tenant: bool = False  # a publisher app may get tokens in customer tenants
+    # A platform principal (the Managed Applications service deploying a package) acts with full rights under
+    # this scope: Azure authorizes its own resource providers internally, not through role assignments.
+    platform_scope: str | None = None
 
 
 @dataclass
@@ -137,10 +142,13 @@ class Scheduler:
 Listener = Callable[[str, dict[str, Any]], None]
 
 
+_TIMING_OVERRIDE: ContextVar[Timing | None] = ContextVar("timing_override", default=None)
+
+
 class World:
     def __init__(self, timing: Timing) -> None:
         self.lock = threading.RLock()
-        self.timing = timing
+        self._timing = timing
         self.signer = TokenSigner()
         self.scheduler = Scheduler()
         self.tenants: dict[str, Tenant] = {}
@@ -156,7 +164,38 @@ class World:
         # Per-cluster runtime (Kubernetes API url, tokens, object store), keyed by key(cluster id);
         # registered by sandbox.kube when a cluster is created.
         self.clusters: dict[str, Any] = {}
+        # The ARM handlers as a template deployment reaches them (sandbox.arm's Dispatcher), set by sandbox.arm.
+        self.arm: Any = None
         self._listeners: list[Listener] = []
+
+    @property
+    def timing(self) -> Timing:
+        """The profile's delays, or none inside ``instantly()`` on this thread."""
+        return _TIMING_OVERRIDE.get() or self._timing
+
+    @timing.setter
+    def timing(self, value: Timing) -> None:
+        self._timing = value
+
+    @contextmanager
+    def instantly(self) -> Iterator[None]:
+        """Every delay zero for what this thread does (something that happened long ago, e.g. an application a
+        customer deployed from the Marketplace before onboarding)."""
+        zero = replace(
+            self._timing,
+            app_deploy_s=0.0,
+            agentpool_create_s=0.0,
+            vmss_update_s=0.0,
+            refresh_permissions_s=0.0,
+            role_propagation_s=0.0,
+            principal_not_found_s=0.0,
+            lro_retry_after_s=0,
+        )
+        token = _TIMING_OVERRIDE.set(zero)
+        try:
+            yield
+        finally:
+            _TIMING_OVERRIDE.reset(token)
 
     # --- events between services (e.g. a new scale set makes Kubernetes nodes) ---
     def subscribe(self, listener: Listener) -> None:

@@ -5,21 +5,25 @@ from __future__ import annotations
 from ..certs import CertPaths
 from ..httpd import HttpService
 from ..state import World
-from . import authorization, compute, containerservice, msi, resources, solutions, storage
+from . import authorization, compute, containerservice, deployments, msi, resources, solutions, storage
 from .app import ArmApp
 from .base import ArmRouter
 from .lro import Operations
+from .template.dispatch import Dispatcher
 
 
 def build(world: World, certs: CertPaths) -> HttpService:
     router = ArmRouter()
     ops = Operations(world)
+    dispatcher = Dispatcher(world, router, ops)
+    world.arm = dispatcher
     ops.register(router)
     authorization.register(router)
     resources.register(router)
-    solutions.register(router, ops)
+    deployments.register(router, dispatcher, ops)
+    solutions.register(router, ops, dispatcher)
     containerservice.register(router, ops)
     compute.register(router, ops)
     msi.register(router)
-    storage.register(router)
+    storage.register(router, ops)
     return HttpService("arm", ArmApp(world, router), certs=certs)

@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 from .. import authz
 from ..httpd import Request, Response, json_response
 from ..state import Principal, World, key
+from . import newtonsoft
 
 SUB = r"/subscriptions/(?P<sub>[^/]+)"
 RG = SUB + r"/resourceGroups/(?P<rg>[^/]+)"
@@ -20,15 +21,32 @@ PAGE_SIZE = 50
 
 
 class ArmError(Exception):
-    """An error ARM answers with ``{"error": {"code", "message"}}``."""
+    """An error ARM answers with ``{"error": {"code", "message"[, "details"]}}``."""
 
-    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        headers: dict[str, str] | None = None,
+        *,
+        details: list[dict[str, Any]] | None = None,
+    ) -> None:
         super().__init__(f"{status} {code}: {message}")
         self.status, self.code, self.message = status, code, message
         self.headers = headers or {}
+        self.details = details
+
+    @property
+    def extra(self) -> dict[str, Any]:
+        """The error object's keys beyond code and message (ARM's nested ``details``)."""
+        return {"details": self.details} if self.details else {}
+
+    def as_error(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, **self.extra}
 
     def response(self) -> Response:
-        return error_response(self.status, self.code, self.message, self.headers)
+        return json_response({"error": self.as_error()}, self.status, **self.headers)
 
 
 def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
@@ -47,12 +65,25 @@ class Call:
     params: dict[str, str] = field(default_factory=dict)
 
     def body(self) -> dict[str, Any]:
+        """The JSON object in the request, read leniently as ARM's Json.NET reader does (see ``newtonsoft``)."""
+        text = self.request.body.decode("utf-8-sig", errors="replace") if self.request.body else ""
+        if not text.strip():
+            return {}
         try:
-            data = self.request.json()
-        except ValueError as exc:
-            raise ArmError(400, "InvalidRequestContent", f"The request content was invalid: {exc}") from exc
+            data = newtonsoft.loads(text)
+        except newtonsoft.JsonNetError as exc:
+            raise ArmError(
+                400,
+                "InvalidRequestContent",
+                f"The request content was invalid and could not be deserialized: '{exc}'.",
+            ) from exc
         if not isinstance(data, dict):
-            raise ArmError(400, "InvalidRequestContent", "The request content must be a JSON object.")
+            raise ArmError(
+                400,
+                "InvalidRequestContent",
+                "The request content was invalid and could not be deserialized: 'Cannot deserialize the current "
+                "JSON value into an object: the request content must be a JSON object.'.",
+            )
         return data
 
     @property
@@ -159,9 +190,20 @@ def _denied(call: Call, action: str, scope: str) -> ArmError:
     )
 
 
+def is_platform(principal: Principal, scope: str) -> bool:
+    """A platform principal acting inside its scope (see ``Principal.platform_scope``)."""
+    own = principal.platform_scope
+    return own is not None and authz.scope_covers(own, scope)
+
+
+def may(world: World, principal: Principal, action: str, scope: str) -> bool:
+    """RBAC as ``require`` checks it (propagated assignments only; platform principals inside their scope)."""
+    return is_platform(principal, scope) or authz.is_authorized(world, principal.object_id, action, scope)
+
+
 def require(call: Call, action: str, scope: str) -> None:
     """403 AuthorizationFailed unless the caller holds ``action`` at ``scope`` (propagated assignments only)."""
-    if not authz.is_authorized(call.world, call.principal.object_id, action, scope):
+    if not may(call.world, call.principal, action, scope):
         raise _denied(call, action, scope)
 
 
@@ -188,6 +230,8 @@ def require_write(call: Call, action: str, scope: str) -> None:
             "assignment of the node resource group lockdown (restrictionLevel: ReadOnly).",
         )
     require(call, action, scope)
+    if is_platform(call.principal, scope):
+        return
     denying = denied_by_assignment(call.world, call.principal.object_id, scope)
     if denying is not None:
         raise ArmError(

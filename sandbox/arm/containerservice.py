@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 from ..httpd import Response, json_response
-from ..state import World, key
+from ..state import Principal, World, key, new_guid
 from .base import (
     RG,
     SUB,
@@ -23,12 +23,16 @@ from .base import (
     read_handlers,
     require,
     require_resource,
+    require_rg,
     require_write,
     resource_id_of,
     resources_of_type,
+    rg_id,
 )
 from .compute import VMSS_TYPE, vmss_body
 from .lro import Operations
+from .msi import create_identity, tenant_of_subscription
+from .resources import resource_group_body
 
 MC_TYPE = "Microsoft.ContainerService/managedClusters"
 AP_TYPE = f"{MC_TYPE}/agentPools"
@@ -164,6 +168,178 @@ def list_credential(call: Call, admin: bool) -> Response:
     )
 
 
+def _validated_pools(props: dict[str, Any]) -> list[dict[str, Any]]:
+    """``agentPoolProfiles`` as AKS requires them: at least one, one System pool, valid unique names."""
+    pools = props.get("agentPoolProfiles")
+    if not isinstance(pools, list) or not pools:
+        raise ArmError(
+            400, "InvalidParameter", "The value of parameter agentPoolProfiles is invalid: it is required."
+        )
+    names = [str(p.get("name", "")) for p in pools]
+    for name in names:
+        if not _POOL_NAME.match(name):
+            raise ArmError(
+                400,
+                "InvalidParameter",
+                f"The agent pool name '{name}' is invalid: lowercase letters and digits, starting with a letter, at "
+                "most 12 characters.",
+            )
+    if len(set(names)) != len(names):
+        raise ArmError(400, "InvalidParameter", "Agent pool names must be unique.")
+    if not any(str(p.get("mode", "User")) == "System" for p in pools):
+        raise ArmError(
+            400, "InvalidParameter", "A cluster must have at least one agent pool with mode System."
+        )
+    return pools
+
+
+def _cluster_body(
+    world: World, cluster_id: str, body: dict[str, Any], node_rg: str, state: str
+) -> dict[str, Any]:
+    props = body.get("properties") or {}
+    name = cluster_id.rsplit("/", 1)[-1]
+    location = str(body["location"])
+    dns_prefix = str(props.get("dnsPrefix") or name)
+    oidc = bool((props.get("oidcIssuerProfile") or {}).get("enabled"))
+    workload = bool(((props.get("securityProfile") or {}).get("workloadIdentity") or {}).get("enabled"))
+    network = {
+        "networkPlugin": "kubenet",
+        "loadBalancerSku": "standard",
+        "outboundType": "loadBalancer",
+        "podCidr": "10.244.0.0/16",
+        "serviceCidr": "10.0.0.0/16",
+        "dnsServiceIP": "10.0.0.10",
+    } | (props.get("networkProfile") or {})
+    return {
+        "id": cluster_id,
+        "name": name,
+        "type": MC_TYPE,
+        "location": location,
+        "tags": body.get("tags") or {},
+        "sku": {"name": "Base", "tier": "Free"},
+        "properties": {
+            "provisioningState": state,
+            "powerState": {"code": "Running"},
+            "kubernetesVersion": str(props.get("kubernetesVersion") or KUBERNETES_VERSION),
+            "currentKubernetesVersion": str(props.get("kubernetesVersion") or KUBERNETES_VERSION),
+            "dnsPrefix": dns_prefix,
+            "fqdn": f"{dns_prefix.lower()}.hcp.{location}.azmk8s.io",
+            "nodeResourceGroup": node_rg,
+            "enableRBAC": bool(props.get("enableRBAC", True)),
+            "oidcIssuerProfile": {"enabled": oidc},
+            "securityProfile": {"workloadIdentity": {"enabled": workload}},
+            "networkProfile": network,
+            "nodeResourceGroupProfile": {"restrictionLevel": "Unrestricted"},
+        },
+        "_sandbox": {"operation": "create", "requested_pools": _validated_pools(props)},
+    }
+
+
+def _provision(world: World, cluster: dict[str, Any]) -> list[dict[str, Any]]:
+    """What AKS creates for a new cluster: its node resource group, kubelet identity, control plane identity,
+    OIDC issuer and one scale set per agent pool; returns the scale set events."""
+    cluster_id, props = cluster["id"], cluster["properties"]
+    sub, location = cluster_id.split("/")[2], cluster["location"]
+    node_rg = rg_id(sub, props["nodeResourceGroup"])
+    world.put(resource_group_body(sub, props["nodeResourceGroup"], location, managed_by=cluster_id))
+    kubelet = create_identity(
+        world,
+        f"{node_rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{cluster['name']}-agentpool",
+        location,
+    )
+    control_plane = world.add_principal(
+        Principal(
+            object_id=new_guid(),
+            tenant_id=tenant_of_subscription(world, cluster_id),
+            kind="ManagedIdentity",
+            client_id=new_guid(),
+            display_name=cluster["name"],
+        )
+    )
+    cluster["identity"] = {
+        "type": "SystemAssigned",
+        "principalId": control_plane.object_id,
+        "tenantId": control_plane.tenant_id,
+    }
+    props["identityProfile"] = {
+        "kubeletidentity": {
+            "resourceId": kubelet["id"],
+            "clientId": kubelet["properties"]["clientId"],
+            "objectId": kubelet["properties"]["principalId"],
+        }
+    }
+    if props["oidcIssuerProfile"]["enabled"]:
+        issuer = f"{world.urls['aad']}/oidc/{new_guid()}/"
+        # Azure's key is issuerURL; issuerUrl is the sandbox-internal alias other services read.
+        props["oidcIssuerProfile"] |= {"issuerURL": issuer, "issuerUrl": issuer}
+    events = []
+    for requested in cluster["_sandbox"].pop("requested_pools"):
+        pool = world.put(
+            pool_body(
+                cluster_id,
+                str(requested["name"]),
+                int(requested.get("count", 1)),
+                str(requested.get("mode", "User")),
+                str(requested.get("vmSize") or "Standard_DS2_v2"),
+                "Succeeded",
+            )
+        )
+        events.append(create_pool_vmss(world, cluster, pool))
+    props["provisioningState"] = "Succeeded"
+    cluster["_sandbox"]["operation"] = None
+    return events
+
+
+def put_cluster(call: Call, ops: Operations) -> Response:
+    """Create a cluster (an LRO of ``app_deploy_s``: the cluster is what makes an application's deployment slow).
+    Updating an existing cluster changes only its tags here."""
+    cluster_id = _cluster_id(call)
+    require_rg(call)
+    require_write(call, f"{MC_TYPE}/write", cluster_id)
+    body = call.body()
+    with call.world.lock:
+        existing = call.world.get(cluster_id)
+        if existing is not None:
+            if existing["_sandbox"].get("operation"):
+                raise _busy(existing)
+            existing["tags"] = body.get("tags", existing.get("tags") or {})
+            return json_response(cluster_view(call.world, existing), 200)
+        if not body.get("location"):
+            raise ArmError(400, "LocationRequired", "The location property is required for this definition.")
+        props = body.get("properties") or {}
+        node_rg = str(
+            props.get("nodeResourceGroup")
+            or f"MC_{call.params['rg']}_{call.params['name']}_{body['location']}"
+        )
+        if call.world.get(rg_id(call.params["sub"], node_rg)) is not None:
+            raise ArmError(
+                400,
+                "InvalidParameter",
+                f"The node resource group '{node_rg}' already exists: AKS creates the node resource group and it "
+                "must not exist yet.",
+            )
+        cluster = call.world.put(_cluster_body(call.world, cluster_id, body, node_rg, "Creating"))
+
+    def complete() -> None:
+        with call.world.lock:
+            events = _provision(call.world, cluster)
+        call.world.publish("cluster.created", cluster_id=cluster_id)
+        for event in events:
+            call.world.publish("vmss.created", **event)
+
+    op = ops.start("managedcluster.create", call.world.timing.app_deploy_s, complete)
+    return json_response(cluster_view(call.world, cluster), 201, **ops.headers(call, op))
+
+
+def _busy(cluster: dict[str, Any]) -> ArmError:
+    return ArmError(
+        409,
+        "OperationNotAllowed",
+        f"Operation is not allowed because there's an in progress {cluster['_sandbox']['operation']} operation on "
+        f"cluster '{cluster['name']}'. Please wait for it to finish before starting a new operation.",
+    )
+
+
 def _pool_id(call: Call) -> str:
     return f"{_cluster_id(call)}/agentPools/{call.params['pool']}"
 
@@ -203,13 +379,7 @@ def put_pool(call: Call, ops: Operations) -> Response:
     vm_size = str(props.get("vmSize") or "Standard_DS2_v2")
     with call.world.lock:
         if cluster["_sandbox"].get("operation"):
-            raise ArmError(
-                409,
-                "OperationNotAllowed",
-                f"Operation is not allowed because there's an in progress "
-                f"{cluster['_sandbox']['operation']} operation on cluster '{cluster['name']}'. "
-                "Please wait for it to finish before starting a new operation.",
-            )
+            raise _busy(cluster)
         existing = call.world.get(pool_id)
         cluster["_sandbox"]["operation"] = "update agent pool" if existing else "create agent pool"
         pool = pool_body(cluster_id, name, count, mode, vm_size, "Updating" if existing else "Creating")
@@ -234,6 +404,7 @@ def register(router: ArmRouter, ops: Operations) -> None:
     router.add("GET", SUB + r"/providers/Microsoft\.ContainerService/managedClusters", list_in_subscription)
     router.add("GET", RG + r"/providers/Microsoft\.ContainerService/managedClusters", list_in_group)
     router.add("GET", one, get_cluster)
+    router.add("PUT", one, lambda call: put_cluster(call, ops))
     router.add("POST", one + r"/listClusterUserCredential", lambda call: list_credential(call, admin=False))
     router.add("POST", one + r"/listClusterAdminCredential", lambda call: list_credential(call, admin=True))
     router.add("GET", one + r"/agentPools", list_pools)

@@ -1,136 +1,61 @@
-"""What a managed application deployment creates (the seed's mainTemplate.json), and its role assignments.
+"""A managed application's deployment: the package's ``mainTemplate.json`` executed by the template engine.
 
-Used by the Microsoft.Solutions routes (PUT, refreshPermissions) and by the admin API (a customer that
-already bought the application from the Marketplace).
+What the Managed Applications service does for a PUT, in order: it creates the managed resource group
+(``managedBy`` the application), gives the publisher the definition's (or plan's) authorizations there, deploys the
+package's template there as itself, and, once it succeeded, puts the deny assignment that keeps the customer out
+(excluding the publisher and the identities the deployment created). A failed deployment fails the application
+with ``ApplianceDeploymentFailed`` naming the deployment to look at (wording from an Azure answer quoted in
+MicrosoftDocs/azure-docs issue 78234). Nothing here creates a resource the template does not declare: identities,
+the cluster with its node resource group and scale sets, the storage account and every role assignment are made
+by the ARM handlers the template's resources are sent to.
+
+Packages: a service catalog definition carries its template inline (``properties.mainTemplate``, as the
+applicationDefinitions API accepts it); every Marketplace plan deploys this repository's ``templates/`` package
+(the sandbox publishes one offer).
 """
 
 from __future__ import annotations
 
-import hashlib
-import re
 import time
-import uuid
-from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from .. import authz
 from ..state import Principal, World, key, new_guid
 from .authorization import find_assignment, platform_assign
 from .base import ArmError, rg_id
-from .containerservice import KUBERNETES_VERSION, MC_TYPE, create_pool_vmss, pool_body
-from .msi import UAI_TYPE, create_identity, tenant_of_subscription
+from .containerservice import MC_TYPE
+from .lro import Operation, Operations
+from .msi import UAI_TYPE, tenant_of_subscription
 from .resources import resource_group_body
-from .storage import SA_TYPE, storage_account_body
+from .template.dispatch import Dispatcher
+from .template.engine import DeploymentFailed, Run, TemplateDeployment, deploy_record
+from .template.jsonpos import loads_with_positions
+from .template.records import finish_record
 
 APP_TYPE = "Microsoft.Solutions/applications"
-_AKS_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,62}$")
-_RG_NAME = re.compile(r"^[-\w._()]{1,90}$")
-_ROLE_NAMES = {r.role_name.lower(): r.id for r in authz.BUILTIN_ROLES}
+PACKAGE_DIR = Path(__file__).resolve().parents[2] / "templates"
+_LONG_AGO_S = 3600.0
 
 
-@dataclass(frozen=True)
-class AppSpec:
-    """The application's parameters, validated, with the template's defaults."""
-
-    aks_name: str
-    node_resource_group: str
-    identity_name: str
-    node_role_guid: str
-    assign_kubelet_roles: bool
-    node_count: int
-    cross_tenant: bool
-    workload_identity: bool
-
-
-def _param(parameters: dict[str, Any], name: str, default: Any = None) -> Any:
-    for k, v in parameters.items():
-        if k.lower() == name.lower():
-            return v.get("value", default) if isinstance(v, dict) else v
-    return default
-
-
-def _as_bool(value: Any, name: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.lower() in ("true", "false"):
-        return value.lower() == "true"
-    raise ArmError(400, "InvalidTemplate", f"The template parameter '{name}' must be a bool.")
-
-
-def _role_guid(value: str) -> str:
-    guid = value.rstrip("/").rsplit("/", 1)[-1].lower()
-    if guid in {r.id for r in authz.BUILTIN_ROLES}:
-        return guid
-    if value.lower() in _ROLE_NAMES:
-        return _ROLE_NAMES[value.lower()]
-    raise ArmError(400, "InvalidTemplate", f"Unknown role '{value}' in identityNodeRoleDefinitionId.")
-
-
-def parse_spec(parameters: dict[str, Any], managed_rg_name: str) -> AppSpec:
-    aks_name = _param(parameters, "aksName")
-    if not isinstance(aks_name, str) or not _AKS_NAME.match(aks_name):
-        raise ArmError(
-            400,
-            "InvalidTemplate",
-            "The template parameter 'aksName' is required: 1-63 letters, digits and hyphens.",
-        )
-    node_rg = str(_param(parameters, "nodeResourceGroup") or f"{managed_rg_name}-aks-rg")
-    if not _RG_NAME.match(node_rg):
-        raise ArmError(400, "InvalidTemplate", f"The node resource group name '{node_rg}' is not valid.")
-    node_count = _param(parameters, "nodeCount", 1)
-    if not isinstance(node_count, int) or not 1 <= node_count <= 100:
-        raise ArmError(400, "InvalidTemplate", "The template parameter 'nodeCount' must be an int 1..100.")
-    role = _param(parameters, "identityNodeRoleDefinitionId") or _param(parameters, "identityNodeRoleName")
-    return AppSpec(
-        aks_name=aks_name,
-        node_resource_group=node_rg,
-        identity_name=str(_param(parameters, "identityName") or f"{aks_name}-identity"),
-        node_role_guid=_role_guid(str(role)) if role else authz.VIRTUAL_MACHINE_CONTRIBUTOR,
-        assign_kubelet_roles=_as_bool(_param(parameters, "assignKubeletRoles", True), "assignKubeletRoles"),
-        node_count=node_count,
-        cross_tenant=_as_bool(_param(parameters, "crossTenant", True), "crossTenant"),
-        workload_identity=_as_bool(
-            _param(parameters, "enableWorkloadIdentity", _param(parameters, "enableOidcIssuer", True)),
-            "enableWorkloadIdentity",
-        ),
-    )
-
-
-@dataclass(frozen=True)
-class AppIds:
-    app: str
-    managed_rg: str
-    node_rg: str
-    identity: str
-    kubelet: str
-    cluster: str
-    storage: str
-
-    @classmethod
-    def of(cls, app: dict[str, Any], spec: AppSpec) -> AppIds:
-        mrg = app["properties"]["managedResourceGroupId"]
-        sub = mrg.split("/")[2]
-        node_rg = rg_id(sub, spec.node_resource_group)
-        return cls(
-            app=app["id"],
-            managed_rg=mrg,
-            node_rg=node_rg,
-            identity=f"{mrg}/providers/{UAI_TYPE}/{spec.identity_name}",
-            kubelet=f"{node_rg}/providers/{UAI_TYPE}/{spec.aks_name}-agentpool",
-            cluster=f"{mrg}/providers/{MC_TYPE}/{spec.aks_name}",
-            storage=f"{mrg}/providers/{SA_TYPE}/{storage_account_name(spec.aks_name, mrg)}",
-        )
-
-
-def storage_account_name(aks_name: str, managed_rg_id: str) -> str:
-    """``concat(aksName, uniqueString(resourceGroup().id))``: lower-case letters and digits, at most 24."""
-    prefix = re.sub(r"[^a-z0-9]", "", aks_name.lower())[:11]
-    return prefix + hashlib.sha256(key(managed_rg_id).encode()).hexdigest()[:13]
-
-
-def spec_of(app: dict[str, Any]) -> AppSpec:
-    mrg_name = app["properties"]["managedResourceGroupId"].rstrip("/").rsplit("/", 1)[-1]
-    return parse_spec(app["properties"].get("parameters") or {}, mrg_name)
+def package_template(world: World, app: dict[str, Any]) -> tuple[dict[str, Any], dict[Any, tuple[int, int]]]:
+    """The application's ``mainTemplate`` and the positions of its values (for ARM's line numbers)."""
+    definition_id = app["properties"].get("applicationDefinitionId")
+    if definition_id:
+        definition = world.get(definition_id)
+        if definition is None:
+            raise ArmError(
+                404,
+                "ApplicationDefinitionNotFound",
+                f"The application definition '{definition_id}' could not be found.",
+            )
+        text = definition.get("_sandbox", {}).get("main_template_text")
+        if text is None:
+            return definition["properties"]["mainTemplate"], {}
+    else:
+        text = (PACKAGE_DIR / "mainTemplate.json").read_text()
+    template, positions = loads_with_positions(text)
+    return template, positions
 
 
 def publisher_authorizations(world: World, app: dict[str, Any]) -> list[tuple[str, str]]:
@@ -146,184 +71,184 @@ def publisher_authorizations(world: World, app: dict[str, Any]) -> list[tuple[st
     return [(world.publisher.object_id, authz.OWNER)]
 
 
-def template_assignments(world: World, app: dict[str, Any]) -> list[tuple[str, str, str, str | None]]:
-    """(scope, role guid, principal id, delegatedManagedIdentityResourceId) the deployment makes."""
-    spec = spec_of(app)
-    ids = AppIds.of(app, spec)
-    identity = world.get(ids.identity)
-    kubelet = world.get(ids.kubelet)
-    if identity is None or kubelet is None:
-        raise ArmError(409, "ApplicationNotDeployed", "The managed application's resources do not exist yet.")
-    uai_principal = identity["properties"]["principalId"]
-    kubelet_principal = kubelet["properties"]["principalId"]
-    delegated_uai = ids.identity if spec.cross_tenant else None
-    delegated_kubelet = ids.kubelet if spec.cross_tenant else None
-    wanted: list[tuple[str, str, str, str | None]] = [
-        (ids.managed_rg, authz.OWNER, uai_principal, delegated_uai),
-        (ids.node_rg, spec.node_role_guid, uai_principal, delegated_uai),
-    ]
-    if spec.assign_kubelet_roles:
-        wanted += [
-            (ids.node_rg, authz.MANAGED_IDENTITY_OPERATOR, kubelet_principal, delegated_kubelet),
-            (ids.node_rg, authz.VIRTUAL_MACHINE_CONTRIBUTOR, kubelet_principal, delegated_kubelet),
-        ]
-    wanted += [
-        (ids.managed_rg, role, principal, None) for principal, role in publisher_authorizations(world, app)
-    ]
-    return wanted
-
-
-def ensure_assignments(world: World, app: dict[str, Any], effective_in_s: float) -> int:
-    """Create the template's role assignments that are missing; returns how many were created."""
-    created = 0
+def ensure_publisher_authorizations(world: World, app: dict[str, Any]) -> int:
+    """Give the publisher what the definition or plan authorizes on the managed resource group (what
+    ``refreshPermissions`` re-applies); returns how many assignments were made."""
+    mrg = app["properties"]["managedResourceGroupId"]
+    made = 0
     with world.lock:
-        for scope, role, principal, delegated in template_assignments(world, app):
-            if find_assignment(world, scope, role, principal) is None:
-                name = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{key(scope)}|{role}|{principal.lower()}"))
+        for principal, role in publisher_authorizations(world, app):
+            if find_assignment(world, mrg, role, principal) is None:
                 platform_assign(
                     world,
-                    scope,
+                    mrg,
                     role,
                     principal,
-                    name=name,
-                    delegated=delegated,
-                    effective_in_s=effective_in_s,
+                    name=new_guid(),
+                    effective_in_s=world.timing.role_propagation_s,
                     created_by="Microsoft.Solutions",
                 )
-                created += 1
-    return created
+                made += 1
+    return made
 
 
-def _cluster_body(
-    world: World, ids: AppIds, spec: AppSpec, location: str, kubelet: dict[str, Any], control_plane: Principal
-) -> dict[str, Any]:
-    issuer = f"{world.urls['aad']}/oidc/{new_guid()}/"
-    return {
-        "id": ids.cluster,
-        "name": spec.aks_name,
-        "type": MC_TYPE,
-        "location": location,
-        "identity": {
-            "type": "SystemAssigned",
-            "principalId": control_plane.object_id,
-            "tenantId": control_plane.tenant_id,
-        },
-        "sku": {"name": "Base", "tier": "Free"},
-        "properties": {
-            "provisioningState": "Succeeded",
-            "powerState": {"code": "Running"},
-            "kubernetesVersion": KUBERNETES_VERSION,
-            "currentKubernetesVersion": KUBERNETES_VERSION,
-            "dnsPrefix": spec.aks_name,
-            "fqdn": f"{spec.aks_name.lower()}.hcp.{location}.azmk8s.io",
-            "nodeResourceGroup": spec.node_resource_group,
-            "enableRBAC": True,
-            "identityProfile": {
-                "kubeletidentity": {
-                    "resourceId": kubelet["id"],
-                    "clientId": kubelet["properties"]["clientId"],
-                    "objectId": kubelet["properties"]["principalId"],
-                }
-            },
-            # Azure's key is issuerURL; issuerUrl is the sandbox-internal alias other services read.
-            "oidcIssuerProfile": (
-                {"enabled": True, "issuerURL": issuer, "issuerUrl": issuer}
-                if spec.workload_identity
-                else {"enabled": False}
-            ),
-            "securityProfile": {"workloadIdentity": {"enabled": spec.workload_identity}},
-            "networkProfile": {
-                "networkPlugin": "kubenet",
-                "loadBalancerSku": "standard",
-                "outboundType": "loadBalancer",
-                "podCidr": "10.244.0.0/16",
-                "serviceCidr": "10.0.0.0/16",
-                "dnsServiceIP": "10.0.0.10",
-            },
-            "nodeResourceGroupProfile": {"restrictionLevel": "Unrestricted"},
-        },
-        "_sandbox": {"operation": None},
-    }
+def _appliance_principal(world: World, app_id: str) -> Principal:
+    """The Managed Applications service, acting in the customer's subscription (its rights are internal to Azure)."""
+    sub = app_id.split("/")[2]
+    return world.add_principal(
+        Principal(
+            object_id=new_guid(),
+            tenant_id=tenant_of_subscription(world, app_id),
+            kind="ServicePrincipal",
+            client_id=new_guid(),
+            display_name="Appliance Resource Provider",
+            platform_scope=f"/subscriptions/{sub}",
+        )
+    )
 
 
-def deploy(world: World, app_id: str, *, instant: bool = False) -> list[tuple[str, dict[str, Any]]]:
-    """Create everything the template creates; returns the events to publish (after the lock is released).
+def _deployment(
+    world: World, dispatcher: Dispatcher, app: dict[str, Any], principal: Principal
+) -> TemplateDeployment:
+    mrg = app["properties"]["managedResourceGroupId"]
+    sub, mrg_name = mrg.split("/")[2], mrg.rstrip("/").rsplit("/", 1)[-1]
+    template, positions = package_template(world, app)
+    parameters = app["properties"].get("parameters") or {}
+    run = Run(world, dispatcher, principal, principal.tenant_id, positions)
+    record = {"name": app["name"], "properties": {}, "_sandbox": {"operations": []}}
+    return TemplateDeployment(
+        run,
+        record=record,
+        subscription_id=sub,
+        resource_group=mrg_name,
+        template=template,
+        parameters=parameters,
+        path=(),
+    )
 
-    ``instant``: an application deployed long ago (its principals replicated, its assignments effective).
-    """
-    created_at = time.time() - 3600 if instant else None
+
+def validate(world: World, dispatcher: Dispatcher, app: dict[str, Any]) -> None:
+    """The template's validation for this application's parameters (before the PUT is accepted)."""
+    principal = Principal(
+        object_id="00000000-0000-0000-0000-000000000000",
+        tenant_id="",
+        kind="ServicePrincipal",
+        client_id="",
+        display_name="validation",
+        platform_scope=f"/subscriptions/{app['id'].split('/')[2]}",
+    )
+    _deployment(world, dispatcher, app, principal).validate()
+
+
+def start(world: World, dispatcher: Dispatcher, ops: Operations, app_id: str) -> Operation:
+    return ops.start_thread("application.put", lambda: deploy(world, dispatcher, app_id))
+
+
+def deploy(world: World, dispatcher: Dispatcher, app_id: str, *, instant: bool = False) -> None:
+    """Run the application's deployment; a failure marks it Failed and raises ARM's error for it.
+
+    ``instant``: an application deployed long ago (principals replicated, role assignments effective)."""
+    started = time.time()
+    try:
+        if instant:
+            with world.instantly():
+                _deploy(world, dispatcher, app_id)
+            _as_if_long_ago(world, app_id, started)
+        else:
+            _deploy(world, dispatcher, app_id)
+    except ArmError:
+        with world.lock:
+            app = world.get(app_id)
+            if app is not None:
+                app["properties"]["provisioningState"] = "Failed"
+        raise
+
+
+def _deploy(world: World, dispatcher: Dispatcher, app_id: str) -> None:
+    app = world.get(app_id)
+    if app is None:
+        raise ArmError(404, "ResourceNotFound", f"The application '{app_id}' no longer exists.")
+    mrg = app["properties"]["managedResourceGroupId"]
+    sub, mrg_name = mrg.split("/")[2], mrg.rstrip("/").rsplit("/", 1)[-1]
     with world.lock:
-        app = world.get(app_id)
-        if app is None:
-            raise ArmError(404, "ResourceNotFound", f"The application '{app_id}' no longer exists.")
-        spec = spec_of(app)
-        ids = AppIds.of(app, spec)
-        sub = ids.managed_rg.split("/")[2]
-        location = app["location"]
-        if world.get(ids.node_rg) is not None:
-            raise ArmError(
-                400,
-                "InvalidTemplateDeployment",
-                f"The node resource group '{spec.node_resource_group}' already exists.",
-            )
-        world.put(resource_group_body(sub, ids.managed_rg.rsplit("/", 1)[-1], location, managed_by=app_id))
-        create_identity(world, ids.identity, location, created_at=created_at)
-        world.put(resource_group_body(sub, spec.node_resource_group, location, managed_by=ids.cluster))
-        kubelet = create_identity(world, ids.kubelet, location, created_at=created_at)
-        control_plane = world.add_principal(
-            Principal(
-                object_id=new_guid(),
-                tenant_id=tenant_of_subscription(world, app_id),
-                kind="ManagedIdentity",
-                client_id=new_guid(),
-                display_name=spec.aks_name,
-                created_at=created_at or time.time(),
-            )
-        )
-        cluster = world.put(_cluster_body(world, ids, spec, location, kubelet, control_plane))
-        pool = world.put(
-            pool_body(ids.cluster, "nodepool1", spec.node_count, "System", "Standard_DS2_v2", "Succeeded")
-        )
-        vmss_event = create_pool_vmss(world, cluster, pool)
-        world.put(storage_account_body(world, ids.storage, location))
-        ensure_assignments(world, app, 0.0 if instant else world.timing.role_propagation_s)
-        identity = world.get(ids.identity)
-        assert identity is not None
-        principals = [
-            identity["properties"]["principalId"],
-            kubelet["properties"]["principalId"],
-            control_plane.object_id,
-        ]
-        publishers = [p for p, _ in publisher_authorizations(world, app)]
-        world.resources[key(ids.managed_rg)]["_sandbox"] = {"deny_except": principals + publishers}
-        world.resources[key(ids.node_rg)]["_sandbox"] = {"deny_except": principals}
+        world.put(resource_group_body(sub, mrg_name, app["location"], managed_by=app_id))
+    ensure_publisher_authorizations(world, app)
+    principal = _appliance_principal(world, app_id)
+    deployment = _deployment(world, dispatcher, app, principal)
+    record = deploy_record(
+        world,
+        sub,
+        mrg_name,
+        app["name"],
+        deployment.template,
+        app["properties"].get("parameters") or {},
+        mode="Incremental",
+    )
+    deployment.record = record
+    try:
+        deployment.validate()
+        record["properties"]["provisioningState"] = "Running"
+        outputs = deployment.execute()
+    except (ArmError, DeploymentFailed) as exc:
+        error = exc.error if isinstance(exc, DeploymentFailed) else exc.as_error()
+        finish_record(record, error=error)
+        raise ArmError(
+            400,
+            "ApplianceDeploymentFailed",
+            f"The operation to create appliance failed. Please check operations of deployment '{record['name']}' "
+            f"under resource group '{mrg}'. Error message: '{error['message']}'",
+            details=error.get("details") or [error],
+        ) from exc
+    finish_record(record, outputs=outputs)
+    with world.lock:
+        _lock_down(world, app, principal)
+        app["properties"]["outputs"] = outputs
+        app["properties"]["provisioningState"] = "Succeeded"
+
+
+def _lock_down(world: World, app: dict[str, Any], appliance: Principal) -> None:
+    """The deny assignments: the managed resource group (and the node resource group of every cluster in it)
+    refuse writes except by the identities the deployment created, the publisher and the service itself.
+    The application exposes the managed resource group's user-assigned identities as its own, for listTokens."""
+    mrg = app["properties"]["managedResourceGroupId"]
+    identities = world.children(mrg, UAI_TYPE)
+    node_rgs = []
+    created = [i["properties"]["principalId"] for i in identities]
+    for cluster in world.children(mrg, MC_TYPE):
+        node_rg = rg_id(cluster["id"].split("/")[2], cluster["properties"]["nodeResourceGroup"])
+        node_rgs.append(node_rg)
+        created += [i["properties"]["principalId"] for i in world.children(node_rg, UAI_TYPE)]
+        created += [cluster.get("identity", {}).get("principalId", "")]
+    publishers = [p for p, _ in publisher_authorizations(world, app)]
+    world.resources[key(mrg)]["_sandbox"] = {"deny_except": [*created, *publishers, appliance.object_id]}
+    for node_rg in node_rgs:
+        world.resources[key(node_rg)]["_sandbox"] = {"deny_except": [*created, appliance.object_id]}
+    if identities:
         app["identity"] = {
             "type": "UserAssigned",
             "userAssignedIdentities": {
-                ids.identity: {
-                    "principalId": identity["properties"]["principalId"],
-                    "clientId": identity["properties"]["clientId"],
+                i["id"]: {
+                    "principalId": i["properties"]["principalId"],
+                    "clientId": i["properties"]["clientId"],
                 }
+                for i in identities
             },
         }
-        app["properties"]["outputs"] = {
-            name: {"type": "String", "value": value}
-            for name, value in {
-                "aksName": spec.aks_name,
-                "nodeResourceGroup": spec.node_resource_group,
-                "identityResourceId": ids.identity,
-                "identityClientId": identity["properties"]["clientId"],
-                "identityPrincipalId": identity["properties"]["principalId"],
-                "storageAccountName": ids.storage.rsplit("/", 1)[-1],
-                "clusterResourceId": ids.cluster,
-            }.items()
-        }
-        app["properties"]["provisioningState"] = "Succeeded"
-    return [
-        ("cluster.created", {"cluster_id": ids.cluster}),
-        ("vmss.created", vmss_event),
-        ("storage.created", {"account_id": ids.storage, "name": ids.storage.rsplit("/", 1)[-1]}),
-    ]
+
+
+def _as_if_long_ago(world: World, app_id: str, since: float) -> None:
+    """Backdate what an instant deployment made: principals out of their PrincipalNotFound window, role
+    assignments effective."""
+    sub_prefix = f"/subscriptions/{app_id.split('/')[2]}".lower()
+    tenant = tenant_of_subscription(world, app_id)
+    with world.lock:
+        for principal in world.principals.values():
+            if principal.tenant_id == tenant and principal.created_at >= since:
+                principal.created_at -= _LONG_AGO_S
+        for ra in world.role_assignments.values():
+            if key(ra.scope).startswith(sub_prefix) and ra.created_at >= since:
+                ra.created_at -= _LONG_AGO_S
+                ra.effective_at = min(ra.effective_at, time.time())
 
 
 def remove(world: World, app_id: str) -> list[tuple[str, dict[str, Any]]]:

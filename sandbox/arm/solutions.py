@@ -25,14 +25,15 @@ from .base import (
 from .lro import Operations
 from .managedapp import (
     APP_TYPE,
-    deploy,
-    ensure_assignments,
-    parse_spec,
+    ensure_publisher_authorizations,
     publish_all,
     publisher_authorizations,
     remove,
+    start,
+    validate,
 )
 from .msi import tenant_of_subscription
+from .template.dispatch import Dispatcher
 
 APP_READ = f"{APP_TYPE}/read"
 _PLAN_FIELDS = ("name", "publisher", "product", "version")
@@ -42,8 +43,10 @@ def _app_id(call: Call) -> str:
     return resource_id_of(call, APP_TYPE)
 
 
-def application_body(world: World, app_id: str, body: dict[str, Any], caller: Principal) -> dict[str, Any]:
-    """The stored application for a PUT body (validated; provisioningState Accepted)."""
+def application_body(
+    world: World, dispatcher: Dispatcher, app_id: str, body: dict[str, Any], caller: Principal
+) -> dict[str, Any]:
+    """The stored application for a PUT body (its template validated; provisioningState Accepted)."""
     props = body.get("properties") or {}
     sub = app_id.split("/")[2]
     if not body.get("location"):
@@ -89,13 +92,6 @@ def application_body(world: World, app_id: str, body: dict[str, Any], caller: Pr
             "ManagedResourceGroupExists",
             f"The managed resource group '{parts[3]}' already exists; choose a new name.",
         )
-    spec = parse_spec(props.get("parameters") or {}, parts[3])
-    if world.get(f"/subscriptions/{sub}/resourceGroups/{spec.node_resource_group}") is not None:
-        raise ArmError(
-            400,
-            "InvalidTemplateDeployment",
-            f"The node resource group '{spec.node_resource_group}' already exists.",
-        )
     publisher = world.publisher
     assert publisher is not None
     stored: dict[str, Any] = {
@@ -121,23 +117,11 @@ def application_body(world: World, app_id: str, body: dict[str, Any], caller: Pr
         stored["properties"]["applicationDefinitionId"] = props["applicationDefinitionId"]
     else:
         stored["plan"] = {f: body["plan"][f] for f in _PLAN_FIELDS}
+    validate(world, dispatcher, stored)
     return stored
 
 
-def run_deployment(world: World, app_id: str, *, instant: bool = False) -> None:
-    """Deploy (now or as an LRO's work); a failure marks the application Failed."""
-    try:
-        events = deploy(world, app_id, instant=instant)
-    except ArmError:
-        with world.lock:
-            app = world.get(app_id)
-            if app is not None:
-                app["properties"]["provisioningState"] = "Failed"
-        raise
-    publish_all(world, events)
-
-
-def put_app(call: Call, ops: Operations) -> Response:
+def put_app(call: Call, ops: Operations, dispatcher: Dispatcher) -> Response:
     app_id = _app_id(call)
     require_rg(call)
     require_write(call, f"{APP_TYPE}/write", app_id)
@@ -156,10 +140,8 @@ def put_app(call: Call, ops: Operations) -> Response:
             if existing["properties"]["provisioningState"] == "Accepted":
                 headers = ops.headers(call, ops.get(existing["_sandbox"]["operation"]))
             return json_response(public(existing), 200, **headers)
-        app = call.world.put(application_body(call.world, app_id, body, call.principal))
-        op = ops.start(
-            "application.put", call.world.timing.app_deploy_s, lambda: run_deployment(call.world, app_id)
-        )
+        app = call.world.put(application_body(call.world, dispatcher, app_id, body, call.principal))
+        op = start(call.world, dispatcher, ops, app_id)
         app["_sandbox"]["operation"] = op.id
     return json_response(public(app), 201, **ops.headers(call, op))
 
@@ -193,12 +175,22 @@ def delete_app(call: Call, ops: Operations) -> Response:
 
 
 def refresh_permissions(call: Call, ops: Operations) -> Response:
+    """Re-apply the publisher's authorizations from the definition or plan (``targetVersion``: the Marketplace
+    plan version to move to). It does not redeploy the template: a template resource or role assignment that was
+    deleted stays deleted (Microsoft Learn, "Azure Managed Applications: refresh permissions", and the
+    azure-rest-api-specs Microsoft.Solutions ``Applications_RefreshPermissions`` description)."""
     app_id = _app_id(call)
     require(call, f"{APP_TYPE}/refreshPermissions/action", app_id)
     app = _succeeded_app(call)
+    target_version = call.request.q("targetVersion")
+    if target_version is not None and not target_version.strip():
+        raise ArmError(400, "InvalidTargetVersion", "targetVersion must not be empty.")
 
     def refresh() -> None:
-        ensure_assignments(call.world, app, call.world.timing.role_propagation_s)
+        with call.world.lock:
+            if target_version and app.get("plan"):
+                app["plan"]["version"] = target_version
+        ensure_publisher_authorizations(call.world, app)
 
     op = ops.start("application.refreshPermissions", call.world.timing.refresh_permissions_s, refresh)
     return json_response(None, 202, **ops.headers(call, op, location=True))
@@ -249,12 +241,12 @@ def list_tokens(call: Call) -> Response:
     return json_response({"value": tokens})
 
 
-def register(router: ArmRouter, ops: Operations) -> None:
+def register(router: ArmRouter, ops: Operations, dispatcher: Dispatcher) -> None:
     one = RG + r"/providers/Microsoft\.Solutions/applications/(?P<name>[^/]+)"
     router.add("GET", SUB + r"/providers/Microsoft\.Solutions/applications", list_in_subscription)
     router.add("GET", RG + r"/providers/Microsoft\.Solutions/applications", list_in_group)
     router.add("GET", one, get_app)
-    router.add("PUT", one, lambda call: put_app(call, ops))
+    router.add("PUT", one, lambda call: put_app(call, ops, dispatcher))
     router.add("DELETE", one, lambda call: delete_app(call, ops))
     router.add("POST", one + r"/refreshPermissions", lambda call: refresh_permissions(call, ops))
     router.add("POST", one + r"/listTokens", list_tokens)

@@ -25,6 +25,7 @@ from sandbox.authz import MANAGED_IDENTITY_OPERATOR, OWNER, VIRTUAL_MACHINE_CONT
 
 from .armkit import (
     APP_API,
+    SCOPES,
     client_kwargs,
     credential,
     deploy_app,
@@ -43,7 +44,16 @@ pytestmark = pytest.mark.integration
 def world(sandbox: Any) -> dict[str, Any]:
     cred = credential(sandbox)
     customer = sandbox.add_customer(name="apptest")
-    app = deploy_app(sandbox, cred, customer, "ama1", nodeCount=2, identityNodeRoleDefinitionId="Owner")
+    owner = f"/subscriptions/{customer['subscription_id']}/providers/Microsoft.Authorization/roleDefinitions/{OWNER}"
+    app = deploy_app(
+        sandbox,
+        cred,
+        customer,
+        "ama1",
+        nodeCount=2,
+        identityNodeRoleDefinitionId=owner,
+        enableWorkloadIdentity=True,
+    )
     # The publisher authorization on the managed resource group takes effect after propagation.
     aks = make(ContainerServiceClient, sandbox, cred, customer["subscription_id"])
     eventually(lambda: aks.managed_clusters.get("ama1-mrg", "ama1-aks"))
@@ -100,7 +110,9 @@ def test_template_role_assignments(sandbox: Any, world: dict[str, Any]) -> None:
     as_publisher = AuthorizationManagementClient(world["cred"], sub, **client_kwargs(sandbox))
     publisher_owner = [
         a
-        for a in as_publisher.role_assignments.list_for_resource_group("ama1-mrg", filter="atScope()")
+        for a in as_publisher.role_assignments.list_for_resource_group(
+            "ama1-mrg", filter="atScope()", tenant_id=world["customer"]["tenant_id"]
+        )
         if a.role_definition_id.endswith(OWNER) and a.principal_type == "ServicePrincipal"
     ]
     assert len(publisher_owner) == 2  # the application's identity and the publisher authorization
@@ -175,8 +187,12 @@ def test_agent_pool_put_is_an_lro_and_conflicts_while_running(sandbox: Any, worl
     assert names[0].split("-")[2] == names[1].split("-")[2]  # the cluster's 8 digits
 
 
-def test_refresh_permissions_recreates_a_deleted_assignment(sandbox: Any, world: dict[str, Any]) -> None:
-    sub, out = world["customer"]["subscription_id"], world["out"]
+def test_refresh_permissions_reapplies_authorizations_not_the_template(
+    sandbox: Any, world: dict[str, Any]
+) -> None:
+    """refreshPermissions re-applies the publisher's authorizations; a template role assignment someone deleted
+    stays deleted (it is not a redeployment)."""
+    sub, out, tenant = world["customer"]["subscription_id"], world["out"], world["customer"]["tenant_id"]
     token_cred = list_tokens(sandbox, world["cred"], world["app"]["id"], sub)
     auth = AuthorizationManagementClient(token_cred, sub, **client_kwargs(sandbox))
     node_rg = f"/subscriptions/{sub}/resourceGroups/{out['nodeResourceGroup']}"
@@ -186,17 +202,35 @@ def test_refresh_permissions_recreates_a_deleted_assignment(sandbox: Any, world:
         if a.role_definition_id.endswith(MANAGED_IDENTITY_OPERATOR)
     )
     auth.role_assignments.delete(node_rg, mio.name)
+    as_identity_owner = AuthorizationManagementClient(token_cred, sub, **client_kwargs(sandbox))
+    mrg = f"/subscriptions/{sub}/resourceGroups/ama1-mrg"
+    publisher_id = jwt.decode(world["cred"].get_token(*SCOPES).token, options={"verify_signature": False})[
+        "oid"
+    ]
+    authorization = next(
+        a
+        for a in as_identity_owner.role_assignments.list_for_scope(mrg, filter="atScope()")
+        if a.principal_id == publisher_id and a.role_definition_id.endswith(OWNER)
+    )
+    as_identity_owner.role_assignments.delete(mrg, authorization.name)
     resources = make(ResourceManagementClient, sandbox, world["cred"], sub)
     response = send(resources, "POST", f"{world['app']['id']}/refreshPermissions?api-version={APP_API}")
     assert response.status_code == 202 and "Azure-AsyncOperation" in response.headers
     assert wait_async_operation(resources, response) == "Succeeded"
     assert send(resources, "GET", response.headers["Location"]).status_code == 204
-    again = [
+    assert not [
         a
         for a in auth.role_assignments.list_for_scope(node_rg, filter="atScope()")
         if a.role_definition_id.endswith(MANAGED_IDENTITY_OPERATOR)
     ]
-    assert len(again) == 1 and again[0].principal_id == mio.principal_id
+    back = [
+        a
+        for a in as_identity_owner.role_assignments.list_for_scope(mrg, filter="atScope()", tenant_id=tenant)
+        if a.principal_id == publisher_id and a.role_definition_id.endswith(OWNER)
+    ]
+    assert len(back) == 1
+    aks = make(ContainerServiceClient, sandbox, world["cred"], sub)
+    eventually(lambda: aks.managed_clusters.get("ama1-mrg", "ama1-aks"))  # the authorization propagates again
 
 
 def _core(config: dict[str, Any], tmp_path: Path) -> client.CoreV1Api:
