@@ -51,6 +51,15 @@ def test_comments_are_accepted_as_json_net_accepts_them() -> None:
     assert positions[("b",)] == (3, 8)
 
 
+def test_single_quotes_and_unquoted_names_as_json_net_reads_them() -> None:
+    # Azure accepts the seed's body {authorizationAudience: '...'} (Json.NET's leniency), so the parser does too.
+    value, positions = loads_with_positions(
+        r"""{authorizationAudience: 'api://x', 'quoted': 'it\'s "q"', $n_1: [1]}"""
+    )
+    assert value == {"authorizationAudience": "api://x", "quoted": 'it\'s "q"', "$n_1": [1]}
+    assert positions[("authorizationAudience",)] == (1, 25)
+
+
 def test_escapes_and_unicode() -> None:
     value, _ = loads_with_positions(r'{"s": "a\"b\\c\/\n\u00e9\ud83d\ude00"}')
     assert value == {"s": 'a"b\\c/\né\U0001f600'}

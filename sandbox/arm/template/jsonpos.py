@@ -1,24 +1,27 @@
 """JSON parsing that remembers where each value starts, so template errors can name ARM's line and column.
 
-ARM reads templates with Json.NET, which accepts ``//`` and ``/* */`` comments; so does this parser. Values are
-what ``json.loads`` gives (a later duplicate key wins); positions are 1-based ``(line, column)`` of the value's
-first character, keyed by the value's path from the root.
+ARM reads JSON with Json.NET, which also accepts ``//`` and ``/* */`` comments, single-quoted strings and unquoted
+property names (Azure accepts the seed's ``{authorizationAudience: '...'}``); so does this parser. Values are what
+``json.loads`` gives for strict JSON (a later duplicate key wins); positions are 1-based ``(line, column)`` of the
+value's first character, keyed by the value's path from the root.
 """
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_right
-from typing import Any
+from typing import Any, NoReturn
 
 Path = tuple[str | int, ...]
 
 _WS = " \t\r\n\ufeff"
-_ESCAPES = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
+_ESCAPES = {"'": "'", '"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
+_NAME = re.compile(r"[A-Za-z_$][\w$]*")
 _LITERALS = {"true": True, "false": False, "null": None}
 
 
 def loads_with_positions(text: str) -> tuple[Any, dict[Path, tuple[int, int]]]:
-    """Parse JSON (comments allowed) and return the value and each value's (line, column) by path."""
+    """Parse JSON as Json.NET does and return the value and each value's (line, column) by path."""
     parser = _Parser(text)
     value = parser.value(())
     parser.skip()
@@ -38,7 +41,7 @@ class _Parser:
         line = bisect_right(self._line_starts, index)
         return line, index - self._line_starts[line - 1] + 1
 
-    def fail(self, message: str, index: int | None = None) -> None:
+    def fail(self, message: str, index: int | None = None) -> NoReturn:
         line, column = self.where(self.i if index is None else index)
         raise ValueError(f"{message}. Line {line}, position {column}.")
 
@@ -70,7 +73,7 @@ class _Parser:
             return self.object(path)
         if ch == "[":
             return self.array(path)
-        if ch == '"':
+        if ch in "\"'":
             return self.string()
         if ch == "-" or ch.isdigit():
             return self.number()
@@ -89,9 +92,7 @@ class _Parser:
             return result
         while True:
             self.skip()
-            if not self.text.startswith('"', self.i):
-                self.fail("Invalid property identifier character")
-            key = self.string()
+            key = self.property_name()
             self.skip()
             if not self.text.startswith(":", self.i):
                 self.fail(f"Invalid character after parsing property name. Expected ':' after '{key}'")
@@ -124,16 +125,26 @@ class _Parser:
                 return result
             self.fail("After parsing a value an unexpected character was encountered")
 
+    def property_name(self) -> str:
+        if self.text[self.i : self.i + 1] in ('"', "'"):
+            return self.string()
+        match = _NAME.match(self.text, self.i)
+        if match is None:
+            self.fail("Invalid property identifier character")
+        self.i = match.end()
+        return match.group()
+
     def string(self) -> str:
         start = self.i
+        quote = self.text[start]
         self.i += 1
         out: list[str] = []
         text, n = self.text, len(self.text)
         while True:
             if self.i >= n:
-                self.fail('Unterminated string. Expected delimiter: "', start)
+                self.fail(f"Unterminated string. Expected delimiter: {quote}", start)
             ch = text[self.i]
-            if ch == '"':
+            if ch == quote:
                 self.i += 1
                 return "".join(out)
             if ch == "\\":
