@@ -14,12 +14,19 @@ CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
 READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
 USER_ACCESS_ADMINISTRATOR = "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9"
 VIRTUAL_MACHINE_CONTRIBUTOR = "9980e02c-c2be-4d73-94e8-173b1dc7cf3c"
+CLASSIC_VIRTUAL_MACHINE_CONTRIBUTOR = "d73bb868-a0df-4d4d-bd69-98a00b01fccb"
 MANAGED_IDENTITY_OPERATOR = "f1a07417-d97a-45cb-824c-7a7467783830"
+MONITORING_METRICS_PUBLISHER = "3913510d-42f4-4e42-8a64-420c390055eb"
 STORAGE_BLOB_DATA_READER = "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"
 STORAGE_BLOB_DATA_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
 
 _BLOBS = "Microsoft.Storage/storageAccounts/blobServices/containers/blobs"
 
+# The built-in roles the product, its template and the seed name, as Azure defines them: ids, names, actions and
+# descriptions copied from MicrosoftDocs/azure-docs articles/role-based-access-control/built-in-roles/
+# privileged.md (Owner, Contributor, User Access Administrator), general.md (Reader), compute.md (Virtual Machine
+# Contributor, Classic Virtual Machine Contributor), identity.md (Managed Identity Operator), monitor.md
+# (Monitoring Metrics Publisher), storage.md (Storage Blob Data Reader/Contributor).
 BUILTIN_ROLES: list[RoleDefinition] = [
     RoleDefinition(OWNER, "Owner", ["*"]),
     RoleDefinition(
@@ -30,6 +37,14 @@ BUILTIN_ROLES: list[RoleDefinition] = [
             "Microsoft.Authorization/*/Delete",
             "Microsoft.Authorization/*/Write",
             "Microsoft.Authorization/elevateAccess/Action",
+            "Microsoft.Blueprint/blueprintAssignments/write",
+            "Microsoft.Blueprint/blueprintAssignments/delete",
+            "Microsoft.Compute/galleries/share/action",
+            "Microsoft.Purview/consents/write",
+            "Microsoft.Purview/consents/delete",
+            "Microsoft.Resources/deploymentStacks/manageDenySetting/action",
+            "Microsoft.Subscription/cancel/action",
+            "Microsoft.Subscription/enable/action",
         ],
     ),
     RoleDefinition(READER, "Reader", ["*/read"]),
@@ -47,15 +62,71 @@ BUILTIN_ROLES: list[RoleDefinition] = [
             "Microsoft.Compute/locations/*",
             "Microsoft.Compute/virtualMachines/*",
             "Microsoft.Compute/virtualMachineScaleSets/*",
+            "Microsoft.Compute/cloudServices/*",
             "Microsoft.Compute/disks/write",
             "Microsoft.Compute/disks/read",
+            "Microsoft.Compute/disks/delete",
+            "Microsoft.Compute/hostgroups/write",
+            "Microsoft.Compute/hostgroups/hosts/write",
+            "Microsoft.DevTestLab/schedules/*",
+            "Microsoft.Insights/alertRules/*",
+            "Microsoft.Network/applicationGateways/backendAddressPools/join/action",
+            "Microsoft.Network/loadBalancers/backendAddressPools/join/action",
+            "Microsoft.Network/loadBalancers/inboundNatPools/join/action",
+            "Microsoft.Network/loadBalancers/inboundNatRules/join/action",
+            "Microsoft.Network/loadBalancers/probes/join/action",
+            "Microsoft.Network/loadBalancers/read",
+            "Microsoft.Network/locations/*",
             "Microsoft.Network/networkInterfaces/*",
+            "Microsoft.Network/networkSecurityGroups/join/action",
+            "Microsoft.Network/networkSecurityGroups/read",
+            "Microsoft.Network/publicIPAddresses/join/action",
+            "Microsoft.Network/publicIPAddresses/read",
             "Microsoft.Network/virtualNetworks/read",
             "Microsoft.Network/virtualNetworks/subnets/join/action",
+            "Microsoft.RecoveryServices/locations/*",
+            "Microsoft.RecoveryServices/Vaults/backupFabrics/backupProtectionIntent/write",
+            "Microsoft.RecoveryServices/Vaults/backupFabrics/protectionContainers/protectedItems/*/read",
+            "Microsoft.RecoveryServices/Vaults/backupFabrics/protectionContainers/protectedItems/read",
+            "Microsoft.RecoveryServices/Vaults/backupFabrics/protectionContainers/protectedItems/write",
+            "Microsoft.RecoveryServices/Vaults/backupPolicies/read",
+            "Microsoft.RecoveryServices/Vaults/backupPolicies/write",
+            "Microsoft.RecoveryServices/Vaults/read",
+            "Microsoft.RecoveryServices/Vaults/usages/read",
+            "Microsoft.RecoveryServices/Vaults/write",
+            "Microsoft.ResourceHealth/availabilityStatuses/read",
             "Microsoft.Resources/deployments/*",
             "Microsoft.Resources/subscriptions/resourceGroups/read",
+            "Microsoft.SerialConsole/serialPorts/connect/action",
+            "Microsoft.SqlVirtualMachine/*",
             "Microsoft.Storage/storageAccounts/listKeys/action",
             "Microsoft.Storage/storageAccounts/read",
+            "Microsoft.Support/*",
+        ],
+    ),
+    RoleDefinition(
+        # What the seed README assigns as "Virtual Machine Contributor": classic (ASM) compute only, so it grants
+        # nothing on a scale set (no Microsoft.Compute action).
+        CLASSIC_VIRTUAL_MACHINE_CONTRIBUTOR,
+        "Classic Virtual Machine Contributor",
+        [
+            "Microsoft.Authorization/*/read",
+            "Microsoft.ClassicCompute/domainNames/*",
+            "Microsoft.ClassicCompute/virtualMachines/*",
+            "Microsoft.ClassicNetwork/networkSecurityGroups/join/action",
+            "Microsoft.ClassicNetwork/reservedIps/link/action",
+            "Microsoft.ClassicNetwork/reservedIps/read",
+            "Microsoft.ClassicNetwork/virtualNetworks/join/action",
+            "Microsoft.ClassicNetwork/virtualNetworks/read",
+            "Microsoft.ClassicStorage/storageAccounts/disks/read",
+            "Microsoft.ClassicStorage/storageAccounts/images/read",
+            "Microsoft.ClassicStorage/storageAccounts/listKeys/action",
+            "Microsoft.ClassicStorage/storageAccounts/read",
+            "Microsoft.Insights/alertRules/*",
+            "Microsoft.ResourceHealth/availabilityStatuses/read",
+            "Microsoft.Resources/deployments/*",
+            "Microsoft.Resources/subscriptions/resourceGroups/read",
+            "Microsoft.Support/*",
         ],
     ),
     RoleDefinition(
@@ -70,6 +141,16 @@ BUILTIN_ROLES: list[RoleDefinition] = [
             "Microsoft.Resources/deployments/*",
             "Microsoft.Support/*",
         ],
+    ),
+    RoleDefinition(
+        MONITORING_METRICS_PUBLISHER,
+        "Monitoring Metrics Publisher",
+        [
+            "Microsoft.Insights/Register/Action",
+            "Microsoft.Support/*",
+            "Microsoft.Resources/subscriptions/resourceGroups/read",
+        ],
+        data_actions=["Microsoft.Insights/Metrics/Write", "Microsoft.Insights/Telemetry/Write"],
     ),
     RoleDefinition(
         STORAGE_BLOB_DATA_READER,
@@ -98,6 +179,23 @@ BUILTIN_ROLES: list[RoleDefinition] = [
         ],
     ),
 ]
+
+DESCRIPTIONS = {
+    OWNER: "Grants full access to manage all resources, including the ability to assign roles in Azure RBAC.",
+    CONTRIBUTOR: "Grants full access to manage all resources, but does not allow you to assign roles in Azure RBAC, "
+    "manage assignments in Azure Blueprints, or share image galleries.",
+    READER: "View all resources, but does not allow you to make any changes.",
+    USER_ACCESS_ADMINISTRATOR: "Lets you manage user access to Azure resources.",
+    VIRTUAL_MACHINE_CONTRIBUTOR: "Lets you manage virtual machines, but not access to them, and not the virtual "
+    "network or storage account they're connected to.",
+    CLASSIC_VIRTUAL_MACHINE_CONTRIBUTOR: "Lets you manage classic virtual machines, but not access to them, and "
+    "not the virtual network or storage account they're connected to.",
+    MANAGED_IDENTITY_OPERATOR: "Read and Assign User Assigned Identity",
+    MONITORING_METRICS_PUBLISHER: "Enables publishing metrics against Azure resources",
+    STORAGE_BLOB_DATA_READER: "Allows for read access to Azure Storage blob containers and data",
+    STORAGE_BLOB_DATA_CONTRIBUTOR: "Allows for read, write and delete access to Azure Storage blob containers "
+    "and data",
+}
 
 BLOB_READ = f"{_BLOBS}/read"
 

@@ -3,6 +3,11 @@ assignments the product proved it made (audit, offboarding).
 
 An equivalent assignment under another name (made by the template or by hand) counts as present; a 409
 ``RoleAssignmentExists`` too. Writes retry PrincipalNotFound/authorization propagation within the budget.
+
+Every read and delete names the customer's tenant (``tenantId``): Microsoft.Authorization answers from the
+tenant of the token otherwise, and a publisher token from its home tenant would find nothing at the customer's
+scopes (an empty list, a 404, a DELETE that deletes nothing). The seed README's "Publisher can Read and Delete
+Cross-Tenant Role Assignments" passes it; naming it is harmless when the token is the customer tenant's.
 """
 
 from __future__ import annotations
@@ -28,15 +33,14 @@ def read_assignments(
     scopes: list[str],
     *,
     step: str,
-    tenant_id: str | None,
 ) -> dict[str, list[RoleAssignment]]:
-    """Scope (lower case) -> the assignments ``atScope()`` there, retried while read access propagates."""
+    """Scope (lower case) -> the assignments ``atScope()`` there (customer tenant), retried while access propagates."""
     existing: dict[str, list[RoleAssignment]] = {}
     for scope in scopes:
 
         def read(scope: str = scope) -> list[RoleAssignment]:
             with ctx.errors(step, f"list role assignments at {scope}"):
-                return roles.list_at_scope(client, scope, tenant_id=tenant_id)
+                return roles.list_at_scope(client, scope, tenant_id=ctx.spec.tenant_id)
 
         existing[scope.lower()], waited = ctx.through_propagation(
             read,
@@ -54,7 +58,6 @@ def ensure_assignments(
     *,
     step: str,
     node_rg: bool,
-    tenant_id: str | None = None,
     cannot_write: str | None = None,
 ) -> list[DesiredAssignment]:
     """Create the missing ones (unless dry run) as the publisher or the node-RG credential; returns those created.
@@ -63,7 +66,7 @@ def ensure_assignments(
     """
     client = ctx.client(AuthorizationManagementClient, node_rg=node_rg)
     scopes = list(dict.fromkeys(d.scope for d in desired))
-    existing = read_assignments(ctx, rec, client, scopes, step=step, tenant_id=tenant_id)
+    existing = read_assignments(ctx, rec, client, scopes, step=step)
     delegated = ctx.spec.managed_application.parameters.cross_tenant
     created: list[DesiredAssignment] = []
     for want in desired:

@@ -53,9 +53,7 @@ def ensure_storage_reader(ctx: CustomerContext, cluster: ClusterInfo, *, dry_run
     want = DesiredAssignment(
         account_id, roles.STORAGE_BLOB_DATA_READER, cluster.app_identity, f"storage account {account_name}"
     )
-    created = ensure_assignments(
-        ctx, rec, [want], step=rec.result.step, node_rg=False, tenant_id=ctx.spec.tenant_id
-    )
+    created = ensure_assignments(ctx, rec, [want], step=rec.result.step, node_rg=False)
     return rec.finish(assignment=want.name, created=[w.name for w in created])
 
 

@@ -1,9 +1,13 @@
 """Node pool scale sets: which user-assigned identities they carry, the PATCH that adds the missing ones and the
 one offboarding uses to remove this product's.
 
-The PATCH carries the merged map (the identities already there plus the missing ones: the map replaces the
-current one) and keeps a system-assigned identity; it is sent only when something changes (a PATCH that changes
-nothing is a 400 in Azure). Onboarding never removes anything; offboarding removes only the identities it names.
+Azure MERGES ``identity.userAssignedIdentities`` in a scale set PATCH (api-version 2018-06-01 and later): an
+identity named with ``{}`` is added, one named with ``null`` is removed, one left out stays (MicrosoftDocs/azure-docs
+articles/active-directory/managed-identities-azure-resources/qs-configure-rest-vmss.md; ``az vmss identity remove``
+sends only the removed identity as null, Azure/azure-cli vm recordings/test_vmss_explicit_msi.yaml). So the PATCH
+names only what changes: nothing this product did not add is ever in the body, and an identity someone attaches
+between our read and our write survives. It is sent only when something is missing, because every PATCH is a
+write (and a scale set update). Onboarding never removes anything; offboarding removes only the identities it names.
 """
 
 from __future__ import annotations
@@ -74,12 +78,11 @@ def _system_assigned(vmss: VirtualMachineScaleSet) -> bool:
 
 
 def identity_update(vmss: VirtualMachineScaleSet, add: list[str]) -> VirtualMachineScaleSetUpdate:
-    """PATCH body: every identity already attached plus ``add``, keeping a system-assigned identity."""
+    """PATCH body that adds ``add``: only those identities (Azure merges), keeping a system-assigned identity."""
     kind = SYSTEM_AND_USER if _system_assigned(vmss) else USER
-    merged = [*attached_ids(vmss), *add]
     return VirtualMachineScaleSetUpdate(
         identity=VirtualMachineScaleSetIdentity(
-            type=kind, user_assigned_identities={i: UserAssignedIdentitiesValue() for i in merged}
+            type=kind, user_assigned_identities={i: UserAssignedIdentitiesValue() for i in add}
         )
     )
 
@@ -87,19 +90,18 @@ def identity_update(vmss: VirtualMachineScaleSet, add: list[str]) -> VirtualMach
 def identity_removal(vmss: VirtualMachineScaleSet, remove: list[str]) -> VirtualMachineScaleSetUpdate:
     """PATCH body that drops ``remove`` and keeps every other identity (the kubelet identity, anyone else's).
 
-    The map lists the identities that stay (a map that replaces the current one, as the sandbox reads it) and each
-    removed one as null (Azure merges the map and removes null entries): both readings give the same result.
-    The type follows what remains: a system-assigned identity stays; no identity left is "None".
+    As ``az vmss identity remove`` does: while other user-assigned identities stay, only the removed ones, as
+    null, with the current type; when none would stay, only the type that remains (``SystemAssigned`` or
+    ``None``), which drops every user-assigned identity.
     """
     gone = {r.rstrip("/").lower() for r in remove}
     kept = [i for i in attached_ids(vmss) if i.rstrip("/").lower() not in gone]
-    if kept:
-        kind = SYSTEM_AND_USER if _system_assigned(vmss) else USER
-    else:
+    if not kept:
         kind = SYSTEM if _system_assigned(vmss) else NONE
+        return VirtualMachineScaleSetUpdate(identity=VirtualMachineScaleSetIdentity(type=kind))
+    kind = SYSTEM_AND_USER if _system_assigned(vmss) else USER
     # null values: the SDK's type says otherwise, but that is how Azure's merge PATCH removes an identity
-    identities: dict[str, Any] = {i: UserAssignedIdentitiesValue() for i in kept}
-    identities.update({r: None for r in remove})
+    identities: dict[str, Any] = {r: None for r in remove}
     return VirtualMachineScaleSetUpdate(
         identity=VirtualMachineScaleSetIdentity(type=kind, user_assigned_identities=identities)
     )

@@ -54,7 +54,7 @@ def read_made_at(
 ) -> tuple[AuthorizationManagementClient, list[RoleAssignment]]:
     """The client for ``scope`` and the assignments made exactly there, listed cross-tenant."""
     client = ctx.client(AuthorizationManagementClient, node_rg=node_rg)
-    listed = read_assignments(ctx, rec, client, [scope], step=rec.result.step, tenant_id=ctx.spec.tenant_id)
+    listed = read_assignments(ctx, rec, client, [scope], step=rec.result.step)
     return client, roles.made_at(listed[scope.lower()], scope)
 
 

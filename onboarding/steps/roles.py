@@ -82,9 +82,7 @@ def ensure_node_rg_roles(ctx: CustomerContext, cluster: ClusterInfo, *, dry_run:
         ctx, rec, on_node_rg, step=STEP, node_rg=True, cannot_write=_cannot_write(ctx)
     )
     if elsewhere:
-        created += ensure_assignments(
-            ctx, rec, elsewhere, step=STEP, node_rg=False, tenant_id=ctx.spec.tenant_id
-        )
+        created += ensure_assignments(ctx, rec, elsewhere, step=STEP, node_rg=False)
     return rec.finish(
         assignments=[
             {

@@ -26,7 +26,11 @@ def definition_id(scope: str, role_guid: str) -> str:
     return authz.role_definition_id(m.group(1), role_guid) if m else f"/providers/{RD_TYPE}/{role_guid}"
 
 
-def assignment_body(ra: RoleAssignment) -> dict[str, Any]:
+def assignment_body(ra: RoleAssignment, *, just_created: bool = False) -> dict[str, Any]:
+    """An assignment as Microsoft.Authorization returns it. ``createdBy``/``updatedBy`` are the creator's object id,
+    except in the 201 answer to the PUT that created it, where ``createdBy`` is still null (Azure/azure-cli
+    role recordings/test_role_assignment_create_using_principal_type.yaml: the PUT answers
+    ``"createdBy":null,"updatedBy":"<caller>"``, the next list shows both set to the caller)."""
     return {
         "id": ra.id,
         "name": ra.name,
@@ -42,7 +46,7 @@ def assignment_body(ra: RoleAssignment) -> dict[str, Any]:
             "delegatedManagedIdentityResourceId": ra.delegated_managed_identity_resource_id,
             "createdOn": now_iso(ra.created_at),
             "updatedOn": now_iso(ra.created_at),
-            "createdBy": ra.created_by,
+            "createdBy": None if just_created else ra.created_by,
             "updatedBy": ra.created_by,
         },
     }
@@ -56,7 +60,7 @@ def definition_body(role: RoleDefinition, scope: str) -> dict[str, Any]:
         "properties": {
             "roleName": role.role_name,
             "type": "BuiltInRole",
-            "description": f"{role.role_name} (built-in role)",
+            "description": authz.DESCRIPTIONS.get(role.id, role.role_name),
             "assignableScopes": ["/"],
             "permissions": [
                 {
@@ -155,7 +159,11 @@ def put_assignment(call: Call) -> Response:
             "RoleDefinitionDoesNotExist",
             f"The specified role definition with ID '{role_guid}' does not exist.",
         )
-    _check_principal(call, principal_id)
+    if not props.get("principalType"):
+        # With principalType set, Azure skips the directory lookup that fails during replication (Microsoft Learn,
+        # "Assign Azure roles using Azure Resource Manager templates", section "New service principal"; the
+        # PrincipalNotFound message itself says to set it).
+        _check_principal(call, principal_id)
     now = time.time()
     ra = RoleAssignment(
         scope=scope or "/",
@@ -182,13 +190,39 @@ def put_assignment(call: Call) -> Response:
         if find_assignment(call.world, ra.scope, role_guid, principal_id) is not None:
             raise ArmError(409, "RoleAssignmentExists", "The role assignment already exists.")
         authz.add_assignment(call.world, ra)
-    return json_response(assignment_body(ra), 201)
+    return json_response(assignment_body(ra, just_created=True), 201)
+
+
+def _tenant_of_scope(world: World, scope: str) -> str | None:
+    m = _SUB_OF.match(scope)
+    if m is None:
+        return None
+    sub = next((s for s in world.subscriptions.values() if s.id.lower() == m.group(1).lower()), None)
+    return sub.tenant_id if sub else None
+
+
+def _visible(call: Call, ra: RoleAssignment) -> bool:
+    """Whether the request sees ``ra``: Microsoft.Authorization answers from one tenant's store, ``tenantId`` when
+    given, else the token's. A publisher token from its home tenant reading or deleting at a customer-tenant scope
+    without ``tenantId=<customer tenant>`` (or with another tenant) finds nothing there: lists leave those
+    assignments out, GET is 404 ``RoleAssignmentNotFound``, DELETE is 204 (nothing deleted). Evidence: the seed
+    README "Publisher can Read and Delete Cross-Tenant Role Assignments" (the REST calls pass the customer's
+    tenantId; "not yet the Azure CLI", which sends none); pulumi/pulumi-azure-native#4339 and PR #4366 (a GET of
+    a cross-tenant assignment without tenantId "Returns 404"); Azure/azure-rest-api-specs authorization
+    RoleAssignments ``tenantId``: "Tenant ID for cross-tenant request"; DELETE 204 "Role assignment was already
+    deleted or does not exist". Assignments above any subscription (``/``) belong to no customer tenant.
+    """
+    owner = _tenant_of_scope(call.world, ra.scope)
+    view = call.request.q("tenantId") or call.tenant_id
+    return owner is None or owner.lower() == view.lower()
 
 
 def _assignment_or_404(call: Call) -> RoleAssignment | None:
+    """The addressed assignment when it exists and the request's tenant sees it."""
     scope = call.params.get("scope", "") or "/"
     ra_id = f"{scope.rstrip('/')}/providers/{RA_TYPE}/{call.params['name']}"
-    return call.world.role_assignments.get(key(ra_id))
+    ra = call.world.role_assignments.get(key(ra_id))
+    return ra if ra is not None and _visible(call, ra) else None
 
 
 def get_assignment(call: Call) -> Response:
@@ -227,6 +261,8 @@ def list_assignments(call: Call) -> Response:
         if not (above or (below and not at_scope)):
             continue
         if principal and ra.principal_id.lower() != principal:
+            continue
+        if not _visible(call, ra):
             continue
         selected.append(assignment_body(ra))
     return paged(call, selected)

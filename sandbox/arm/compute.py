@@ -1,4 +1,8 @@
-"""Microsoft.Compute: virtual machine scale sets (GET, list, PATCH identity as a long-running operation)."""
+"""Microsoft.Compute: virtual machine scale sets (GET, list, PATCH identity as a long-running operation).
+
+The PATCH answers 200 with the body (``Updating``) and ``Azure-AsyncOperation``, without ``Retry-After``, as
+Compute does (Azure/azure-cli vm recordings/test_vmss_explicit_msi.yaml).
+"""
 
 from __future__ import annotations
 
@@ -98,45 +102,51 @@ def _vmss_id(call: Call) -> str:
 get_vmss, list_in_group, list_in_subscription = read_handlers(VMSS_TYPE, VMSS_READ)
 
 
-def _requested_identity(call: Call, current: dict[str, Any], requested: dict[str, Any]) -> dict[str, Any]:
-    """Validate an identity PATCH (the map of user-assigned identities replaces the current one)."""
-    raw_type = str(requested.get("type") or current.get("type") or "None")
-    id_type = IDENTITY_TYPES.get(raw_type.replace(" ", "").replace(",", ", ").lower())
+def _normal_type(call: Call, raw: str) -> str:
+    id_type = IDENTITY_TYPES.get(raw.replace(" ", "").replace(",", ", ").lower())
     if id_type is None:
         raise ArmError(
             400,
             "InvalidParameter",
-            f"The value '{raw_type}' of parameter 'identity.type' is not valid. Allowed values: "
+            f"The value '{raw}' of parameter 'identity.type' is not valid. Allowed values: "
             f"{', '.join(IDENTITY_TYPES.values())}.",
         )
-    wanted_map = requested.get("userAssignedIdentities") or {}
-    wanted = [i for i, v in wanted_map.items() if v is not None]
-    if len({key(i) for i in wanted}) != len(wanted):
+    return id_type
+
+
+def _requested_identity(call: Call, current: dict[str, Any], requested: dict[str, Any]) -> dict[str, Any]:
+    """The identity after a PATCH: ``userAssignedIdentities`` is MERGED into what is attached.
+
+    An identity named with an object stays or is added, one named with ``null`` is removed, one left out stays
+    (api-version 2018-06-01 and later; MicrosoftDocs/azure-docs
+    articles/active-directory/managed-identities-azure-resources/qs-configure-rest-vmss.md, "Remove a
+    user-assigned managed identity from a virtual machine scale set"). Azure/azure-cli
+    command_modules/vm/tests/latest/recordings/test_vmss_explicit_msi.yaml: ``az vmss identity assign`` PATCHes
+    the identities already attached plus the new one (200), ``az vmss identity remove`` PATCHes
+    ``{"<id>": null}`` (200, the other identity stays) and, for the last one, only ``{"type": "SystemAssigned"}``
+    (200, every user-assigned identity gone). A type without ``UserAssigned`` drops them all. A PATCH that
+    changes nothing is accepted like any other (200 + operation): the CLI re-sends the attached identities.
+    """
+    id_type = _normal_type(call, str(requested.get("type") or current.get("type") or "None"))
+    requested_map = requested.get("userAssignedIdentities") or {}
+    added = [i for i, v in requested_map.items() if v is not None]
+    removed = {key(i) for i, v in requested_map.items() if v is None}
+    if len({key(i) for i in added}) != len(added):
         raise ArmError(400, "InvalidParameter", "The same user-assigned identity is listed more than once.")
-    if "UserAssigned" in id_type and not wanted:
+    if "UserAssigned" not in id_type and added:
+        # Azure/aad-pod-identity issue 214 quotes Compute's answer for the older identityIds form.
         raise ArmError(
             400,
             "InvalidParameter",
-            "'identity.userAssignedIdentities' must list at least one identity when the type is UserAssigned.",
+            f'ResourceIdentity userAssignedIdentities should not be provided if the type is "{id_type}".',
         )
-    if "UserAssigned" not in id_type and wanted:
-        raise ArmError(
-            400,
-            "InvalidParameter",
-            f"'identity.userAssignedIdentities' is not allowed with identity type '{id_type}'.",
-        )
-    have = {key(i) for i in (current.get("userAssignedIdentities") or {})}
-    if wanted and id_type == current.get("type") and {key(i) for i in wanted} == have:
-        raise ArmError(
-            400,
-            "InvalidParameter",
-            "The user-assigned identities in the request are already assigned to the scale set; "
-            "nothing to update.",
-        )
-    entries = {i: identity_entry(call.world, i) for i in wanted}
-    for identity_id in entries:
-        if key(identity_id) in have:
+    have = dict(current.get("userAssignedIdentities") or {}) if "UserAssigned" in id_type else {}
+    have_keys = {key(i) for i in have}
+    entries = {i: v for i, v in have.items() if key(i) not in removed}
+    for identity_id in added:
+        if key(identity_id) in have_keys:
             continue
+        entry = identity_entry(call.world, identity_id)
         if not authz.is_authorized(call.world, call.principal.object_id, ASSIGN, identity_id):
             raise ArmError(
                 403,
@@ -146,13 +156,32 @@ def _requested_identity(call: Call, current: dict[str, Any], requested: dict[str
                 f"permission to perform action(s) '{ASSIGN}' on the linked scope(s) '{identity_id}' (respectively) "
                 "or the linked scope(s) are invalid.",
             )
+        entries[identity_id] = entry
+    if "UserAssigned" in id_type and not entries:
+        # Not documented; the CLI never sends it (it switches the type to None or SystemAssigned instead).
+        raise ArmError(
+            400,
+            "InvalidParameter",
+            "'identity.userAssignedIdentities' must list at least one identity when the type is UserAssigned.",
+        )
     identity: dict[str, Any] = {"type": id_type}
-    if entries:
-        identity["userAssignedIdentities"] = entries
     if "SystemAssigned" in id_type:
         identity["principalId"] = current.get("principalId") or call.principal.object_id
         identity["tenantId"] = current.get("tenantId") or call.tenant_id
+    if entries:
+        identity["userAssignedIdentities"] = entries
     return identity
+
+
+def _preview(stored: dict[str, Any], target: dict[str, Any]) -> dict[str, Any]:
+    """The 200 body while Updating: identities being added read ``{}`` until the operation completes
+    (Azure/azure-cli vm recordings/test_vmss_explicit_msi.yaml, the ``vmss identity assign`` PATCH)."""
+    preview = public(copy.deepcopy(target))
+    attached = {key(i) for i in (stored.get("identity") or {}).get("userAssignedIdentities") or {}}
+    for identity_id in (preview.get("identity") or {}).get("userAssignedIdentities") or {}:
+        if key(identity_id) not in attached:
+            preview["identity"]["userAssignedIdentities"][identity_id] = {}
+    return preview
 
 
 def patch_vmss(call: Call, ops: Operations) -> Response:
@@ -178,7 +207,7 @@ def patch_vmss(call: Call, ops: Operations) -> Response:
         stored["_sandbox"]["updating"] = True
         stored["properties"]["provisioningState"] = "Updating"
         target["properties"]["provisioningState"] = "Updating"
-        preview = public(copy.deepcopy(target))
+        preview = _preview(stored, target)
 
     def complete() -> None:
         with call.world.lock:

@@ -63,19 +63,25 @@ def _scale_set(kind: str, identities: list[str]) -> VirtualMachineScaleSet:
     )
 
 
-def test_removal_patch_keeps_every_other_identity_and_nulls_ours() -> None:
+def test_removal_patch_names_only_ours_as_null() -> None:
+    """Azure merges the map: the identities that stay are left out of the body (az vmss identity remove)."""
     current = _scale_set("UserAssigned", [KUBELET, APP.upper(), OTHER])
     assert vmss.present_ids(current, [APP, f"{UAI}/absent"]) == [APP.upper()]
     body = vmss.identity_removal(current, [APP.upper()]).as_dict()["identity"]
-    assert body["type"] == "UserAssigned"
-    assert body["userAssignedIdentities"] == {KUBELET: {}, OTHER: {}, APP.upper(): None}
+    assert body == {"type": "UserAssigned", "userAssignedIdentities": {APP.upper(): None}}
 
 
-def test_removal_patch_type_follows_what_remains() -> None:
+def test_removal_of_the_last_identity_sends_only_the_type_that_remains() -> None:
     both = vmss.identity_removal(_scale_set("SystemAssigned, UserAssigned", [APP]), [APP]).as_dict()
-    assert both["identity"]["type"] == "SystemAssigned"
+    assert both["identity"] == {"type": "SystemAssigned"}
     alone = vmss.identity_removal(_scale_set("UserAssigned", [APP]), [APP]).as_dict()
-    assert alone["identity"]["type"] == "None"
+    assert alone["identity"] == {"type": "None"}
+
+
+def test_attach_patch_names_only_the_missing_identities() -> None:
+    current = _scale_set("SystemAssigned, UserAssigned", [KUBELET, OTHER])
+    body = vmss.identity_update(current, [APP]).as_dict()["identity"]
+    assert body == {"type": "SystemAssigned, UserAssigned", "userAssignedIdentities": {APP: {}}}
 
 
 def test_a_release_is_ours_only_with_exactly_the_values_this_product_sets() -> None:
