@@ -1,7 +1,8 @@
 """``pods/{name}/attach`` over WebSocket, the way kubectl 1.32 attaches (``kubectl run -i``, ``kubectl attach``).
 
 Protocol (k8s.io/apimachinery ``util/remotecommand`` constants, client-go ``tools/remotecommand/websocket.go``):
-the client offers ``Sec-WebSocket-Protocol: v5.channel.k8s.io, v4.channel.k8s.io, ...``; every binary message
+kubectl 1.32 offers ``Sec-WebSocket-Protocol: v5.channel.k8s.io`` (``NewWebSocketExecutor``: v5 only, for its
+close signal) and pings every few seconds (answered with pongs); v4 is served too. Every binary message
 starts with its channel: 0 stdin, 1 stdout, 2 stderr, 3 error (a ``Status``, then the server closes), 4 resize.
 v5 adds ``[255, channel]``: the client closed that stream (stdin EOF). kubectl tries WebSocket first and falls
 back to SPDY only when the upgrade itself fails; the sandbox speaks WebSocket only.

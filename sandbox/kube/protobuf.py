@@ -1,4 +1,5 @@
-"""Decode the protobuf request bodies client-go sends (helm's release Secrets and Namespaces).
+"""Decode the protobuf request bodies client-go sends (helm's release Secrets and Namespaces, and the
+ConfigMaps ``kubectl create configmap`` sends).
 
 A hand-written wire decoder, no generated classes. Envelope ``k8s\\x00`` + ``runtime.Unknown``
 (1 typeMeta {1 apiVersion, 2 kind}, 2 raw). Field numbers are those of k8s.io/api core/v1 and
@@ -130,6 +131,19 @@ def _secret(raw: bytes) -> dict[str, Any]:
     return obj
 
 
+def _configmap(raw: bytes) -> dict[str, Any]:
+    """ConfigMap: 1 metadata, 2 data (map<string,string>), 3 binaryData (map<string,bytes>), 4 immutable."""
+    f = _group(raw)
+    obj: dict[str, Any] = {"metadata": object_meta(f[1][0]) if 1 in f else {}}  # type: ignore[arg-type]
+    if 2 in f:
+        obj["data"] = _map(f[2], lambda b: b.decode())
+    if 3 in f:
+        obj["binaryData"] = _map(f[3], lambda b: base64.b64encode(b).decode())
+    if 4 in f:
+        obj["immutable"] = bool(f[4][0])
+    return obj
+
+
 def _namespace(raw: bytes) -> dict[str, Any]:
     f = _group(raw)
     obj: dict[str, Any] = {"metadata": object_meta(f[1][0]) if 1 in f else {}}  # type: ignore[arg-type]
@@ -139,11 +153,15 @@ def _namespace(raw: bytes) -> dict[str, Any]:
     return obj
 
 
-DECODERS: dict[str, Callable[[bytes], dict[str, Any]]] = {"Secret": _secret, "Namespace": _namespace}
+DECODERS: dict[str, Callable[[bytes], dict[str, Any]]] = {
+    "Secret": _secret,
+    "Namespace": _namespace,
+    "ConfigMap": _configmap,
+}
 
 
 def decode(body: bytes) -> dict[str, Any]:
-    """A JSON-shaped object from a ``application/vnd.kubernetes.protobuf`` body (Secret or Namespace)."""
+    """A JSON-shaped object from a ``application/vnd.kubernetes.protobuf`` body (a kind in ``DECODERS``)."""
     if not body.startswith(MAGIC):
         raise ProtobufError("missing k8s protobuf magic")
     unknown = _group(body[len(MAGIC) :])

@@ -286,11 +286,23 @@ def _json_path(obj: Any, path: str) -> Any:
 
 
 def _crd_cell(value: Any, type_: str) -> Any:
+    """``cellForJSONValue`` (string columns print any value, as JSONPath does); a date becomes an age."""
     if value is None:
         return None
     if type_ == "string":
         return value if isinstance(value, str) else json.dumps(value)
-    return value
+    if type_ == "integer" and isinstance(value, int | float) and not isinstance(value, bool):
+        return int(value)
+    if type_ == "number" and isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if type_ == "boolean" and isinstance(value, bool):
+        return value
+    if type_ == "date" and isinstance(value, str):
+        try:
+            return age({"metadata": {"creationTimestamp": value}})
+        except ValueError:
+            return "<invalid>"
+    return None
 
 
 def crd_columns(crd: dict[str, Any] | None, version: str) -> list[dict[str, Any]]:
