@@ -1,4 +1,4 @@
-"""IMDS for nodes (identities on the scale set) and pods (aad-pod-identity NMI rules)."""
+"""IMDS for nodes (identities on the scale set, instance metadata) and pods (aad-pod-identity NMI rules)."""
 
 from __future__ import annotations
 
@@ -110,6 +110,82 @@ def test_node_refuses_an_identity_not_on_its_scale_set(kw: KubeWorld) -> None:
     assert status == 400 and body["error_description"] == "Identity not found"
 
 
+# --- instance metadata (MicrosoftDocs/azure-docs articles/virtual-machines/instance-metadata-service.md) ---
+def instance(url: str, headers: dict[str, str] | None = None, **query: str) -> tuple[int, bytes]:
+    request = urllib.request.Request(
+        url + "/metadata/instance?" + urllib.parse.urlencode(query),
+        headers={"Metadata": "true"} if headers is None else headers,
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read()
+
+
+def node_named(kw: KubeWorld, pool: str) -> Any:
+    return next(
+        n for n in client.CoreV1Api(kw.api_client()).list_node().items if f"-{pool}-" in n.metadata.name
+    )
+
+
+def strings_only(value: Any) -> bool:
+    """ "In json responses, all primitives will be of type string"."""
+    if isinstance(value, dict):
+        return all(strings_only(v) for v in value.values())
+    if isinstance(value, list):
+        return all(strings_only(v) for v in value)
+    return isinstance(value, str)
+
+
+def test_instance_metadata_of_a_scale_set_vm(kw: KubeWorld) -> None:
+    node = node_named(kw, "multi")
+    status, raw = instance(
+        f"{kw.world.urls['imds']}/nodes/{node.metadata.name}", **{"api-version": "2020-06-01"}
+    )
+    assert status == 200
+    body = json.loads(raw)
+    compute, vmss_id = body["compute"], kw.pools["multi"]
+    vmss_name = vmss_id.rsplit("/", 1)[-1]
+    assert compute["vmScaleSetName"] == vmss_name and compute["name"] == f"{vmss_name}_0"
+    assert compute["resourceId"] == f"{vmss_id}/virtualMachines/0"
+    assert (compute["subscriptionId"], compute["resourceGroupName"]) == (
+        kw.subscription_id,
+        vmss_id.split("/")[4],
+    )
+    assert (compute["location"], compute["vmSize"], compute["osType"]) == (
+        "eastus",
+        "Standard_D2s_v3",
+        "Linux",
+    )
+    internal_ip = next(a.address for a in node.status.addresses if a.type == "InternalIP")
+    [nic] = body["network"]["interface"]
+    assert nic["ipv4"]["ipAddress"] == [{"privateIpAddress": internal_ip, "publicIpAddress": ""}]
+    assert strings_only(body)
+    # fields appear from the api-version that introduced them
+    assert "isHostCompatibilityLayerVm" in compute and "securityProfile" in compute  # 2020-06-01
+    assert not {"osProfile", "licenseType", "priority", "evictionPolicy"} & set(
+        compute
+    )  # 2020-07-15 and later
+    _, later = instance(
+        f"{kw.world.urls['imds']}/nodes/{node.metadata.name}", **{"api-version": "2021-02-01"}
+    )
+    assert {"osProfile", "licenseType", "priority"} <= set(json.loads(later)["compute"])
+    _, older = instance(
+        f"{kw.world.urls['imds']}/nodes/{node.metadata.name}", **{"api-version": "2017-08-01"}
+    )
+    assert "vmScaleSetName" not in json.loads(older)["compute"]  # 2017-12-01
+
+
+def test_instance_metadata_refuses_as_imds_does(kw: KubeWorld) -> None:
+    url = f"{kw.world.urls['imds']}/nodes/{node_named(kw, 'single').metadata.name}"
+    status, raw = instance(url, headers={}, **{"api-version": "2020-06-01"})
+    assert (status, raw) == (400, b'{"error":"Bad request. Required metadata header not specified"}')
+    status, raw = instance(url)
+    assert status == 400 and json.loads(raw)["error"].startswith("Bad request. api-version was not specified")
+    assert json.loads(raw)["newest-versions"]
+
+
 # --- pods ---
 def run_pod(
     kw: KubeWorld,
@@ -136,6 +212,13 @@ def run_pod(
 def test_pod_without_pod_identity_gets_node_semantics(kw: KubeWorld) -> None:
     status, body = call(run_pod(kw, "plain"))
     assert status == 200 and claims(kw, body)["oid"] == kw.identity("mi1").object_id
+
+
+def test_pod_sees_its_nodes_instance_metadata(kw: KubeWorld) -> None:
+    status, raw = instance(run_pod(kw, "curious", pool="multi"), **{"api-version": "2020-06-01"})
+    assert (
+        status == 200 and json.loads(raw)["compute"]["vmScaleSetName"] == kw.pools["multi"].rsplit("/", 1)[-1]
+    )
 
 
 def test_pod_url_for_the_wrong_node_is_refused(kw: KubeWorld) -> None:
