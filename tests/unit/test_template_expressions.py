@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,9 @@ from sandbox.arm.template.expressions import (
     is_expression,
     parse,
 )
+from sandbox.arm.template.functions_strings import format_datetime
 from sandbox.arm.template.hashing import deterministic_guid, unique_string
+from sandbox.arm.template.values import Invocation
 
 SUB = "5a9d3c2e-8f1b-4d6a-b3c4-2e1f0a9b1001"
 RG_ID = f"/subscriptions/{SUB}/resourceGroups/contoso-rg"
@@ -439,6 +442,24 @@ def test_new_guid_and_utc_now_only_in_parameter_defaults() -> None:
     short = ev("[utcNow('d')]", in_parameter_default=True)  # invariant culture: MM/dd/yyyy
     assert len(short) == 10 and short[2] == "/" and short[5] == "/"
     assert ev("[utcNow('yyyy-MM-dd HH:mm')]", in_parameter_default=True)[4] == "-"
+
+
+@pytest.mark.parametrize(
+    ("pattern", "expected"),
+    [
+        # template-functions-date.md, utcNow: the example's outputs for 2019-03-05 17:53:18 UTC.
+        ("yyyyMMddTHHmmssZ", "20190305T175318Z"),
+        ("d", "03/05/2019"),
+        ("M d", "3 5"),
+        ("u", "2019-03-05 17:53:18Z"),
+        ("yyyy-MM-ddTHH:mm:ss.fffZ", "2019-03-05T17:53:18.250Z"),
+        ("hh:mm tt 'at' dd", "05:53 PM at 05"),
+    ],
+)
+def test_utc_now_formats_as_dotnet_with_the_invariant_culture(pattern: str, expected: str) -> None:
+    moment = datetime(2019, 3, 5, 17, 53, 18, 250000, tzinfo=UTC)
+    call = Invocation("utcNow", FakeScope(), True, lambda node: node)
+    assert format_datetime(call, moment, pattern) == expected
 
 
 # ---------------------------------------------------------------- logic and comparison
