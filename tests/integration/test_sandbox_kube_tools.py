@@ -208,12 +208,24 @@ def test_kubectl_run_i_rm_runs_the_seeds_alpine_commands_against_the_node_imds(k
     print(f"figure kubectl_run_i_rm {run_s:.2f} s")
 
 
-def test_kubectl_run_i_passes_stdin_to_the_shell_and_exits_with_its_code(kw: KubeWorld) -> None:
-    # `kubectl run -it test --image=alpine` then typing: without a TTY, -i feeds the shell what is typed
-    typed = "echo typed-$((40 + 2))\nexit 3\n"
-    done = kw.run_kubectl("run", "typed", "-i", "--rm", "--image=alpine", "--restart=Never", stdin=typed)
-    assert done.returncode == 3, done.stderr
-    assert done.stdout.splitlines()[0] == "typed-42"
+def test_kubectl_run_it_rm_takes_the_seeds_typed_commands_and_exits_with_the_shells_code(
+    kw: KubeWorld,
+) -> None:
+    # the seed: `kubectl run --rm -it test --image=alpine`, then type `apk add curl jq` and the curl command;
+    # without a terminal kubectl drops -t and feeds the shell what is typed
+    typed = (
+        "apk add curl jq\n"
+        'curl -H Metadata:true -s --noproxy "*" '
+        '"http://169.254.169.254/metadata/instance?api-version=2020-06-01" | jq -r .compute.vmSize\n'
+        "exit 3\n"
+    )
+    done = kw.run_kubectl("run", "--rm", "-it", "test", "--image=alpine", "--restart=Never", stdin=typed)
+    assert done.returncode == 3, done.stderr  # kubectl exits with the container's exit code
+    assert done.stdout.splitlines()[:2] == [
+        "OK: sandbox: nothing to install (add curl jq)",
+        "Standard_D2s_v3",
+    ]
+    assert "Unable to use a TTY" in done.stderr
     assert "couldn't attach" not in done.stderr  # attached over WebSocket, no fallback to logs
 
 
