@@ -46,6 +46,18 @@ BUILT_IN_ROLES = {
         "Microsoft.Storage/storageAccounts/blobServices/containers/write",
         f"{BLOBS}/write",
     ),
+    # The seed README's "Virtual Machine Contributor" id is this one (classic compute only).
+    "d73bb868-a0df-4d4d-bd69-98a00b01fccb": (
+        "Classic Virtual Machine Contributor",
+        "Microsoft.ClassicCompute/virtualMachines/*",
+        None,
+    ),
+    # The seed's mainTemplate gives it to the cluster for Container Insights.
+    "3913510d-42f4-4e42-8a64-420c390055eb": (
+        "Monitoring Metrics Publisher",
+        "Microsoft.Insights/Register/Action",
+        "Microsoft.Insights/Metrics/Write",
+    ),
 }
 
 
@@ -54,8 +66,13 @@ def clients(sandbox: Any) -> dict[str, Any]:
     cred = credential(sandbox)
     resources = make(ResourceManagementClient, sandbox, cred, SUB)
     resources.resource_groups.create_or_update("rbac-rg", {"location": "westus"})
+    publisher = next(
+        p for p in sandbox.state()["principals"] if p["client_id"] == sandbox.env["AZURE_CLIENT_ID"]
+    )
     return {
         "cred": cred,
+        "publisher_oid": publisher["object_id"],
+        "tenant": sandbox.env["AZURE_TENANT_ID"],
         "resources": resources,
         "auth": AuthorizationManagementClient(cred, SUB, **client_kwargs(sandbox)),
         "msi": ManagedServiceIdentityClient(cred, SUB, **client_kwargs(sandbox)),
@@ -73,14 +90,11 @@ def _error(fn: Any) -> HttpResponseError:
     return err.value
 
 
-def _params(role: str, principal: str) -> dict[str, Any]:
-    return {
-        "properties": {
-            "roleDefinitionId": role_definition_id(SUB, role),
-            "principalId": principal,
-            "principalType": "ServicePrincipal",
-        }
-    }
+def _params(role: str, principal: str, principal_type: str | None = "ServicePrincipal") -> dict[str, Any]:
+    properties = {"roleDefinitionId": role_definition_id(SUB, role), "principalId": principal}
+    if principal_type:
+        properties["principalType"] = principal_type
+    return {"properties": properties}
 
 
 def test_assignment_crud_filters_and_conflicts(sandbox: Any, clients: dict[str, Any]) -> None:
@@ -99,6 +113,10 @@ def _crud(auth: Any, rg: str, clients: dict[str, Any]) -> None:
     name = guid()
     created = auth.role_assignments.create(rg, name, _params(READER, identity.principal_id))
     assert created.scope == rg and created.principal_type == "ServicePrincipal"
+    # The PUT's answer: createdBy still null, updatedBy the caller; every later read: both the caller
+    # (Azure/azure-cli role recordings/test_role_assignment_create_using_principal_type.yaml).
+    assert created.created_by is None and created.updated_by == clients["publisher_oid"]
+    assert auth.role_assignments.get(rg, name).created_by == clients["publisher_oid"]
     again = auth.role_assignments.create(rg, name, _params(READER, identity.principal_id))
     assert again.id == created.id
     changed = _error(
@@ -116,7 +134,10 @@ def _crud(auth: Any, rg: str, clients: dict[str, Any]) -> None:
     at_sub = list(auth.role_assignments.list_for_subscription(filter="atScope()"))
     assert name not in {a.name for a in at_sub}  # atScope(): at or above, never below
     assert name in {a.name for a in auth.role_assignments.list_for_subscription()}
-    assert name in {
+    home = clients["tenant"]
+    assert name in {a.name for a in auth.role_assignments.list_for_resource_group("rbac-rg", tenant_id=home)}
+    # Another tenant's store holds nothing at this scope (see test_sandbox_arm_semantics for cross-tenant).
+    assert name not in {
         a.name for a in auth.role_assignments.list_for_resource_group("rbac-rg", tenant_id=guid())
     }
     deleted = auth.role_assignments.delete(rg, name)
@@ -188,6 +209,11 @@ def test_role_definitions(clients: dict[str, Any]) -> None:
         assert (data_action in permissions.data_actions) if data_action else not permissions.data_actions
     contributor = auth.role_definitions.get(scope, "b24988ac-6180-42a0-ab88-20f7382dd24c").permissions[0]
     assert "Microsoft.Authorization/*/Write" in contributor.not_actions  # no role assignments
+    classic = auth.role_definitions.get(scope, "d73bb868-a0df-4d4d-bd69-98a00b01fccb")
+    assert not [
+        a for a in classic.permissions[0].actions if a.startswith("Microsoft.Compute/")
+    ]  # no scale sets
+    assert classic.description.startswith("Lets you manage classic virtual machines")
     missing = _error(lambda: auth.role_definitions.get(scope, guid()))
     assert missing.status_code == 404 and missing.error.code == "RoleDefinitionDoesNotExist"
 
@@ -219,14 +245,11 @@ def test_principal_not_found_window(sandbox: Any, clients: dict[str, Any]) -> No
             "rbac-rg", "fresh", {"location": "westus"}
         )
         rg, name = f"/subscriptions/{SUB}/resourceGroups/rbac-rg", guid()
-        err = _error(
-            lambda: clients["auth"].role_assignments.create(rg, name, _params(READER, identity.principal_id))
-        )
+        untyped = _params(READER, identity.principal_id, principal_type=None)  # the directory lookup runs
+        err = _error(lambda: clients["auth"].role_assignments.create(rg, name, untyped))
         assert err.status_code == 400 and err.error.code == "PrincipalNotFound"
         started = time.monotonic()
-        eventually(
-            lambda: clients["auth"].role_assignments.create(rg, name, _params(READER, identity.principal_id))
-        )
+        eventually(lambda: clients["auth"].role_assignments.create(rg, name, untyped))
         assert time.monotonic() - started < 8
     finally:
         sandbox.reset_timing()
