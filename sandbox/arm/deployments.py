@@ -20,6 +20,8 @@ from .template.engine import DeploymentFailed, Run, TemplateDeployment, deploy_r
 from .template.jsonpos import loads_with_positions
 
 DEPLOYMENTS = RG + r"/providers/Microsoft\.Resources/deployments"
+# Deployment operations keep ARM's older path without the provider segment (resources.json in the REST specs).
+LEGACY_DEPLOYMENTS = RG + r"/deployments"
 READ = f"{records.DEPLOYMENT_TYPE}/read"
 WRITE = f"{records.DEPLOYMENT_TYPE}/write"
 
@@ -163,8 +165,9 @@ class DeploymentRoutes:
         router.add("PUT", one, self.put)
         router.add("DELETE", one, self.delete)
         router.add("POST", one + r"/validate", self.validate)
-        router.add("GET", one + r"/operations", self.operations)
-        router.add("GET", one + r"/operations/(?P<op>[^/]+)", self.operation)
+        for prefix in (DEPLOYMENTS, LEGACY_DEPLOYMENTS):
+            router.add("GET", prefix + r"/(?P<name>[^/]+)/operations", self.operations)
+            router.add("GET", prefix + r"/(?P<name>[^/]+)/operations/(?P<op>[^/]+)", self.operation)
         router.add("GET", one + r"/operationStatuses/(?P<op>[^/]+)", self.status)
 
 

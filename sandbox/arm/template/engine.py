@@ -20,7 +20,19 @@ from ...state import Principal, World, key
 from ..base import ArmError, may, rg_id
 from . import records
 from .dispatch import Dispatcher
-from .expressions import TemplateError, evaluate, evaluate_node, function_calls, is_expression, parse
+from .expressions import (
+    Call,
+    Index,
+    Node,
+    Property,
+    TemplateError,
+    evaluate,
+    evaluate_node,
+    function_calls,
+    is_expression,
+    parse,
+)
+from .functions import find
 from .scope import TemplateScope, expected_type, json_type
 
 Path = tuple[str | int, ...]
@@ -120,6 +132,19 @@ def resource_id(
     return path
 
 
+def unknown_function(node: Node) -> str | None:
+    """The first function an expression calls that ARM does not have (the engine refuses it at validation)."""
+    if isinstance(node, Call):
+        if find(node.name) is None:
+            return node.name
+        return next((n for n in map(unknown_function, node.args) if n), None)
+    if isinstance(node, Property):
+        return unknown_function(node.target)
+    if isinstance(node, Index):
+        return unknown_function(node.target) or unknown_function(node.index)
+    return None
+
+
 def write_action(resource_id_: str) -> str:
     """``<namespace>/<type>[/<child type>]/write`` for the innermost provider segment of an id."""
     segments = resource_id_.rsplit("/providers/", 1)[-1].split("/")
@@ -208,7 +233,12 @@ class TemplateDeployment:
                 self._check_expressions(v, (*path, i))
         elif isinstance(value, str) and is_expression(value):
             try:
-                parse(value)
+                unknown = unknown_function(parse(value))
+                if unknown:
+                    raise TemplateError(
+                        f"The template function '{unknown}' is not valid. Please see https://aka.ms/arm-functions "
+                        "for usage details."
+                    )
             except TemplateError as exc:
                 raise invalid_template(
                     f"The template expression {self.run.at(path)} is not valid: {exc.message}"
@@ -239,7 +269,7 @@ class TemplateDeployment:
                 value = entry["value"]
             elif "defaultValue" in decl:
                 try:
-                    value = evaluate(decl["defaultValue"], scope)
+                    value = evaluate(decl["defaultValue"], scope, in_parameter_default=True)
                 except TemplateError as exc:
                     raise invalid_template(
                         f"The template parameter '{name}' {where} is not valid: {exc.message}"
