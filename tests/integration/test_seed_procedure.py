@@ -207,7 +207,8 @@ def _keys(mapping: dict[str, Any]) -> set[str]:
 # --- Deployment-time User Assigned Identity to AKS Node Resource Group ---
 def test_bootstrap_vm_logs_in_with_its_identity_and_assigns_it_to_the_scale_set(seed: Seed) -> None:
     vm = _vm(seed)
-    # az login --identity -u <identity id>  (-u/--username is deprecated for --resource-id in az 2.69+)
+    # az login --identity -u <identity id>: az 2.91 refuses -u with --identity ("Passing the managed identity ID with
+    # --username is no longer supported", command_modules/profile/custom.py); --resource-id is its replacement.
     accounts = vm.json("login", "--identity", "--resource-id", seed.uai_id)
     account = next(a for a in accounts if a["id"] == seed.sub)
     assert account["tenantId"] == seed.customer["tenant_id"]
