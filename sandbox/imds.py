@@ -155,7 +155,8 @@ class Imds:
         index = int(node["spec"]["providerID"].rsplit("/", 1)[-1])
         addresses = node.get("status", {}).get("addresses", [])
         ip = next((a["address"] for a in addresses if a.get("type") == "InternalIP"), "")
-        return json_response(vm_metadata.instance(vmss, index, ip, str(req.q("api-version"))))
+        document = vm_metadata.instance(vmss, index, node["metadata"]["name"], ip, str(req.q("api-version")))
+        return json_response(document)
 
     def node_instance(self, req: Request) -> Response:
         return self._instance(req, req.params["node"])

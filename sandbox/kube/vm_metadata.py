@@ -115,20 +115,23 @@ def _stable_id(*parts: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, "/".join(p.lower() for p in parts)))
 
 
-def instance(vmss: dict[str, Any], index: int, private_ip: str, api_version: str) -> dict[str, Any]:
-    """The document for instance ``index`` of ``vmss`` (an ARM scale set body)."""
+def instance(
+    vmss: dict[str, Any], index: int, computer_name: str, private_ip: str, api_version: str
+) -> dict[str, Any]:
+    """The document for instance ``index`` of ``vmss`` (an ARM scale set body); on AKS the computer name is the
+    node's name and the admin user is ``azureuser`` (``az aks create --admin-username`` default)."""
     vmss_id = vmss["id"]
     parts = vmss_id.split("/")
     tags = vmss.get("tags") or {}
     empty_disk = {"uri": ""}
     compute: dict[str, Any] = {
-        "azEnvironment": "AzurePublicCloud",
+        "azEnvironment": "AZUREPUBLICCLOUD",  # as the page's example shows it
         "isHostCompatibilityLayerVm": "false",
         "licenseType": "",
         "location": vmss.get("location", ""),
         "name": f"{vmss['name']}_{index}",
         "offer": "",
-        "osProfile": {"adminUsername": "azureuser", "computerName": f"{vmss['name']}{index:06d}"},
+        "osProfile": {"adminUsername": "azureuser", "computerName": computer_name},
         "osType": "Linux",
         "placementGroupId": _stable_id(vmss_id, "placementGroup"),
         "plan": {"name": "", "product": "", "publisher": ""},
@@ -147,13 +150,13 @@ def instance(vmss: dict[str, Any], index: int, private_ip: str, api_version: str
             "dataDisks": [],
             "imageReference": {"id": "", "offer": "", "publisher": "", "sku": "", "version": ""},
             "osDisk": {
-                "caching": "ReadOnly",
+                "caching": "",
                 "createOption": "FromImage",
                 "diffDiskSettings": {"option": ""},
-                "diskSizeGB": "128",
+                "diskSizeGB": "",
                 "encryptionSettings": {"enabled": "false"},
                 "image": empty_disk,
-                "managedDisk": {"id": "", "storageAccountType": "Premium_LRS"},
+                "managedDisk": {"id": "", "storageAccountType": ""},
                 "name": "",
                 "osType": "Linux",
                 "vhd": empty_disk,

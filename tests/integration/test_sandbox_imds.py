@@ -171,6 +171,7 @@ def test_instance_metadata_of_a_scale_set_vm(kw: KubeWorld) -> None:
         f"{kw.world.urls['imds']}/nodes/{node.metadata.name}", **{"api-version": "2021-02-01"}
     )
     assert {"osProfile", "licenseType", "priority"} <= set(json.loads(later)["compute"])
+    assert json.loads(later)["compute"]["osProfile"]["computerName"] == node.metadata.name
     _, older = instance(
         f"{kw.world.urls['imds']}/nodes/{node.metadata.name}", **{"api-version": "2017-08-01"}
     )
