@@ -9,10 +9,12 @@ What it accepts beyond RFC 8259 (JamesNK/Newtonsoft.Json ``Src/Newtonsoft.Json/J
 - ``undefined`` (read here as null), ``NaN``, ``Infinity``, ``-Infinity``, hexadecimal (``0x1F``) and octal
   (``017``) integers.
 Everything else fails with Json.NET's message, which ARM wraps as 400 ``InvalidRequestContent`` "The request
-content was invalid and could not be deserialized: '<message> Path '<path>', line <n>, position <n>.'." (the
-wording quoted in MicrosoftDocs/azure-docs template troubleshooting tutorials and in scripts that met "Error
-parsing Infinity value. Path 'properties.protocol', line 4, position 15."). Not supported (deliberately): Json.NET's
-``new Date(...)`` constructors; nothing a client sends to these APIs uses them.
+content was invalid and could not be deserialized: '<message> Path '<path>', line <n>, position <n>.'." (ARM's
+wording, quoted in MicrosoftDocs/azure-docs "Quickstart: Troubleshoot ARM template deployments"; an unquoted
+``ICMPv6`` met "Error parsing Infinity value. Path 'properties.protocol', line 4, position 15.", a Json.NET
+message, in a script found by the code search). Line and position are counted as here, not byte for byte as
+Json.NET does. Not supported (deliberately): Json.NET's ``new Date(...)`` constructors; no client sends them to
+these APIs.
 """
 
 from __future__ import annotations
