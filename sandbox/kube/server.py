@@ -238,10 +238,17 @@ class KubeApiApp:
             except ValueError as exc:
                 raise ApiError(400, "BadRequest", f"invalid resourceVersion {rv_param!r}") from exc
         events = self.store.events(since, timeout)
+        as_table = table.wants_table(req.header("accept"))
+
+        def line(kind: str, obj: dict[str, Any]) -> bytes:
+            """One event; ``kubectl get -w`` asks for Tables: each event's object is a one-row Table."""
+            rendered = _render(obj, t.rtype)
+            shown = self._table(req, t, [rendered]) if as_table else rendered
+            return json.dumps({"type": kind, "object": shown}).encode() + b"\n"
 
         def lines() -> Iterator[bytes]:
             for obj in initial:
-                yield json.dumps({"type": "ADDED", "object": _render(obj, t.rtype)}).encode() + b"\n"
+                yield line("ADDED", obj)
             for event in events:
                 obj = event.obj
                 if event.rtype.group_resource != t.rtype.group_resource:
@@ -249,7 +256,7 @@ class KubeApiApp:
                 if t.namespace and obj["metadata"].get("namespace") != t.namespace:
                     continue
                 if all(m(obj) for m in matchers):
-                    yield json.dumps({"type": event.type, "object": _render(obj, t.rtype)}).encode() + b"\n"
+                    yield line(event.type, obj)
 
         return Response(status=200, stream=lines(), content_type="application/json")
 

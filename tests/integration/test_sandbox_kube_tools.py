@@ -244,6 +244,9 @@ def test_kubectl_logs_f_follows_until_the_container_ends(kw: KubeWorld) -> None:
     [row] = [r for r in rows if r[0] == "ticker"]
     assert row[1:4] == ["0/1", "Completed", "0"] and row[6].startswith("aks-nodepool1-")
     assert row[7:] == ["<none>", "<none>"]
+    # `kubectl get -w` asks for Tables in the watch too: one header, then rows as the pod changes
+    watched = kw.run_kubectl("get", "pod", "ticker", "-w", "--request-timeout=1s").stdout
+    assert columns(watched)[0] == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
     kw.kubectl("delete", "pod", "ticker")
 
 
