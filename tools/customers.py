@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from onboarding.azure.managed_app import template_parameters
 from onboarding.models import CustomerSpec
 from sandbox.client import SandboxProcess
 
@@ -17,11 +18,10 @@ def register_customer(box: SandboxProcess, spec: CustomerSpec) -> None:
     if spec.managed_application.adopt_only:
         # As if the customer had bought it from the Marketplace: the sandbox deploys it at once.
         app = spec.managed_application
+        # With the parameters onboarding itself would deploy it with (the same template, executed).
         body["adopt"] = {
             "applicationName": app.name,
             "managedResourceGroupName": app.managed_resource_group_name,
-            "aksName": app.parameters.aks_name,
-            "nodeResourceGroup": app.parameters.node_resource_group,
-            "nodeCount": app.parameters.node_count,
+            **{name: p["value"] for name, p in template_parameters(spec).items()},
         }
     box.add_customer(**body)

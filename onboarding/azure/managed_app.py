@@ -164,8 +164,8 @@ class Operation:
 def begin_refresh_permissions(
     client: ResourceManagementClient, app_id: str, *, target_version: str | None = None
 ) -> Operation:
-    """POST ``refreshPermissions`` (``targetVersion`` when given): an LRO that re-applies the package's
-    authorizations and role assignments."""
+    """POST ``refreshPermissions`` (``targetVersion`` when given): an LRO that re-applies the publisher's
+    authorizations from the definition or plan (not the template's role assignments)."""
     query = {"targetVersion": target_version} if target_version else None
     response = _post(client, app_id, "refreshPermissions", query=query)
     if response.status_code not in (201, 202):

@@ -29,7 +29,10 @@ PRESENT, MISSING = "expected: present", "expected: missing"
 OURS, NOT_OURS = "unexpected: ours", "unexpected: not ours"
 LEFT = "left: not ours"
 WOULD = "would delete (delete_unexpected)"
-MISSING_ACTION = "not created here: run onboard-customer (or refresh-permissions for the template's)"
+MISSING_ACTION = (
+    "not created here: run onboard-customer (a template's assignment comes back only with a new deployment of the "
+    "template; refresh-permissions restores the publisher's authorizations only)"
+)
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
-"""refreshPermissions: the Managed Applications service re-applies the package's authorizations and the
-template's role assignments (optionally those of ``targetVersion``), as the publisher does after changing them
-in Partner Center. A long-running operation, polled until it ends."""
+"""refreshPermissions: the Managed Applications service re-applies the publisher's authorizations of the
+definition or plan (optionally of plan version ``targetVersion``), as the publisher does after changing them in
+Partner Center. It does not redeploy the template: a role assignment the template made and someone deleted is
+not restored by it. A long-running operation, polled until it ends."""
 
 from __future__ import annotations
 

@@ -18,8 +18,9 @@ from . import StepRecorder
 
 STEP = "attach_identities"
 HINT = (
-    "the node resource group credential cannot write scale sets: run refresh_permissions or redeploy the "
-    "application so its identity holds its node role on the node resource group"
+    "the node resource group credential cannot write scale sets: the application's identity lacks the node role "
+    "its template grants on the node resource group; refresh_permissions does not restore a template's role "
+    "assignment: update the application to a template version that grants it, or ask the customer to grant it"
 )
 
 

@@ -19,8 +19,9 @@ from ..results import StepResult
 
 STEP = "discover_cluster"
 READ_HINT = (
-    "the publisher (managed resource group) or the node resource group credential holds no role there: run "
-    "refresh_permissions or redeploy the application so its authorizations and template grant them"
+    "the publisher (managed resource group) or the node resource group credential holds no role there: for the "
+    "publisher, run refresh_permissions (it re-applies the definition's or plan's authorizations); for the node "
+    "resource group credential, only the application's template (a new version) or the customer can grant it"
 )
 
 

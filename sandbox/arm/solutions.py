@@ -177,8 +177,10 @@ def delete_app(call: Call, ops: Operations) -> Response:
 def refresh_permissions(call: Call, ops: Operations) -> Response:
     """Re-apply the publisher's authorizations from the definition or plan (``targetVersion``: the Marketplace
     plan version to move to). It does not redeploy the template: a template resource or role assignment that was
-    deleted stays deleted (Microsoft Learn, "Azure Managed Applications: refresh permissions", and the
-    azure-rest-api-specs Microsoft.Solutions ``Applications_RefreshPermissions`` description)."""
+    deleted stays deleted. Evidence: the seed README (refresh "when 'Customer allowed actions' or 'Owner/
+    Contributor' assigned is changed in the Partner Center by the publisher", with an optional targetVersion) and
+    the REST reference (Microsoft Learn "Applications - Refresh Permissions": "Refresh Permissions for
+    application", 202 until the asynchronous operation completes); neither mentions a redeployment."""
     app_id = _app_id(call)
     require(call, f"{APP_TYPE}/refreshPermissions/action", app_id)
     app = _succeeded_app(call)

@@ -100,9 +100,11 @@ def adopted(sandbox: SandboxProcess) -> Deployed:
     return ctx, discover_cluster(ctx)
 
 
-def test_refresh_permissions_recreates_a_deleted_template_assignment(
+def test_refresh_permissions_does_not_restore_a_deleted_template_assignment(
     sandbox: SandboxProcess, adopted: Deployed
 ) -> None:
+    """refreshPermissions re-applies the publisher's authorizations (and moves the plan to targetVersion); a
+    role assignment the template made stays deleted, and the audit says what brings it back."""
     ctx, cluster = adopted
     mrg, identity = cluster.managed_resource_group_id, cluster.app_identity
     owner = next(
@@ -110,14 +112,9 @@ def test_refresh_permissions_recreates_a_deleted_template_assignment(
         for a in _assignments(ctx, mrg)
         if a.principal_id == identity.principal_id and roles.role_guid_of(a.role_definition_id) == roles.OWNER
     )
-    roles.delete(ctx.client(AuthorizationManagementClient), owner, tenant_id=ctx.spec.tenant_id)
+    publisher = ctx.client(AuthorizationManagementClient)
+    roles.delete(publisher, owner, tenant_id=ctx.spec.tenant_id)
     assert not _holds(ctx, mrg, roles.OWNER, identity.principal_id)
-    missing = audit.audit_role_assignments(ctx).details["rows"]
-    assert {
-        "role": "Owner",
-        "principal": f"identity {identity.name}",
-        "status": audit.MISSING,
-    }.items() <= next(r for r in missing if r["status"] == audit.MISSING).items()
 
     mark = sandbox.mark()
     result = refresh_permissions(ctx, target_version="1.0.1")
@@ -127,7 +124,22 @@ def test_refresh_permissions_recreates_a_deleted_template_assignment(
     assert [e["path"].rsplit("/", 1)[-1] for e in posts] == ["refreshPermissions"]
     assert posts[0]["query"]["targetVersion"] == "1.0.1"
     print("\n" + sandbox.arm_figure("refresh_permissions", mark))
-    assert _holds(ctx, mrg, roles.OWNER, identity.principal_id), "refreshPermissions re-creates it"
+    assert not _holds(ctx, mrg, roles.OWNER, identity.principal_id), (
+        "a template's assignment is not refreshed"
+    )
+    row = next(r for r in audit.audit_role_assignments(ctx).details["rows"] if r["status"] == audit.MISSING)
+    assert {"role": "Owner", "principal": f"identity {identity.name}"}.items() <= row.items()
+    assert "new deployment of the template" in row["action"]
+    publisher.role_assignments.create(  # put it back for the module's later tests, as the template made it
+        owner.scope,
+        owner.name,
+        RoleAssignmentCreateParameters(
+            role_definition_id=owner.role_definition_id,
+            principal_id=identity.principal_id,
+            principal_type="ServicePrincipal",
+            delegated_managed_identity_resource_id=identity.resource_id,
+        ),
+    )
 
 
 def test_storage_check_from_the_publisher_on_its_own(sandbox: SandboxProcess, adopted: Deployed) -> None:
