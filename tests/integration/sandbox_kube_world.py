@@ -26,7 +26,8 @@ from sandbox.profiles import FAST
 from sandbox.state import Principal, Subscription, Tenant, World, key
 
 AAD_URL = "https://127.0.0.1:1"  # never called by these tests; shows up in issuer and env values
-KUBECTL = Path(__file__).resolve().parents[2] / ".tools" / "bin" / "kubectl"  # v1.32, installed by make install
+# kubectl v1.32, put there by `make install` (tools/install_kube_tools.sh)
+KUBECTL = Path(__file__).resolve().parents[2] / ".tools" / "bin" / "kubectl"
 
 
 @dataclass

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -312,7 +311,6 @@ def test_server_side_dry_run_stores_nothing(kw: KubeWorld) -> None:
     assert status["details"]["kind"] == "CreateOptions" and "dryRun: Unsupported value" in status["message"]
 
 
-@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not on PATH")
 def test_kubectl_dry_run_server_stores_nothing(kw: KubeWorld) -> None:
     manifest = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: kdry, namespace: default}\ndata: {a: '1'}\n"
     assert "(server dry run)" in kw.kubectl("apply", "--dry-run=server", "-f", "-", stdin=manifest)
