@@ -299,3 +299,57 @@ def test_kubectl_get_pod_identity_objects_prints_their_crd_columns(kw: KubeWorld
     assert kw.kubectl("get", "configmap", "human", "-o", "jsonpath={.data.a}") == "1"
     header, _ = columns(kw.kubectl("get", "configmaps", "-A"))
     assert header == ["NAMESPACE", "NAME", "AGE"]  # the generic table for kinds without a printer here
+
+
+def test_a_pod_labelled_for_pod_identity_gets_its_identity_through_nmi(kw: KubeWorld) -> None:
+    # the seed: `kubectl run --rm -it testpodidentity --image=alpine --labels="aadpodidbinding=avama2mi1"`, then
+    # curl IMDS; here with an identity that is on the scale set (the seed's own id is not in this cluster)
+    mi = kw.identity("mi1")
+    objects = f"""apiVersion: aadpodidentity.k8s.io/v1
+kind: AzureIdentity
+metadata: {{name: mi1, namespace: default}}
+spec: {{type: 0, resourceID: {mi.resource_id}, clientID: {mi.client_id}}}
+---
+apiVersion: aadpodidentity.k8s.io/v1
+kind: AzureIdentityBinding
+metadata: {{name: mi1-binding, namespace: default}}
+spec: {{azureIdentity: mi1, selector: mi1-pods}}
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {{name: aad-pod-identity-nmi, namespace: kube-system}}
+spec:
+  selector: {{matchLabels: {{app: nmi}}}}
+  template:
+    metadata: {{labels: {{app: nmi}}}}
+    spec:
+      containers:
+      - {{name: nmi, image: "mcr.microsoft.com/oss/azure/aad-pod-identity/nmi:v1.8.17", args: ["--node=$(NODE_NAME)"]}}
+"""
+    kw.kubectl("apply", "-f", "-", stdin=objects)
+    token = (
+        "curl -H Metadata:true -s --noproxy '*' 'http://169.254.169.254/metadata/identity/oauth2/token"
+        "?api-version=2018-02-01&resource=https%3A%2F%2Fstorage.azure.com%2F'"
+    )
+    done = kw.run_kubectl(
+        "run", "--rm", "-i", "testpodidentity", "--image=alpine", "--labels=aadpodidbinding=mi1-pods",
+        "--restart=Never", "--", "sh", "-c", f"{token} | jq -r .client_id",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert (
+        done.stdout.splitlines()[0] == mi.client_id
+    )  # NMI matched the label to the binding and its identity
+    unbound = kw.run_kubectl(
+        "run",
+        "--rm",
+        "-i",
+        "unbound",
+        "--image=alpine",
+        "--restart=Never",
+        "--",
+        "sh",
+        "-c",
+        f"{token}; echo",
+    )
+    assert "no AzureAssignedIdentity found for pod:default/unbound in assigned state" in unbound.stdout
+    kw.kubectl("delete", "-f", "-", stdin=objects)
