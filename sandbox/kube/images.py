@@ -4,7 +4,8 @@ There is no container runtime: a container runs when its program exists on this 
 - an image or command naming python: ``python``/``python3`` becomes this interpreter (the probe, Jobs);
 - an explicit ``command``, or a base OS image (alpine, busybox, debian, ubuntu) given ``args`` or ``stdin: true``
   (``kubectl run -i --image=alpine [-- sh -c ...]``): argv is ``command + args`` (a base image has no
-  ENTRYPOINT, its CMD is its shell); ``sh``/``bash`` are this machine's; other programs come from the pod's PATH;
+  ENTRYPOINT, its CMD is its shell); ``sh``/``bash`` are this machine's, a script under a volume mountPath runs
+  from the pod's copy of the volume; other programs come from the pod's PATH;
 - a program that is not there: the container fails at start as containerd reports a missing executable
   (terminated, reason ``StartError``, exit code 128) with a message saying what the sandbox cannot run;
 - anything else (an application image with only its own entrypoint: NMI, MIC, nginx) has no process and is
@@ -62,6 +63,11 @@ def plan(container: dict[str, Any], path: str) -> Plan | None:
     else:
         return None
     program = os.path.basename(argv[0])
+    mounts = [
+        m["mountPath"].rstrip("/") + "/" for m in container.get("volumeMounts", []) if m.get("mountPath")
+    ]
+    if any(argv[0].startswith(m) for m in mounts):
+        return Plan(argv)  # a script from a mounted volume: the kubelet rewrites the path to the pod's copy
     if program in SHELLS:
         found = shutil.which(program, path=path) or shutil.which("sh", path=path)
     else:
