@@ -219,26 +219,21 @@ def test_upgrade_drops_identities_aks_did_not_add(sandbox: Any, env: dict[str, A
     assert _identities(env) == {env["kubelet"].lower()}
 
 
-def test_az_vmss_identity_assign_twice_and_remove(sandbox: Any, env: dict[str, Any], tmp_path: Path) -> None:
+def test_az_vmss_identity_assign_again_and_remove(sandbox: Any, env: dict[str, Any], tmp_path: Path) -> None:
     """The real CLI as the application's identity (logged in through the node's IMDS, as the seed's bootstrap VM):
     ``assign`` of an attached identity re-sends it (accepted), ``remove`` sends it as null (merged)."""
     customer, app_identity = env["customer"], env["customer"]["identity_id"]
-    _patch(env, [app_identity]).result()
+    _patch(env, [app_identity, env["pod"]]).result()
     trust_ca(Path(sandbox.env["SANDBOX_CA_BUNDLE"]))
     vmss_id = env["compute"].virtual_machine_scale_sets.get(env["node_rg"], env["vmss"]).id
-    az = AzCli(
-        tmp_path / "az",
-        env={"AZURE_POD_IDENTITY_AUTHORITY_HOST": f"{sandbox.env['SANDBOX_IMDS_URL']}/nodes/{vmss_id}"},
-    )
+    imds = f"{sandbox.env['SANDBOX_IMDS_URL']}/nodes/{vmss_id}"
+    az = AzCli(tmp_path / "az", env={"AZURE_POD_IDENTITY_AUTHORITY_HOST": imds})
     az.use_sandbox_cloud(Path(sandbox.env["SANDBOX_AZURE_CLOUD_CONFIG"]))
     az.json("login", "--identity", "--resource-id", app_identity)
-    az.run("account", "set", "--subscription", customer["subscription_id"])
-    for _ in range(2):
-        out = az.json(
-            "vmss", "identity", "assign", "-g", env["node_rg"], "-n", env["vmss"], "--identities", env["pod"]
-        )
-        assert env["pod"].lower() in {k.lower() for k in out["userAssignedIdentities"]}
-    az.json("vmss", "identity", "remove", "-g", env["node_rg"], "-n", env["vmss"], "--identities", env["pod"])
+    where = ["-g", env["node_rg"], "-n", env["vmss"], "--subscription", customer["subscription_id"]]
+    out = az.json("vmss", "identity", "assign", *where, "--identities", env["pod"])  # already attached
+    assert env["pod"].lower() in {k.lower() for k in out["userAssignedIdentities"]}
+    az.json("vmss", "identity", "remove", *where, "--identities", env["pod"])
     assert _identities(env) == {env["kubelet"].lower(), app_identity.lower()}
     _patch_map(env, {app_identity: None}).result()
     assert _identities(env) == {env["kubelet"].lower()}
