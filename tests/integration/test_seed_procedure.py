@@ -184,13 +184,14 @@ def _bootstrap_vm(state: Seed) -> None:
     token = list_tokens(box, credential(box), state.app_path, state.sub)
     compute = make(ComputeManagementClient, box, token, state.sub)
     vmss = eventually(lambda: next(iter(compute.virtual_machine_scale_sets.list(NODE_RG))))
-    identities = {i: {} for i in (vmss.identity.user_assigned_identities or {})} | {state.uai_id: {}}
-    patch = {"identity": {"type": "UserAssigned", "userAssignedIdentities": identities}}
-    poller = eventually(lambda: compute.virtual_machine_scale_sets.begin_update(NODE_RG, vmss.name, patch))
+    name, vmss_id = str(vmss.name), str(vmss.id)
+    attached = vmss.identity.user_assigned_identities if vmss.identity else None
+    identities: dict[str, dict[str, Any]] = {i: {} for i in [*(attached or {}), state.uai_id]}
+    patch: Any = {"identity": {"type": "UserAssigned", "userAssignedIdentities": identities}}
+    poller = eventually(lambda: compute.virtual_machine_scale_sets.begin_update(NODE_RG, name, patch))
     poller.result()
-    state.facts["vmss"] = vmss.name
-    state.facts["vmss_id"] = vmss.id
-    imds = f"{box.env['SANDBOX_IMDS_URL']}/nodes/{vmss.id}"
+    state.facts["vmss"], state.facts["vmss_id"] = name, vmss_id
+    imds = f"{box.env['SANDBOX_IMDS_URL']}/nodes/{vmss_id}"
     state.vm = AzCli(state.tmp / "az-vm", env={"AZURE_POD_IDENTITY_AUTHORITY_HOST": imds})
     state.vm.use_sandbox_cloud(Path(box.env["SANDBOX_AZURE_CLOUD_CONFIG"]))
 
@@ -257,6 +258,11 @@ def _pod_script(seed: Seed, *lines: str) -> str:
             *lines,
         ]
     )
+
+
+def _first_json(text: str) -> Any:
+    """The JSON value a section starts with (kubectl prints ``pod "x" deleted`` after the pod's output)."""
+    return json.JSONDecoder().raw_decode(text.strip())[0]
 
 
 def _sections(output: str) -> dict[str, str]:
@@ -326,14 +332,14 @@ def test_node_identity_from_a_pod_reads_storage(seed: Seed) -> None:
         script,
     )
     sections = _sections(out.stdout)
-    compute = json.loads(sections["instance"])["compute"]
+    compute = _first_json(sections["instance"])["compute"]
     assert compute["vmScaleSetName"] == seed.facts["vmss"]
     assert compute["resourceGroupName"].lower() == NODE_RG
-    system = json.loads(sections["system-assigned"])
+    system = _first_json(sections["system-assigned"])
     assert system["error"] == "invalid_request"  # no system-assigned identity; two user-assigned ones
-    user = json.loads(sections["user-assigned"])
+    user = _first_json(sections["user-assigned"])
     assert user["resource"] == "https://management.azure.com/" and user["token_type"] == "Bearer"
-    listing = json.loads(sections["list"])
+    listing = _first_json(sections["list"])
     assert [p["name"] for p in listing["paths"]] == ["t1.csv"]
     assert sections["read"].startswith("id,name,value")
 
@@ -455,7 +461,7 @@ spec:
         "-c",
         script,
     )
-    token = json.loads(_sections(out.stdout)["token"])
+    token = _first_json(_sections(out.stdout)["token"])
     assert token["client_id"] == seed.facts["uai_client"]
     assert token["resource"] == "https://management.azure.com/"
     described = seed.tool(str(KUBECTL), "describe", "AzureIdentity", IDENTITY).stdout
