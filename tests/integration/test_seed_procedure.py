@@ -557,6 +557,14 @@ def test_role_assignment_list_resolves_principal_names_through_graph(seed: Seed)
         own["principalName"] == seed.facts["uai_client"]
     )  # a service principal's first servicePrincipalName
     assert own["principalType"] == "ServicePrincipal"
+    # The publisher's principal lives in the publisher's tenant: the customer tenant's Graph does not know it.
+    publisher = next(
+        p["object_id"]
+        for p in seed.box.state()["principals"]
+        if p["client_id"] == seed.box.env["AZURE_CLIENT_ID"]
+    )
+    assert by_principal[publisher]["roleDefinitionName"] == "Owner"
+    assert by_principal[publisher]["principalName"] == ""
     # --assignee <object id>: resolved through Graph (servicePrincipals filter, then getByIds), filtered client-side.
     kubelet = vm.json(
         "role", "assignment", "list", "--assignee", seed.facts["kubelet_oid"], "--scope", seed.node_rg_id
