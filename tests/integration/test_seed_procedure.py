@@ -247,7 +247,7 @@ def test_publisher_gets_aks_credentials(seed: Seed) -> None:
     assert names and all(n.startswith(seed.facts["vmss"]) for n in names), names
 
 
-def _pod_script(seed: Seed, *lines: str) -> str:
+def _pod_script(*lines: str) -> str:
     """The README's interactive pod session as one ``sh -c`` script: IMDS is the node's link-local address on AKS
     and ``$AZURE_POD_IDENTITY_AUTHORITY_HOST`` in the sandbox's pods."""
     return "\n".join(
@@ -302,7 +302,6 @@ def test_node_identity_from_a_pod_reads_storage(seed: Seed) -> None:
     kubelet = seed.facts["kubelet_id"]
     token_url = '"$IMDS/metadata/identity/oauth2/token?api-version=2018-02-01'
     script = _pod_script(
-        seed,
         "echo '== instance'",
         'curl -H Metadata:true -s --noproxy "*" "$IMDS/metadata/instance?api-version=2020-06-01" | jq',
         "echo '== system-assigned'",
@@ -442,7 +441,6 @@ spec:
     assert f"azureidentity.aadpodidentity.k8s.io/{IDENTITY} created" in applied.stdout
     assert f"azureidentitybinding.aadpodidentity.k8s.io/{IDENTITY}-binding created" in applied.stdout
     script = _pod_script(
-        seed,
         "echo '== token'",
         'curl -H Metadata:true -s --noproxy "*" "$IMDS/metadata/identity/oauth2/token?api-version=2018-02-01'
         '&resource=https%3A%2F%2Fmanagement.azure.com%2F" | jq "del(.access_token)"',
