@@ -19,7 +19,6 @@ class Timing:
     role_propagation_s: float
     principal_not_found_s: float
     pod_start_s: float
-    lro_retry_after_s: int
     reads_burst: int
     reads_per_s: float
     writes_burst: int
@@ -38,7 +37,6 @@ FAST = Timing(
     role_propagation_s=0.2,
     principal_not_found_s=0.1,
     pod_start_s=0.05,
-    lro_retry_after_s=0,
     reads_burst=100_000,
     reads_per_s=100_000.0,
     writes_burst=100_000,
@@ -55,7 +53,6 @@ REALISTIC = Timing(
     role_propagation_s=300.0,
     principal_not_found_s=60.0,
     pod_start_s=10.0,
-    lro_retry_after_s=1,
     reads_burst=250,
     reads_per_s=25.0,
     writes_burst=200,

@@ -189,7 +189,6 @@ class World:
             refresh_permissions_s=0.0,
             role_propagation_s=0.0,
             principal_not_found_s=0.0,
-            lro_retry_after_s=0,
         )
         token = _TIMING_OVERRIDE.set(zero)
         try:

@@ -45,7 +45,8 @@ def read_assignments(
         existing[scope.lower()], waited = ctx.through_propagation(
             read,
             what=f"read access to role assignments at {scope}",
-            hint="the credential holds no role at this scope: run refresh_permissions or redeploy the application",
+            hint="the credential holds no role at this scope: the publisher's comes back with refresh_permissions, the "
+            "application identity's only with a template (version) that grants it",
         )
         rec.waited(waited)
     return existing
@@ -82,7 +83,8 @@ def ensure_assignments(
                 f"missing role assignment: {want.describe()}; {cannot_write}",
                 customer=ctx.spec.name,
                 step=step,
-                hint="run refresh_permissions, or redeploy the application so its template makes it",
+                hint="the application's template makes this assignment: deploy a template version that makes it (refresh_"
+                "permissions re-applies only the publisher's authorizations), or ask the customer to grant it",
             )
 
         def put(want: DesiredAssignment = want) -> bool:
@@ -95,7 +97,8 @@ def ensure_assignments(
             put,
             what=f"create {want.describe()}",
             hint=f"the credential may not assign roles at {want.scope} (it needs Owner or User Access Administrator "
-            "there): run refresh_permissions, or redeploy the application so its template makes this assignment",
+            "there): deploy a template version that makes this assignment, or ask the customer to grant it "
+            "(refresh_permissions re-applies only the publisher's authorizations)",
         )
         rec.waited(waited)
         if made:

@@ -211,13 +211,8 @@ def _visible(call: Call, ra: RoleAssignment) -> bool:
     a cross-tenant assignment without tenantId "Returns 404"); Azure/azure-rest-api-specs authorization
     RoleAssignments ``tenantId``: "Tenant ID for cross-tenant request"; DELETE 204 "Role assignment was already
     deleted or does not exist". Assignments above any subscription (``/``) belong to no customer tenant.
-
-    Requests the sandbox's template engine dispatches itself (no bearer token: ARM's deployment engine reading
-    back what it deployed) see every tenant: a publisher's cross-tenant deployment of a role assignment succeeds
-    on Azure (the seed README's ``az deployment group create`` with ``delegatedManagedIdentityResourceId``).
+    (The template engine's own requests name the target subscription's tenant: ``dispatch.Dispatcher``.)
     """
-    if call.request.header("authorization") is None:
-        return True
     owner = _tenant_of_scope(call.world, ra.scope)
     view = call.request.q("tenantId") or call.tenant_id
     return owner is None or owner.lower() == view.lower()

@@ -112,11 +112,7 @@ class DeploymentRoutes:
 
         op = self.ops.start_thread("deployment.put", work)
         status_url = f"{call.base_url}{record['id']}/operationStatuses/{op.id}?api-version=2024-03-01"
-        headers = {"Azure-AsyncOperation": status_url}
-        retry_after = self.ops.headers(call, op).get("Retry-After")
-        if retry_after:
-            headers["Retry-After"] = retry_after
-        return json_response(public(record), 201, **headers)
+        return json_response(public(record), 201, **{"Azure-AsyncOperation": status_url})
 
     def get(self, call: Call) -> Response:
         require(call, READ, _deployment_id(call))

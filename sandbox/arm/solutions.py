@@ -143,7 +143,7 @@ def put_app(call: Call, ops: Operations, dispatcher: Dispatcher) -> Response:
         app = call.world.put(application_body(call.world, dispatcher, app_id, body, call.principal))
         op = start(call.world, dispatcher, ops, app_id)
         app["_sandbox"]["operation"] = op.id
-    return json_response(public(app), 201, **ops.headers(call, op))
+    return json_response(public(app), 201, **ops.headers(call, op, location=True))
 
 
 get_app, list_in_group, list_in_subscription = read_handlers(APP_TYPE, APP_READ)

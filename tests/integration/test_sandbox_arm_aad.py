@@ -222,7 +222,9 @@ def test_workload_identity_refuses_an_unknown_client_id(federation: Federation, 
 
 
 def test_cluster_oidc_issuer_documents(sandbox: Any) -> None:
-    customer = sandbox.add_customer(name="oidctest", adopt={"aksName": "oidc", "enableWorkloadIdentity": True})
+    customer = sandbox.add_customer(
+        name="oidctest", adopt={"aksName": "oidc", "enableWorkloadIdentity": True}
+    )
     cluster = next(r for r in sandbox.state()["resources"] if r["id"] == customer["cluster_id"])
     issuer = cluster["properties"]["oidcIssuerProfile"]["issuerURL"]
     ca = sandbox.env["SANDBOX_CA_BUNDLE"]

@@ -37,11 +37,17 @@ class Dispatcher:
         body: Any = None,
         api_version: str = "2024-01-01",
     ) -> Response:
-        """One request through the ARM handlers; ``ArmError`` as the handler raised it."""
+        """One request through the ARM handlers; ``ArmError`` as the handler raised it. It names the tenant of
+        the subscription it addresses (``tenantId``), as a publisher's cross-tenant deployment works in the
+        customer's tenant: reading back a role assignment it made there finds it."""
+        query = {"api-version": api_version}
+        tenant = self._tenant_of(path)
+        if tenant:
+            query["tenantId"] = tenant
         request = Request(
             method=method,
             path=path,
-            query={"api-version": api_version},
+            query=query,
             headers={"content-type": "application/json"},
             body=b"" if body is None else json.dumps(body).encode(),
         )
@@ -51,6 +57,13 @@ class Dispatcher:
         handler, params = matched
         call = Call(self.world, request, principal, tenant_id, self.world.urls.get("arm", ""), params)
         return handler(call)
+
+    def _tenant_of(self, path: str) -> str | None:
+        parts = path.split("/")
+        if len(parts) < 3 or parts[1].lower() != "subscriptions":
+            return None
+        sub = next((s for s in self.world.subscriptions.values() if s.id.lower() == parts[2].lower()), None)
+        return sub.tenant_id if sub else None
 
     def serves(self, method: str, path: str) -> bool:
         """Whether a handler exists for ``method`` on ``path`` (a template's resource type the sandbox serves)."""
