@@ -105,9 +105,7 @@ class DeploymentRoutes:
                 outputs = deployment.execute()
             except DeploymentFailed as exc:
                 records.finish_record(record, error=exc.error)
-                raise ArmError(
-                    400, exc.error["code"], exc.error["message"], details=exc.error.get("details")
-                ) from exc
+                raise exc.as_arm_error() from exc
             records.finish_record(record, outputs=outputs)
 
         op = self.ops.start_thread("deployment.put", work)

@@ -8,7 +8,7 @@ Column definitions and cell rules are Kubernetes' own printers: ``kubernetes/kub
 pkg/registry/customresource/tableconvertor/tableconvertor.go`` (Name + the version's
 ``additionalPrinterColumns``, by default one ``Age`` column of type ``date``). Descriptions are the
 ``SwaggerDoc()`` texts of k8s.io/api v1.32 (as compiled into kubectl 1.32). Other built-in kinds get the
-generic NAME AGE (the real server has a printer per kind; see docs/fidelity-kube.md).
+generic NAME AGE (the real server has a printer per kind; see docs/fidelity/kube.md).
 """
 
 from __future__ import annotations

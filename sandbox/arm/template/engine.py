@@ -33,7 +33,9 @@ from .expressions import (
     parse,
 )
 from .functions import find
-from .scope import TemplateScope, expected_type, json_type
+from .parameters import check_parameter, invalid_template, type_label
+from .resources import resource_id, segments_match, write_action
+from .scope import TemplateScope
 
 Path = tuple[str | int, ...]
 Positions = dict[Path, tuple[int, int]]
@@ -57,24 +59,16 @@ FAILED_MESSAGE = (
 )
 
 
-_TYPE_LABELS = {"securestring": "SecureString", "secureobject": "SecureObject"}
-
-
-def type_label(declared: str) -> str:
-    """How ARM shows a parameter's or output's type in a deployment (``String``, ``Int``, ``SecureString``)."""
-    return _TYPE_LABELS.get(declared.lower(), declared[:1].upper() + declared[1:].lower())
-
-
-def invalid_template(message: str) -> ArmError:
-    return ArmError(400, "InvalidTemplate", f"Deployment template validation failed: '{message}'.")
-
-
 class DeploymentFailed(Exception):
     """A deployment that ended Failed; ``error`` is ARM's error object for it."""
 
     def __init__(self, error: dict[str, Any]) -> None:
         super().__init__(error.get("message", "deployment failed"))
         self.error = error
+
+    def as_arm_error(self) -> ArmError:
+        """The same error as an LRO or a parent's deployment operation reports it."""
+        return ArmError(400, self.error["code"], self.error["message"], details=self.error.get("details"))
 
 
 @dataclass
@@ -110,28 +104,6 @@ class Instance:
         return self.type.lower() == records.DEPLOYMENT_TYPE.lower()
 
 
-def resource_id(
-    subscription_id: str, resource_group: str, type_name: str, name: str, scope: str | None
-) -> str:
-    """``providers/<ns>/<t1>/<n1>/<t2>/<n2>`` for a (nested) type; an extension type
-    ``<ns>/<t>/providers/<ext ns>/<ext t>`` named ``<n>/<ext ns>/<ext n>`` goes under ``<n>``."""
-    base = scope.rstrip("/") if scope else rg_id(subscription_id, resource_group)
-    type_parts, name_parts = type_name.split("/"), name.split("/")
-    if "providers" in [p.lower() for p in type_parts]:
-        cut = [p.lower() for p in type_parts].index("providers")
-        inner_types, ext_types = type_parts[:cut], type_parts[cut + 1 :]
-        inner_names = name_parts[: len(inner_types) - 1]
-        parent = resource_id(
-            subscription_id, resource_group, "/".join(inner_types), "/".join(inner_names), scope
-        )
-        rest = name_parts[len(inner_types) - 1 :]
-        return resource_id(subscription_id, resource_group, "/".join(ext_types), "/".join(rest[1:]), parent)
-    path = f"{base}/providers/{type_parts[0]}/{type_parts[1]}/{name_parts[0]}"
-    for t, n in zip(type_parts[2:], name_parts[1:], strict=False):
-        path += f"/{t}/{n}"
-    return path
-
-
 def unknown_function(node: Node) -> str | None:
     """The first function an expression calls that ARM does not have (the engine refuses it at validation)."""
     if isinstance(node, Call):
@@ -143,19 +115,6 @@ def unknown_function(node: Node) -> str | None:
     if isinstance(node, Index):
         return unknown_function(node.target) or unknown_function(node.index)
     return None
-
-
-def write_action(resource_id_: str) -> str:
-    """``<namespace>/<type>[/<child type>]/write`` for the innermost provider segment of an id."""
-    segments = resource_id_.rsplit("/providers/", 1)[-1].split("/")
-    return "/".join([segments[0], *segments[1::2]]) + "/write"
-
-
-def _segments_match(type_name: str, name: str) -> bool:
-    type_parts = [p for p in type_name.split("/") if p.lower() != "providers"]
-    if "providers" in [p.lower() for p in type_name.split("/")]:
-        return len(name.split("/")) == len(type_parts) - 2 + 1
-    return len(name.split("/")) == len(type_parts) - 1
 
 
 class TemplateDeployment:
@@ -182,7 +141,7 @@ class TemplateDeployment:
         self.path = path
         self.outer = outer
         self.instances: list[Instance] = []
-        self.scope = outer.scope if outer is not None else self._new_scope({})
+        self.scope: TemplateScope = outer.scope if outer is not None else self._new_scope({})
 
     # --- validation ---------------------------------------------------------------------------------------
     def validate(self) -> None:
@@ -279,43 +238,10 @@ class TemplateDeployment:
                     f"The value for the template parameter '{name}' {where} is not provided. Please see "
                     "https://aka.ms/arm-create-parameter-file for usage details."
                 )
-            self._check_parameter(name, decl, value, where)
+            check_parameter(name, decl, value, where)
             values[name] = value
             scope._parameters[name.lower()] = value
         return values
-
-    @staticmethod
-    def _check_parameter(name: str, decl: dict[str, Any], value: Any, where: str) -> None:
-        try:
-            wanted = expected_type(str(decl.get("type", "")))
-        except TemplateError as exc:
-            raise invalid_template(
-                f"The template parameter '{name}' {where} is not valid: {exc.message}"
-            ) from exc
-        actual = json_type(value)
-        if actual != wanted:
-            raise invalid_template(
-                f"Template parameter JToken type is not valid. Expected '{wanted}'. Actual '{actual}'. Please see "
-                "https://aka.ms/resource-manager-parameter-files for usage details."
-            )
-        allowed = decl.get("allowedValues")
-        if allowed is not None and value not in allowed:
-            raise invalid_template(
-                f"The provided value '{value}' for the template parameter '{name}' {where} is not valid. The "
-                f"parameter value is not part of the allowed value(s): '{','.join(str(a) for a in allowed)}'."
-            )
-        bounds = [
-            ("minValue", lambda b: value < b, "less than the minimum value"),
-            ("maxValue", lambda b: value > b, "greater than the maximum value"),
-            ("minLength", lambda b: len(value) < b, "shorter than the minimum length"),
-            ("maxLength", lambda b: len(value) > b, "longer than the maximum length"),
-        ]
-        for keyword, broken, words in bounds:
-            if keyword in decl and broken(decl[keyword]):
-                raise invalid_template(
-                    f"The provided value for the template parameter '{name}' {where} is not valid. The value is "
-                    f"{words} '{decl[keyword]}'."
-                )
 
     def _expand(self) -> list[Instance]:
         instances: list[Instance] = []
@@ -357,7 +283,7 @@ class TemplateDeployment:
     def _instance(self, index: int, path: Path, raw: dict[str, Any], copy: dict[str | None, int]) -> Instance:
         type_name = str(raw["type"])
         name = str(self._eval(raw["name"], path, raw, copy))
-        if not _segments_match(type_name, name):
+        if not segments_match(type_name, name):
             raise invalid_template(
                 f"The template resource '{name}' for type '{type_name}' {self.run.at(path)} has incorrect segment "
                 "lengths. A nested resource type must have identical number of segments as its resource name. A "
@@ -396,11 +322,11 @@ class TemplateDeployment:
             # reference('<name>') to a resource of this template is an implicit dependency (by name only).
             for call in function_calls(inst.raw, {"reference"}):
                 try:
-                    target = evaluate_node(call.args[0], self.scope) if call.args else None
+                    named = evaluate_node(call.args[0], self.scope) if call.args else None
                 except TemplateError:
                     continue
-                if isinstance(target, str) and not target.startswith("/"):
-                    inst.depends_on |= {f.index for f in self._find(target)}
+                if isinstance(named, str) and not named.startswith("/"):
+                    inst.depends_on |= {f.index for f in self._find(named)}
             inst.depends_on.discard(inst.index)
         self._order()
 
@@ -624,9 +550,7 @@ def run_nested(
         raise
     except DeploymentFailed as exc:
         records.finish_record(record, error=exc.error)
-        raise ArmError(
-            400, exc.error["code"], exc.error["message"], details=exc.error.get("details")
-        ) from exc
+        raise exc.as_arm_error() from exc
     records.finish_record(record, outputs=outputs)
     return 201
 

@@ -3,7 +3,7 @@
 uniqueString: the arguments joined with ``-``, UTF-8, hashed with ARM's 64-bit MurmurHash variant (two 32-bit
 lanes, seed 0), the 64-bit result written as 13 base-32 characters (``a-z2-7``) from the top bits down.
 guid: a name-based UUID (RFC 4122 section 4.3, SHA-1, version 5) of the arguments joined with ``-`` (UTF-8) in the
-namespace ``11fb06fb-712d-4ddd-98c7-e71bbd588830``. Sources and verified vectors: docs/fidelity-expressions.md.
+namespace ``11fb06fb-712d-4ddd-98c7-e71bbd588830``. Sources and verified vectors: docs/fidelity/expressions.md.
 """
 
 from __future__ import annotations

@@ -28,23 +28,6 @@ _TYPE_NAMES = {
 }
 
 
-def json_type(value: Any) -> str:
-    """The JToken type name ARM's messages use for a value."""
-    if isinstance(value, bool):
-        return "Boolean"
-    if isinstance(value, int):
-        return "Integer"
-    if isinstance(value, float):
-        return "Float"
-    if isinstance(value, str):
-        return "String"
-    if isinstance(value, list):
-        return "Array"
-    if isinstance(value, dict):
-        return "Object"
-    return "Null"
-
-
 def expected_type(declared: str) -> str:
     """The JToken type a parameter of ``declared`` type takes; ``TemplateError`` for an unknown type."""
     found = _TYPE_NAMES.get(declared.lower())
