@@ -7,8 +7,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+import jwt
 import pytest
 from azure.core.exceptions import HttpResponseError
+from azure.core.rest import HttpRequest
+from azure.mgmt.authorization import AuthorizationManagementClient
 from azure.mgmt.msi import ManagedServiceIdentityClient
 from azure.mgmt.resource.deployments import DeploymentsMgmtClient
 from azure.mgmt.resource.resources import ResourceManagementClient
@@ -174,8 +177,6 @@ def test_unknown_function_and_resource_type_fail_validation_with_their_line(env:
 
 
 def _put_request(env: dict[str, Any], name: str, raw: str) -> Any:
-    from azure.core.rest import HttpRequest
-
     sub, rg = env["customer"]["subscription_id"], env["rg"]
     return HttpRequest(
         "PUT",
@@ -362,3 +363,41 @@ def test_seed_main_template_is_refused_for_what_the_sandbox_does_not_serve(env: 
     assert err.value.error.code == "InvalidTemplate"
     message = err.value.error.message
     assert "could not be found in the namespace" in message or "is not provided" in message
+
+
+def test_role_assignment_for_an_identity_the_same_template_creates(sandbox: Any, env: dict[str, Any]) -> None:
+    """principalType set: no PrincipalNotFound for an identity created a moment before (as Azure skips the lookup);
+    the assignment records the deploying principal as createdBy, with the template's deterministic name."""
+    sub = env["customer"]["subscription_id"]
+    identity_id = f"[resourceId('{UAI}', 'fresh')]"
+    template = _template(
+        [
+            {"type": UAI, "apiVersion": "2023-01-31", "name": "fresh", "location": "westus"},
+            {
+                "type": "Microsoft.Authorization/roleAssignments",
+                "apiVersion": "2022-04-01",
+                "name": f"[guid(resourceGroup().id, {identity_id[1:-1]}, 'reader')]",
+                "dependsOn": [identity_id],
+                "properties": {
+                    "roleDefinitionId": "[subscriptionResourceId('Microsoft.Authorization/roleDefinitions', "
+                    "'acdd72a7-3385-48ef-bd42-f606fba81ae7')]",
+                    "principalId": f"[reference({identity_id[1:-1]}).principalId]",
+                    "principalType": "ServicePrincipal",
+                },
+            },
+        ],
+        outputs={
+            "name": {"type": "string", "value": f"[guid(resourceGroup().id, {identity_id[1:-1]}, 'reader')]"}
+        },
+    )
+    result = _deploy(env, "freshrole", template)
+    name = result.properties.outputs["name"]["value"]
+    auth = make(AuthorizationManagementClient, sandbox, env["cred"], sub)
+    made = auth.role_assignments.get(env["customer"]["application_resource_group_id"], name)
+    owner_oid = jwt_oid(env["cred"])
+    assert made.principal_type == "ServicePrincipal" and made.created_by == owner_oid
+
+
+def jwt_oid(cred: Any) -> str:
+    token = cred.get_token("https://management.azure.com/.default").token
+    return str(jwt.decode(token, options={"verify_signature": False})["oid"])
