@@ -1,6 +1,6 @@
 """Azure semantics the product could be fooled by: cross-tenant Microsoft.Authorization reads and deletes need
 ``tenantId``, ARM reads request JSON as Json.NET does, and long-running operations carry no ``Retry-After``.
-Each behaviour's evidence is cited next to the code that implements it (and in docs/fidelity-arm.md)."""
+Each behaviour's evidence is cited next to the code that implements it (and in docs/fidelity/arm.md)."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 The Scope here is a plain class implementing the engine's seam (parameters, variables, scopes, reference); it is
 not a stand-in for any wire. Where a value or message comes from Azure's documentation or another source, the
-test says which (details in docs/fidelity-expressions.md).
+test says which (details in docs/fidelity/expressions.md).
 """
 
 from __future__ import annotations
