@@ -17,7 +17,7 @@ import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from .certs import CertPaths
@@ -59,6 +59,9 @@ class Response:
     headers: dict[str, str] = field(default_factory=dict)
     content_type: str | None = None
     stream: Iterable[bytes] | None = None
+    # A protocol switch (101): after the status line and headers, the connection's reader and writer are handed
+    # to this callable, which owns them until it returns (a WebSocket session); the connection then closes.
+    takeover: Callable[[BinaryIO, BinaryIO], None] | None = None
 
     def encoded(self) -> tuple[bytes, str]:
         if self.body is None:
@@ -163,6 +166,15 @@ class _Handler(BaseHTTPRequestHandler):
             self.rfile.readline()
 
     def _send(self, response: Response) -> None:
+        if response.takeover is not None:
+            self.send_response(response.status)
+            for key, value in response.headers.items():
+                self.send_header(key, value)
+            self.end_headers()
+            self.wfile.flush()
+            self.close_connection = True
+            response.takeover(self.rfile, self.wfile)  # type: ignore[arg-type]
+            return
         if response.stream is not None:
             self.send_response(response.status)
             self.send_header("Content-Type", response.content_type or "application/json")

@@ -20,7 +20,7 @@ from typing import Any
 from ..httpd import Request, Response
 from .errors import ApiError
 from .kubelet import Kubelet
-from .websocket import Closed, UpgradeResponse, WebSocket
+from .websocket import Closed, WebSocket, upgrade_response
 
 PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")
 STDIN, STDOUT, ERROR, CLOSE = 0, 1, 3, 255
@@ -52,9 +52,7 @@ class Attacher:
         def session(ws: WebSocket) -> None:
             self._session(ws, namespace, name, want_stdin, protocol == PROTOCOLS[0])
 
-        return UpgradeResponse(
-            status=101, key=req.header("sec-websocket-key") or "", protocol=protocol, session=session
-        )
+        return upgrade_response(req.header("sec-websocket-key") or "", protocol, session)
 
     def _session(self, ws: WebSocket, namespace: str, name: str, want_stdin: bool, v5: bool) -> None:
         running = self.kubelet.process(namespace, name)

@@ -16,13 +16,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..certs import CertPaths
+from ..httpd import HttpService
 from ..state import World, key
 from .attach import Attacher
 from .jobs import JobController
 from .kubelet import Kubelet
 from .server import KubeApiApp
 from .store import Event, Store
-from .websocket import KubeHttpService
 from .workloads import WorkloadController
 
 log = logging.getLogger("sandbox.kube")
@@ -60,7 +60,7 @@ class ClusterRuntime:
             self.kubelet.log_chunks,
             Attacher(self.kubelet),
         )
-        self.server = KubeHttpService(f"kube-{self.guid[:8]}", app, certs=certs)
+        self.server = HttpService(f"kube-{self.guid[:8]}", app, certs=certs)
         self._thread = threading.Thread(
             target=self._run, name=f"kube-controllers-{self.guid[:8]}", daemon=True
         )

@@ -1,8 +1,7 @@
 """Just enough RFC 6455 for ``pods/attach`` (the server side of a WebSocket, over the kube API's socket).
 
-``sandbox.httpd`` answers requests with a status and a body; an attach has to keep the socket after a
-``101 Switching Protocols``. ``UpgradeResponse`` carries the handshake and the session to run on the socket;
-``KubeHttpService`` is ``HttpService`` with a request handler that knows it.
+An attach keeps the socket after a ``101 Switching Protocols``: ``upgrade_response`` is that answer, and
+``sandbox.httpd`` hands the connection to its session (``Response.takeover``).
 """
 
 from __future__ import annotations
@@ -13,7 +12,6 @@ import hashlib
 import struct
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from .. import httpd
@@ -104,44 +102,21 @@ class WebSocket:
 Session = Callable[[WebSocket], None]
 
 
-@dataclass
-class UpgradeResponse(httpd.Response):
-    """A ``101 Switching Protocols`` answer; ``session`` then owns the socket until it returns."""
+def upgrade_response(key: str, protocol: str, session: Session) -> httpd.Response:
+    """The ``101 Switching Protocols`` answer (RFC 6455 section 4.2.2); ``session`` then owns the socket."""
+    headers = {"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Accept": accept_key(key)}
+    if protocol:
+        headers["Sec-WebSocket-Protocol"] = protocol
 
-    key: str = ""
-    protocol: str = ""
-    session: Session | None = None
-    headers: dict[str, str] = field(default_factory=dict)
+    def takeover(rfile: BinaryIO, wfile: BinaryIO) -> None:
+        ws = WebSocket(rfile, wfile)
+        try:
+            session(ws)
+        finally:
+            ws.close()
+
+    return httpd.Response(status=101, headers=headers, takeover=takeover)
 
 
 def accept_key(key: str) -> str:
     return base64.b64encode(hashlib.sha1((key + GUID).encode()).digest()).decode()
-
-
-class _UpgradeHandler(httpd._Handler):
-    def _send(self, response: httpd.Response) -> None:
-        if not isinstance(response, UpgradeResponse) or response.session is None:
-            super()._send(response)
-            return
-        self.send_response(101)
-        self.send_header("Upgrade", "websocket")
-        self.send_header("Connection", "Upgrade")
-        self.send_header("Sec-WebSocket-Accept", accept_key(response.key))
-        if response.protocol:
-            self.send_header("Sec-WebSocket-Protocol", response.protocol)
-        self.end_headers()
-        self.wfile.flush()
-        self.close_connection = True
-        ws = WebSocket(self.rfile, self.wfile)  # type: ignore[arg-type]
-        try:
-            response.session(ws)
-        finally:
-            ws.close()
-
-
-class KubeHttpService(httpd.HttpService):
-    """``HttpService`` whose handler can switch a request to a WebSocket (``UpgradeResponse``)."""
-
-    def __init__(self, name: str, app: Callable[[httpd.Request], httpd.Response], **kwargs: object) -> None:
-        super().__init__(name, app, **kwargs)  # type: ignore[arg-type]
-        self._server.RequestHandlerClass = _UpgradeHandler
