@@ -22,6 +22,9 @@ def subscription_body(sub: Subscription) -> dict[str, Any]:
         "displayName": sub.display_name,
         "state": "Enabled",
         "authorizationSource": "RoleBased",
+        # An empty list when no other tenant manages it (Azure's answer to GET /subscriptions, as quoted in
+        # public transcripts of api-version 2020-01-01; az account list prints it).
+        "managedByTenants": [],
         "subscriptionPolicies": {
             "locationPlacementId": "Public_2014-09-01",
             "quotaId": "PayAsYouGo_2014-09-01",
