@@ -8,8 +8,11 @@ import pytest
 import yaml
 
 from deployments.build import PREFECT_YAML, render
-from onboarding.catalog import load_catalog
+from onboarding.catalog import load_catalog, read_spec_file
 from onboarding.errors import InvalidSpecError
+from onboarding.settings import REPOSITORY_CATALOG
+
+CONTOSO = REPOSITORY_CATALOG / "contoso.yaml"
 
 
 def test_catalog_has_three_valid_customers() -> None:
@@ -55,3 +58,21 @@ def test_duplicate_names_are_refused(tmp_path: Path) -> None:
     (tmp_path / "b.yaml").write_text(source.read_text())
     with pytest.raises(InvalidSpecError, match="unique"):
         load_catalog(tmp_path)
+
+
+def test_a_key_written_twice_is_refused_naming_file_key_and_lines(tmp_path: Path) -> None:
+    """PyYAML keeps the last of two equal keys silently: the file would mean something its reader did not see."""
+    lines = CONTOSO.read_text().splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("  name: contoso-ama"))
+    lines.insert(at + 1, "  name: someone-elses-ama")
+    (tmp_path / "contoso.yaml").write_text("\n".join(lines) + "\n")
+    with pytest.raises(InvalidSpecError) as info:
+        load_catalog(tmp_path)
+    assert str(tmp_path / "contoso.yaml") in str(info.value)
+    assert f"key 'name' is written twice, on lines {at + 1} and {at + 2}" in str(info.value)
+
+
+def test_keys_merged_in_may_be_overridden(tmp_path: Path) -> None:
+    path = tmp_path / "merged.yaml"
+    path.write_text("base: &base {aks_name: a, node_count: 2}\nparameters:\n  <<: *base\n  node_count: 3\n")
+    assert read_spec_file(path)["parameters"] == {"aks_name": "a", "node_count": 3}
