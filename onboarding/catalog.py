@@ -56,6 +56,11 @@ def read_spec_file(path: Path) -> Any:
 
 def load_catalog(directory: Path = DEFAULT_CATALOG) -> list[CustomerSpec]:
     """Every customer in the catalog, validated; raises on the first invalid file, naming it and the field."""
+    if not directory.is_dir():
+        raise InvalidSpecError(
+            f"the catalog {directory} is not a folder",
+            hint="point --catalog or ONBOARDING_CATALOG_DIR at the folder of customer YAML files",
+        )
     specs: list[CustomerSpec] = []
     seen: dict[str, Path] = {}
     for path in sorted(directory.glob("*.yaml")):

@@ -1,17 +1,19 @@
-"""Command line for operators, without a Prefect server: validate the catalog, plan one customer, show status, and
-run the post-onboarding operations (audit, offboard, refresh permissions, storage check) as plain functions."""
+"""Command line for operators, without a Prefect server: validate the catalog, plan or onboard one customer, show
+status, and run the post-onboarding operations (audit, offboard, refresh permissions, storage check) as plain
+functions. It reads the same settings as the flows (``ONBOARDING_*``, the catalog from ``ONBOARDING_CATALOG_DIR``)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 
-from .catalog import DEFAULT_CATALOG, find_customer, load_catalog
-from .errors import OnboardingError
+from .catalog import find_customer, load_catalog
+from .errors import InvalidSpecError, OnboardingError
 from .results import StepResult
+from .settings import get_settings
 
 if TYPE_CHECKING:
     from .context import CustomerContext
@@ -19,21 +21,30 @@ if TYPE_CHECKING:
 app = typer.Typer(
     help="Onboard customers of the AKS managed application, without a Prefect server. `validate` checks the "
     "catalog (no cloud access); `plan` shows what onboarding one customer would change and `status` what is in "
-    "place (both read-only); `audit`, `offboard`, `refresh-permissions` and `verify-storage` run the operations."
+    "place (both read-only); `onboard` runs the onboarding flow's steps here, in this process; `audit`, "
+    "`offboard`, `refresh-permissions` and `verify-storage` run the operations. The catalog is --catalog, else "
+    "ONBOARDING_CATALOG_DIR, else the repository's deployments/customers."
     "\n\n"
     "Azure access: the publisher's app registration in AZURE_TENANT_ID and AZURE_CLIENT_ID, with its secret in "
     "the file named by ONBOARDING_CLIENT_SECRET_FILE (or in AZURE_CLIENT_SECRET); without them "
     "DefaultAzureCredential is tried. Other settings (endpoints, CA bundle, budgets) are ONBOARDING_* "
     "environment variables; README 'Pointing it at real Azure' lists them.",
-    epilog="Exit status: 0 done; 1 the cloud refused or failed (the message names the customer, the step and "
-    "what to do); 2 invalid catalog or command line.\n\n"
+    epilog="Exit status (every command): 0 done; 1 the cloud refused or failed (the message names the customer, "
+    "the step and what to do); 2 invalid catalog or command line (a customer not in the catalog included).\n\n"
     "Examples: python -m onboarding validate | python -m onboarding plan contoso | "
+    "python -m onboarding onboard contoso | "
     "python -m onboarding status contoso fabrikam | python -m onboarding offboard contoso --apply",
     no_args_is_help=True,
     add_completion=False,
 )
 
-CatalogOption = typer.Option(DEFAULT_CATALOG, "--catalog", help="Folder of customer YAML files")
+CatalogOption = typer.Option(
+    None,
+    "--catalog",
+    help="Folder of customer YAML files [default: ONBOARDING_CATALOG_DIR, else the repository's "
+    "deployments/customers]",
+    show_default=False,
+)
 CustomerArgument = typer.Argument(..., help="Customer short name from the catalog")
 
 
@@ -41,52 +52,74 @@ CustomerArgument = typer.Argument(..., help="Customer short name from the catalo
 STATUS_PROPAGATION_BUDGET_S = 20.0
 
 
-def _context(customer: str, catalog: Path, **settings: Any) -> CustomerContext:
+def _catalog(catalog: Path | None) -> Path:
+    return catalog or get_settings().catalog_dir
+
+
+def _fail(exc: OnboardingError) -> NoReturn:
+    """Exit 2 for an invalid catalog or command line, 1 for what the cloud refused or failed (the epilog)."""
+    invalid = isinstance(exc, InvalidSpecError)
+    typer.echo(f"{'invalid' if invalid else 'error'}: {exc}", err=True)
+    raise typer.Exit(2 if invalid else 1)
+
+
+def _context(customer: str, catalog: Path | None, **settings: Any) -> CustomerContext:
     from .context import CustomerContext
-    from .settings import get_settings
 
-    return CustomerContext(find_customer(customer, catalog), get_settings().model_copy(update=settings))
+    return CustomerContext(
+        find_customer(customer, _catalog(catalog)), get_settings().model_copy(update=settings)
+    )
 
 
-def _operation(customer: str, catalog: Path, title: str, run: Callable[..., StepResult]) -> None:
-    """Run one operation for CUSTOMER, print its report; exit 1 with the error's message when it fails."""
+def _operation(customer: str, catalog: Path | None, title: str, run: Callable[..., StepResult]) -> None:
+    """Run one operation for CUSTOMER and print its report; exit as ``_fail`` says when it fails."""
     from .report import operation_markdown
 
     try:
         result = run(_context(customer, catalog))
     except OnboardingError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
+        _fail(exc)
     typer.echo(operation_markdown(title=title, result=result))
 
 
 @app.command()
-def validate(catalog: Path = CatalogOption) -> None:
+def validate(catalog: Path | None = CatalogOption) -> None:
     """Validate every customer file in the catalog; errors name the file, the customer and the field."""
     try:
-        specs = load_catalog(catalog)
+        specs = load_catalog(_catalog(catalog))
     except OnboardingError as exc:
-        typer.echo(f"invalid: {exc}", err=True)
-        raise typer.Exit(2) from None
+        _fail(exc)
     for spec in specs:
         typer.echo(f"ok  {spec.name:<20} {spec.pod_identity.mode.value:<28} {spec.managed_application.name}")
     typer.echo(f"{len(specs)} customers valid")
 
 
 @app.command()
-def plan(customer: str = CustomerArgument, catalog: Path = CatalogOption) -> None:
+def plan(customer: str = CustomerArgument, catalog: Path | None = CatalogOption) -> None:
     """Show what onboarding CUSTOMER would change, reading the cloud and writing nothing."""
+    _run_pipeline(customer, catalog, dry_run=True)
+
+
+@app.command()
+def onboard(customer: str = CustomerArgument, catalog: Path | None = CatalogOption) -> None:
+    """Onboard CUSTOMER from here, without Prefect: the onboard-customer flow's steps (onboarding/pipeline.py), one
+    after another in this process, then the report. For a first customer before any Prefect server exists, or to
+    debug one customer; it leaves no flow run, artifact or event, and a transient error that outlives the Azure
+    SDK's own retries ends the run (exit 1): run it again, finished steps write nothing."""
+    _run_pipeline(customer, catalog, dry_run=False)
+
+
+def _run_pipeline(customer: str, catalog: Path | None, *, dry_run: bool) -> None:
     from .pipeline import run_onboarding
     from .report import onboarding_markdown
 
     try:
-        ctx = _context(customer, catalog)
-        steps, cluster = run_onboarding(ctx, dry_run=True)
+        steps, cluster = run_onboarding(_context(customer, catalog), dry_run=dry_run)
     except OnboardingError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
+        _fail(exc)
+    outcome = "planned" if dry_run else "verified"
     typer.echo(
-        onboarding_markdown(customer=customer, outcome="planned", dry_run=True, steps=steps, cluster=cluster)
+        onboarding_markdown(customer=customer, outcome=outcome, dry_run=dry_run, steps=steps, cluster=cluster)
     )
 
 
@@ -95,21 +128,23 @@ def status(
     customers: list[str] = typer.Argument(
         None, help="Customer short names (default: every catalog customer)"
     ),
-    catalog: Path = CatalogOption,
+    catalog: Path | None = CatalogOption,
 ) -> None:
     """Per customer (read-only): the managed application's provisioning state, the identities on each node pool
     scale set, the pod identity objects in the cluster, and when storage access was last verified (the latest
     ama.customer.onboarded Prefect event when PREFECT_API_URL is set, else unknown)."""
     from .operations.status import customer_status
 
+    directory = _catalog(catalog)
     try:
-        specs = [s for s in load_catalog(catalog) if not customers or s.name in customers]
+        specs = [s for s in load_catalog(directory) if not customers or s.name in customers]
+        for name in sorted(set(customers or []) - {s.name for s in specs}):
+            find_customer(name, directory)  # raises, naming the catalog and what to add
     except OnboardingError as exc:
-        typer.echo(f"invalid: {exc}", err=True)
-        raise typer.Exit(2) from None
+        _fail(exc)
     failed = False
     for spec in specs:
-        ctx = _context(spec.name, catalog, propagation_budget_s=STATUS_PROPAGATION_BUDGET_S)
+        ctx = _context(spec.name, directory, propagation_budget_s=STATUS_PROPAGATION_BUDGET_S)
         found = customer_status(ctx)
         typer.echo(f"{found.customer}: application {found.application}; last verified {found.last_verified}")
         for name, identities in found.scale_sets.items():
@@ -129,7 +164,7 @@ def audit(
     delete_unexpected: bool = typer.Option(
         False, "--delete-unexpected", help="Delete unexpected assignments that are provably this product's"
     ),
-    catalog: Path = CatalogOption,
+    catalog: Path | None = CatalogOption,
 ) -> None:
     """Audit CUSTOMER's role assignments at the managed and node resource groups (read cross-tenant): expected
     and present, missing, unexpected. Writes nothing unless --delete-unexpected, which deletes only the unexpected
@@ -148,7 +183,7 @@ def audit(
 def offboard(
     customer: str = CustomerArgument,
     apply: bool = typer.Option(False, "--apply", help="Make the changes (default: print the plan only)"),
-    catalog: Path = CatalogOption,
+    catalog: Path | None = CatalogOption,
 ) -> None:
     """Remove what onboarding added for CUSTOMER: this product's identities on the scale sets (every other one
     stays), its labelled pod identity objects, the chart release it installed, the federated credential and its
@@ -165,7 +200,7 @@ def refresh_permissions(
     target_version: str = typer.Option(
         "", "--target-version", help="Apply this application version's permissions"
     ),
-    catalog: Path = CatalogOption,
+    catalog: Path | None = CatalogOption,
 ) -> None:
     """POST refreshPermissions on CUSTOMER's managed application and wait for the operation to end."""
     from .operations.refresh import refresh_permissions as refresh
@@ -179,7 +214,7 @@ def refresh_permissions(
 
 
 @app.command("verify-storage")
-def verify_storage(customer: str = CustomerArgument, catalog: Path = CatalogOption) -> None:
+def verify_storage(customer: str = CustomerArgument, catalog: Path | None = CatalogOption) -> None:
     """List and read CUSTOMER's ADLS Gen2 storage from here as the application's identity (listTokens); read-only."""
     from .operations.storage_check import verify_storage as check
 
