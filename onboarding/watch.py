@@ -1,16 +1,21 @@
 """Node pool watching: which scale sets lack identities, and whether that is a new pool or drift.
 
 Pure functions over what one ARM list returned; the state that tells "new" from "drifted" (the scale sets
-already seen complete) is kept by the caller (a Prefect variable per customer).
+already seen complete) is kept by the caller (a Prefect variable per customer). A survey holds EVERY scale set
+the list returned, complete ones included: a quiet tick must keep remembering them, so that an AKS upgrade that
+later drops their identities is reported as drift, not as a new pool.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
+from azure.mgmt.compute.models import VirtualMachineScaleSet
 from pydantic import BaseModel, Field
 
+from .azure import vmss
 from .cluster import ClusterInfo
 
 CREATED = "aks.nodepool.created"
@@ -33,6 +38,31 @@ class NodePoolFinding:
         return self.vmss_id.rstrip("/").rsplit("/", 1)[-1]
 
 
+def vmss_name(vmss_id: str) -> str:
+    return vmss_id.rstrip("/").rsplit("/", 1)[-1].lower()
+
+
+@dataclass(frozen=True)
+class ScaleSetSurvey:
+    """Every scale set of the node resource group -> the wanted identity ids it lacks (empty: complete)."""
+
+    missing_by_vmss: Mapping[str, tuple[str, ...]]
+
+    @classmethod
+    def of(cls, scale_sets: list[VirtualMachineScaleSet], wanted: list[str]) -> ScaleSetSurvey:
+        return cls({str(s.id): tuple(vmss.missing_ids(s, wanted)) for s in scale_sets})
+
+    def gaps(self) -> dict[str, list[str]]:
+        """Only the scale sets that lack an identity."""
+        return {v: list(missing) for v, missing in self.missing_by_vmss.items() if missing}
+
+    def names(self) -> set[str]:
+        return {vmss_name(v) for v in self.missing_by_vmss}
+
+    def complete(self) -> set[str]:
+        return {vmss_name(v) for v, missing in self.missing_by_vmss.items() if not missing}
+
+
 class WatchState(BaseModel):
     """What the watcher remembers per customer between runs (small: it lives in a Prefect variable)."""
 
@@ -40,24 +70,32 @@ class WatchState(BaseModel):
     seen: list[str] = Field(default_factory=list, description="Scale set names (lower case) seen complete")
 
 
-def vmss_name(vmss_id: str) -> str:
-    return vmss_id.rstrip("/").rsplit("/", 1)[-1].lower()
+def onboarded_state(cluster: ClusterInfo) -> WatchState:
+    """After a verified onboarding every scale set discovery found is complete: later gaps on them are drift."""
+    seen = sorted(vmss_name(v) for v in cluster.scale_sets)
+    return WatchState(cluster=cluster.model_copy(update={"scale_sets": []}), seen=seen)
 
 
-def find_gaps(missing_by_vmss: dict[str, list[str]], seen: list[str]) -> list[NodePoolFinding]:
+def find_gaps(survey: ScaleSetSurvey, seen: list[str]) -> list[NodePoolFinding]:
     """One finding per scale set that misses an identity: created when never seen complete, else drifted."""
     known = {s.lower() for s in seen}
-    findings = []
-    for vmss_id, missing in sorted(missing_by_vmss.items()):
-        if missing:
-            kind = FindingKind.DRIFTED if vmss_name(vmss_id) in known else FindingKind.CREATED
-            findings.append(NodePoolFinding(kind, vmss_id, tuple(missing)))
-    return findings
+    return [
+        NodePoolFinding(
+            FindingKind.DRIFTED if vmss_name(vmss_id) in known else FindingKind.CREATED,
+            vmss_id,
+            tuple(missing),
+        )
+        for vmss_id, missing in sorted(survey.gaps().items())
+    ]
 
 
-def remember_complete(state: WatchState, missing_by_vmss: dict[str, list[str]]) -> WatchState:
-    """Add every scale set that now has all identities to ``seen`` (and forget pools that are gone)."""
-    present = {vmss_name(v) for v in missing_by_vmss}
-    complete = {vmss_name(v) for v, missing in missing_by_vmss.items() if not missing}
-    seen = sorted(({s for s in state.seen if s in present}) | complete)
+def remember_complete(state: WatchState, survey: ScaleSetSurvey) -> WatchState:
+    """Add every scale set that now has all identities to ``seen``; forget those the list no longer returns."""
+    present = survey.names()
+    seen = sorted({s for s in state.seen if s in present} | survey.complete())
     return state.model_copy(update={"seen": seen})
+
+
+def tick(state: WatchState, survey: ScaleSetSurvey) -> tuple[list[NodePoolFinding], WatchState]:
+    """One watch run for one customer: the findings to report and the state to keep for the next run."""
+    return find_gaps(survey, state.seen), remember_complete(state, survey)

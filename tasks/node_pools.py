@@ -7,8 +7,8 @@ from prefect.cache_policies import NO_CACHE
 from prefect.events import emit_event
 
 from onboarding.models import CustomerSpec
-from onboarding.steps.attach import list_missing_identities
-from onboarding.watch import NodePoolFinding, find_gaps, remember_complete
+from onboarding.steps.attach import survey_scale_sets
+from onboarding.watch import NodePoolFinding, tick
 
 from .context import context_for
 from .policy import retry_options
@@ -41,9 +41,8 @@ def watch_customer_task(spec: CustomerSpec) -> list[str]:
     if state is None:
         get_run_logger().info("customer %s is not onboarded yet: nothing to watch", spec.name)
         return []
-    missing = list_missing_identities(context_for(spec), state.cluster)
-    findings = find_gaps(missing, state.seen)
+    findings, next_state = tick(state, survey_scale_sets(context_for(spec), state.cluster))
     for finding in findings:
         emit_finding(spec, state.cluster.cluster_id, finding)
-    save_watch_state(spec.name, remember_complete(state, missing))
+    save_watch_state(spec.name, next_state)
     return [f"{f.kind.value} {f.vmss_name}" for f in findings]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from prefect.variables import Variable
 
 from onboarding.cluster import ClusterInfo
-from onboarding.watch import WatchState, vmss_name
+from onboarding.watch import WatchState, onboarded_state
 
 
 def _name(customer: str) -> str:
@@ -22,6 +22,5 @@ def save_watch_state(customer: str, state: WatchState) -> None:
 
 
 def remember_onboarded(customer: str, cluster: ClusterInfo) -> None:
-    """After a verified onboarding every current scale set is complete: later gaps on them are drift."""
-    seen = sorted(vmss_name(v) for v in cluster.scale_sets)
-    save_watch_state(customer, WatchState(cluster=cluster.model_copy(update={"scale_sets": []}), seen=seen))
+    """After a verified onboarding: its scale sets count as seen complete (see ``onboarded_state``)."""
+    save_watch_state(customer, onboarded_state(cluster))

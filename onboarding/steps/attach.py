@@ -14,6 +14,7 @@ from ..cluster import ClusterInfo
 from ..context import CustomerContext
 from ..errors import TransientError
 from ..results import StepResult
+from ..watch import ScaleSetSurvey
 from . import StepRecorder
 
 STEP = "attach_identities"
@@ -28,13 +29,17 @@ def _wanted(cluster: ClusterInfo) -> list[str]:
     return [i.resource_id for i in cluster.identities]
 
 
-def list_missing_identities(ctx: CustomerContext, cluster: ClusterInfo) -> dict[str, list[str]]:
-    """For the watcher: scale set id -> identity ids it lacks (read-only, one list call)."""
+def survey_scale_sets(ctx: CustomerContext, cluster: ClusterInfo) -> ScaleSetSurvey:
+    """For the watcher: every node pool scale set and the identities each lacks (read-only, one list call)."""
     compute = ctx.client(ComputeManagementClient, node_rg=True)
     with ctx.errors("watch_node_pools", f"list scale sets in {cluster.node_resource_group}"):
         scale_sets = vmss.list_scale_sets(compute, cluster.node_resource_group)
-    wanted = _wanted(cluster)
-    return {str(s.id): missing for s in scale_sets if (missing := vmss.missing_ids(s, wanted))}
+    return ScaleSetSurvey.of(scale_sets, _wanted(cluster))
+
+
+def list_missing_identities(ctx: CustomerContext, cluster: ClusterInfo) -> dict[str, list[str]]:
+    """Scale set id -> identity ids it lacks, only for the scale sets that lack one."""
+    return survey_scale_sets(ctx, cluster).gaps()
 
 
 def attach_identities(
