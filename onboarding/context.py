@@ -78,10 +78,12 @@ class CustomerContext:
         return self.spec.credential_source is not CredentialSource.PUBLISHER
 
     def list_tokens(self, audience: str, identity_ids: list[str]) -> list[dict[str, Any]]:
-        """listTokens on the application as the publisher (the TokenLister of ApplicationTokenCredential)."""
-        with self.errors(
-            "credentials", f"listTokens for {audience} on application {self.spec.managed_application.name}"
-        ):
+        """listTokens on the application as the publisher (the TokenLister of ApplicationTokenCredential).
+
+        No step of its own: a token is fetched while a step's call authenticates, and that step's ``errors``
+        block names itself and its call in front of this one."""
+        action = f"listTokens for {audience} on application {self.spec.managed_application.name}"
+        with errors.azure_errors(customer=self.spec.name, step=None, action=action):
             return managed_app.list_tokens(self.resources, self.application_id, audience, identity_ids)
 
     # --- clients ---

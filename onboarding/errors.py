@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 from azure.core.exceptions import (
     ClientAuthenticationError,
@@ -36,6 +37,17 @@ PROPAGATION_CODES = {
     "authorizationpermissionmismatch",  # storage data plane: a data role not yet propagated
 }
 LOCKDOWN_CODES = {"requestdisallowedbypolicy", "denyassignmentauthorizationfailed", "scopelocked"}
+# Answers that say the request never reached the resource: what the spec names is not there or not visible
+UNREACHABLE_HINTS = {
+    "subscriptionnotfound": "the subscription does not exist or the publisher principal cannot see it: check "
+    "subscription_id and tenant_id in the customer spec, and that the customer registered the subscription "
+    "with the publisher (managed application offer or its role on the application's resource group)",
+    "resourcegroupnotfound": "the resource group does not exist: check the resource group names in the "
+    "customer spec; the customer creates the application's resource group and gives the publisher a role on it",
+    "invalidauthenticationtokentenant": "the subscription belongs to another tenant than the token's: check "
+    "tenant_id and subscription_id in the customer spec (they must be the customer's pair)",
+}
+CORRELATION_HEADER = "x-ms-correlation-request-id"
 
 
 class OnboardingError(Exception):
@@ -50,14 +62,26 @@ class OnboardingError(Exception):
         hint: str | None = None,
         code: str | None = None,
         status: int | None = None,
+        correlation_id: str | None = None,
     ) -> None:
         self.customer = customer
         self.step = step
         self.hint = hint
         self.code = code
         self.status = status
+        self.correlation_id = correlation_id
         self.detail = redact(message)
         super().__init__(self._render())
+
+    def locate(self, *, customer: str | None, step: str | None, action: str) -> OnboardingError:
+        """Fill in where an error raised below a step happened (a token fetched by ``listTokens`` while a
+        step's call authenticates): the step that ran, and the call that needed it before the failed one."""
+        if self.step is None and step is not None:
+            self.step = step
+            self.detail = f"{action}: {self.detail}"
+        self.customer = self.customer or customer
+        self.args = (self._render(),)
+        return self
 
     def _render(self) -> str:
         where = " ".join(
@@ -103,15 +127,66 @@ def _retry_after(exc: HttpResponseError) -> float | None:
         return None
 
 
+def _correlation_id(exc: HttpResponseError) -> str | None:
+    response = exc.response
+    return getattr(response, "headers", {}).get(CORRELATION_HEADER) if response is not None else None
+
+
+def _call(exc: HttpResponseError) -> str:
+    """``METHOD /path`` of the request that failed (no query: it can carry a SAS or a skip token)."""
+    request = getattr(exc.response, "request", None)
+    return f"{request.method} {urlsplit(request.url).path}" if request is not None else ""
+
+
+def _support(correlation_id: str | None) -> str:
+    if correlation_id:
+        return f"if it persists, open a support case quoting correlation id {correlation_id}"
+    return (
+        "if it persists, open a support case quoting the call above and when it failed (the answer carried no "
+        "correlation id)"
+    )
+
+
+def _transient_hint(status: int, code: str, retry_after: float | None, correlation_id: str | None) -> str:
+    """What to do when the retries of a 429/5xx/408 ran out (every attempt carries it; the last one is shown)."""
+    if status == 429:
+        wait = f"{retry_after:g} s" if retry_after else "a few minutes"
+        first = (
+            f"throttled ({code}); when retries run out, wait {wait} and re-run, or onboard fewer customers at "
+            "once (fleet_parallelism, subscription_concurrency)"
+        )
+    else:
+        first = (
+            f"the service failed ({status} {code}); when retries run out, wait and re-run, and check Azure "
+            "Service Health for the service and the customer's region"
+        )
+    return f"{first}; {_support(correlation_id)}"
+
+
 def _code(exc: HttpResponseError) -> str:
     error = getattr(exc, "error", None)
     code = getattr(error, "code", None) if error is not None else None
     return str(code or getattr(exc, "error_code", None) or exc.reason or "")  # error_code: storage data plane
 
 
+def _text(exc: HttpResponseError) -> str:
+    return str(getattr(exc.error, "message", None) or exc.message)
+
+
 def from_azure(exc: Exception, *, customer: str | None, step: str | None, action: str) -> OnboardingError:
     """Classify an azure-core exception raised while doing ``action``."""
     kw: dict[str, Any] = {"customer": customer, "step": step}
+    if isinstance(exc, HttpResponseError):
+        kw["correlation_id"] = _correlation_id(exc)
+        unreachable = UNREACHABLE_HINTS.get(_code(exc).lower())
+        if unreachable:
+            return PermanentError(
+                f"{action}: {exc.status_code} {_code(exc)}: {_text(exc)}",
+                code=_code(exc),
+                status=exc.status_code,
+                hint=unreachable,
+                **kw,
+            )
     if isinstance(exc, ClientAuthenticationError) and (exc.status_code or 0) < 500:
         return PermanentError(
             f"{action}: authentication failed ({exc.message})",
@@ -120,19 +195,37 @@ def from_azure(exc: Exception, *, customer: str | None, step: str | None, action
             **kw,
         )
     if isinstance(exc, ServiceRequestError | ServiceResponseError):
-        return TransientError(f"{action}: connection problem ({type(exc).__name__})", **kw)
+        return TransientError(
+            f"{action}: connection problem ({type(exc).__name__})",
+            hint="when retries run out, check the network path and the endpoint settings, then re-run",
+            **kw,
+        )
     if not isinstance(exc, HttpResponseError):
         return PermanentError(f"{action}: {type(exc).__name__}: {exc}", **kw)
     status = exc.status_code or 0
     code = _code(exc)
     lcode = code.lower()
-    message = f"{action}: {status} {code}: {getattr(exc.error, 'message', None) or exc.message}"
-    if status == 429:
-        return TransientError(message, retry_after_s=_retry_after(exc), code=code, status=status, **kw)
-    if status >= 500 or status == 408:
-        return TransientError(message, retry_after_s=_retry_after(exc), code=code, status=status, **kw)
+    message = f"{action}: {status} {code}: {_text(exc)}"
+    if status == 429 or status >= 500 or status == 408:
+        retry_after = _retry_after(exc)
+        return TransientError(
+            f"{message} ({_call(exc)})" if _call(exc) else message,
+            retry_after_s=retry_after,
+            code=code,
+            status=status,
+            hint=_transient_hint(status, code, retry_after, kw["correlation_id"]),
+            **kw,
+        )
     if status == 409 and lcode in TRANSIENT_CONFLICT_CODES:
-        return TransientError(message, retry_after_s=_retry_after(exc), code=code, status=status, **kw)
+        return TransientError(
+            message,
+            retry_after_s=_retry_after(exc),
+            code=code,
+            status=status,
+            hint="another operation on the resource is in progress; when retries run out, wait for it to end "
+            "and re-run",
+            **kw,
+        )
     if lcode in LOCKDOWN_CODES:
         return PermanentError(
             message,
@@ -144,7 +237,12 @@ def from_azure(exc: Exception, *, customer: str | None, step: str | None, action
         )
     if lcode in PROPAGATION_CODES:
         return AuthorizationPendingError(
-            message, code=code, status=status, hint="waiting for role assignments to propagate", **kw
+            message,
+            code=code,
+            status=status,
+            hint="waiting for role assignments to propagate; when retries run out, check that the principal holds "
+            "the role at this scope (the application's authorizations, or the customer's grant), then re-run",
+            **kw,
         )
     if status == 403:
         return PermanentError(
@@ -166,7 +264,8 @@ def azure_errors(*, customer: str | None, step: str | None, action: str) -> Iter
     """Re-raise azure-core exceptions as the product's taxonomy (like httpx's mapping context manager)."""
     try:
         yield
-    except OnboardingError:
+    except OnboardingError as exc:
+        exc.locate(customer=customer, step=step, action=action)
         raise
     except (HttpResponseError, ServiceRequestError, ServiceResponseError, ClientAuthenticationError) as exc:
         raise from_azure(exc, customer=customer, step=step, action=action) from None

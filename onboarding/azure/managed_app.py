@@ -103,10 +103,16 @@ def outputs_of(app: GenericResource) -> dict[str, Any]:
 
 
 def get_application(client: ResourceManagementClient, app_id: str) -> GenericResource | None:
+    """The application, or None only when ARM says the application itself is not there (``ResourceNotFound``).
+
+    Every other 404 (``SubscriptionNotFound``, ``ResourceGroupNotFound``, a path ARM does not serve) says the
+    request never reached it, so nothing is known about the application: those are raised."""
     try:
         return client.resources.get_by_id(app_id, api_version=SOLUTIONS_API_VERSION)
-    except ResourceNotFoundError:
-        return None
+    except ResourceNotFoundError as exc:
+        if str(getattr(exc.error, "code", None) or "").lower() == "resourcenotfound":
+            return None
+        raise
 
 
 def begin_create(

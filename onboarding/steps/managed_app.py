@@ -9,7 +9,7 @@ from azure.mgmt.resource.resources.models import GenericResource
 
 from ..azure import managed_app
 from ..context import CustomerContext
-from ..errors import InvalidSpecError, PermanentError, TransientError
+from ..errors import AuthorizationPendingError, InvalidSpecError, PermanentError, TransientError
 from ..results import StepResult
 from . import StepRecorder
 
@@ -20,8 +20,7 @@ def ensure_managed_app(ctx: CustomerContext, *, dry_run: bool = False) -> StepRe
     rec = StepRecorder(ctx, STEP, dry_run=dry_run)
     app_spec = ctx.spec.managed_application
     app_id = ctx.application_id
-    with ctx.errors(STEP, f"read managed application {app_spec.name}"):
-        app = managed_app.get_application(ctx.resources, app_id)
+    app = _read(ctx, dry_run=dry_run)
     if app is None:
         if app_spec.adopt_only:
             raise PermanentError(
@@ -45,6 +44,31 @@ def ensure_managed_app(ctx: CustomerContext, *, dry_run: bool = False) -> StepRe
     return _finish(ctx, rec, app)
 
 
+def _read(ctx: CustomerContext, *, dry_run: bool) -> GenericResource | None:
+    """The application, or None when ARM says it does not exist (``ResourceNotFound``). A plan refuses at once
+    when access is refused (ARM checks access before existence, so it cannot know); a real run lets the task
+    retry it while it may be a fresh role assignment propagating."""
+    app_spec = ctx.spec.managed_application
+    try:
+        with ctx.errors(STEP, f"read managed application {app_spec.name}"):
+            return managed_app.get_application(ctx.resources, ctx.application_id)
+    except AuthorizationPendingError as exc:
+        if not dry_run:
+            raise
+        raise PermanentError(
+            f"{exc.detail} (cannot plan: the application may or may not exist)",
+            customer=ctx.spec.name,
+            step=STEP,
+            code=exc.code,
+            status=exc.status,
+            correlation_id=exc.correlation_id,
+            hint=f"the publisher principal may not read resource group {app_spec.resource_group} of subscription "
+            f"{ctx.spec.subscription_id} (or it does not exist: ARM checks access first): check "
+            "managed_application.resource_group and subscription_id in the customer spec, and ask the customer "
+            "to give the publisher a role there (Contributor to deploy, Reader to adopt)",
+        ) from None
+
+
 def _creation_body(ctx: CustomerContext) -> dict[str, Any]:
     body = managed_app.application_body(
         ctx.spec, default_definition_id=ctx.settings.application_definition_id
@@ -62,17 +86,6 @@ def _creation_body(ctx: CustomerContext) -> dict[str, Any]:
 
 def _create(ctx: CustomerContext, rec: StepRecorder, app_id: str, body: dict[str, Any]) -> GenericResource:
     app_spec = ctx.spec.managed_application
-    with ctx.errors(STEP, f"check resource group {app_spec.resource_group}"):
-        rg_exists = ctx.resources.resource_groups.check_existence(app_spec.resource_group)
-    if not rg_exists:
-        with ctx.errors(STEP, f"create resource group {app_spec.resource_group}"):
-            ctx.resources.resource_groups.create_or_update(
-                app_spec.resource_group, {"location": ctx.spec.location}
-            )
-        rec.changed(
-            f"created resource group {app_spec.resource_group}",
-            f"create resource group {app_spec.resource_group}",
-        )
     started = time.monotonic()
     with ctx.errors(STEP, f"create managed application {app_spec.name}"):
         poller = managed_app.begin_create(ctx.resources, app_id, body)
