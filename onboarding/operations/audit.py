@@ -17,6 +17,7 @@ from azure.mgmt.authorization.v2022_04_01.models import RoleAssignment
 from ..azure import roles
 from ..azure.assignments import delete_assignments, read_assignments
 from ..azure.identities import same_id
+from ..azure.roles import DesiredAssignment
 from ..cluster import ClusterInfo
 from ..context import CustomerContext
 from ..results import StepResult
@@ -32,6 +33,10 @@ WOULD = "would delete (delete_unexpected)"
 MISSING_ACTION = (
     "not created here: run onboard-customer (a template's assignment comes back only with a new deployment of the "
     "template; refresh-permissions restores the publisher's authorizations only)"
+)
+STORAGE_MISSING_ACTION = (
+    "not created here: run onboard-customer (its storage step grants Storage Blob Data Reader when "
+    "storage.grant_reader is set)"
 )
 
 
@@ -50,6 +55,21 @@ class AuditRow:
 def audited_scopes(cluster: ClusterInfo) -> list[tuple[str, bool]]:
     """(scope, read and write it with the node resource group credential) for the managed and node RGs."""
     return [(cluster.managed_resource_group_id, False), (cluster.node_resource_group_id, True)]
+
+
+def grant_scopes(cluster: ClusterInfo) -> list[tuple[str, bool]]:
+    """``audited_scopes`` and the storage account when discovery found one (the publisher grants there)."""
+    storage = [(cluster.storage_account_id, False)] if cluster.storage_account_id else []
+    return [*audited_scopes(cluster), *storage]
+
+
+def storage_expectation(ctx: CustomerContext, cluster: ClusterInfo) -> list[DesiredAssignment]:
+    """The grant ``azure.storage.ensure_storage_reader`` makes, when the spec asks for it and there is an account."""
+    if not (ctx.spec.storage.grant_reader and cluster.storage_account_id):
+        return []
+    account = cluster.storage_account_id
+    label = scope_label(cluster, account)
+    return [DesiredAssignment(account, roles.STORAGE_BLOB_DATA_READER, cluster.app_identity, label)]
 
 
 def read_made_at(
@@ -80,9 +100,9 @@ def audit_role_assignments(ctx: CustomerContext, *, delete_unexpected: bool = Fa
     rec = StepRecorder(ctx, STEP, dry_run=not delete_unexpected)
     cluster = discover_cluster(ctx)
     names = cluster.principal_names()
-    expected = expected_assignments(ctx, cluster)
+    expected = [*expected_assignments(ctx, cluster), *storage_expectation(ctx, cluster)]
     rows: list[AuditRow] = []
-    for scope, node_rg in audited_scopes(cluster):
+    for scope, node_rg in grant_scopes(cluster):
         where = scope_label(cluster, scope)
         client, found = read_made_at(ctx, rec, scope, node_rg=node_rg)
         here = [want for want in expected if same_id(want.scope, scope)]
@@ -90,7 +110,12 @@ def audit_role_assignments(ctx: CustomerContext, *, delete_unexpected: bool = Fa
             match = next((a for a in found if want.matches(a)), None)
             if match is None:
                 role, who = roles.role_label(want.role_guid), f"identity {want.principal.name}"
-                rows.append(AuditRow(where, role, who, "-", MISSING, MISSING_ACTION))
+                action = (
+                    STORAGE_MISSING_ACTION
+                    if want.role_guid == roles.STORAGE_BLOB_DATA_READER
+                    else MISSING_ACTION
+                )
+                rows.append(AuditRow(where, role, who, "-", MISSING, action))
             else:
                 rec.unchanged(want.describe())
                 rows.append(_row(match, names, where, PRESENT, "-"))
