@@ -17,6 +17,7 @@ from .settings import get_settings
 
 if TYPE_CHECKING:
     from .context import CustomerContext
+    from .models import CustomerSpec
 
 app = typer.Typer(
     help="Onboard customers of the AKS managed application, without a Prefect server. `validate` checks the "
@@ -63,20 +64,27 @@ def _fail(exc: OnboardingError) -> NoReturn:
     raise typer.Exit(2 if invalid else 1)
 
 
-def _context(customer: str, catalog: Path | None, **settings: Any) -> CustomerContext:
+def _spec(customer: str, catalog: Path | None) -> CustomerSpec:
+    """CUSTOMER's catalog entry, or exit 2; commands call it before importing the SDKs, so a typo is answered
+    at once."""
+    try:
+        return find_customer(customer, _catalog(catalog))
+    except OnboardingError as exc:
+        _fail(exc)
+
+
+def _context(spec: CustomerSpec, **settings: Any) -> CustomerContext:
     from .context import CustomerContext
 
-    return CustomerContext(
-        find_customer(customer, _catalog(catalog)), get_settings().model_copy(update=settings)
-    )
+    return CustomerContext(spec, get_settings().model_copy(update=settings))
 
 
-def _operation(customer: str, catalog: Path | None, title: str, run: Callable[..., StepResult]) -> None:
-    """Run one operation for CUSTOMER and print its report; exit as ``_fail`` says when it fails."""
+def _operation(spec: CustomerSpec, title: str, run: Callable[..., StepResult]) -> None:
+    """Run one operation for the customer and print its report; exit as ``_fail`` says when it fails."""
     from .report import operation_markdown
 
     try:
-        result = run(_context(customer, catalog))
+        result = run(_context(spec))
     except OnboardingError as exc:
         _fail(exc)
     typer.echo(operation_markdown(title=title, result=result))
@@ -110,11 +118,12 @@ def onboard(customer: str = CustomerArgument, catalog: Path | None = CatalogOpti
 
 
 def _run_pipeline(customer: str, catalog: Path | None, *, dry_run: bool) -> None:
+    spec = _spec(customer, catalog)
     from .pipeline import run_onboarding
     from .report import onboarding_markdown
 
     try:
-        steps, cluster = run_onboarding(_context(customer, catalog), dry_run=dry_run)
+        steps, cluster = run_onboarding(_context(spec), dry_run=dry_run)
     except OnboardingError as exc:
         _fail(exc)
     outcome = "planned" if dry_run else "verified"
@@ -144,7 +153,7 @@ def status(
         _fail(exc)
     failed = False
     for spec in specs:
-        ctx = _context(spec.name, directory, propagation_budget_s=STATUS_PROPAGATION_BUDGET_S)
+        ctx = _context(spec, propagation_budget_s=STATUS_PROPAGATION_BUDGET_S)
         found = customer_status(ctx)
         typer.echo(f"{found.customer}: application {found.application}; last verified {found.last_verified}")
         for name, identities in found.scale_sets.items():
@@ -169,11 +178,11 @@ def audit(
     """Audit CUSTOMER's role assignments at the managed and node resource groups (read cross-tenant): expected
     and present, missing, unexpected. Writes nothing unless --delete-unexpected, which deletes only the unexpected
     ones this product can prove it made; the others are left ("left: not ours")."""
+    spec = _spec(customer, catalog)
     from .operations.audit import audit_role_assignments
 
     _operation(
-        customer,
-        catalog,
+        spec,
         "Role assignment audit",
         lambda ctx: audit_role_assignments(ctx, delete_unexpected=delete_unexpected),
     )
@@ -188,10 +197,11 @@ def offboard(
     """Remove what onboarding added for CUSTOMER: this product's identities on the scale sets (every other one
     stays), its labelled pod identity objects, the chart release it installed, the federated credential and its
     provably-own role assignments. Prints the plan unless --apply. The managed application itself is kept."""
+    spec = _spec(customer, catalog)
     from .operations.offboard import offboard_customer
 
     title = "Offboarding" if apply else "Offboarding plan"
-    _operation(customer, catalog, title, lambda ctx: offboard_customer(ctx, dry_run=not apply))
+    _operation(spec, title, lambda ctx: offboard_customer(ctx, dry_run=not apply))
 
 
 @app.command("refresh-permissions")
@@ -203,11 +213,11 @@ def refresh_permissions(
     catalog: Path | None = CatalogOption,
 ) -> None:
     """POST refreshPermissions on CUSTOMER's managed application and wait for the operation to end."""
+    spec = _spec(customer, catalog)
     from .operations.refresh import refresh_permissions as refresh
 
     _operation(
-        customer,
-        catalog,
+        spec,
         "Permission refresh",
         lambda ctx: refresh(ctx, target_version=target_version or None),
     )
@@ -216,6 +226,7 @@ def refresh_permissions(
 @app.command("verify-storage")
 def verify_storage(customer: str = CustomerArgument, catalog: Path | None = CatalogOption) -> None:
     """List and read CUSTOMER's ADLS Gen2 storage from here as the application's identity (listTokens); read-only."""
+    spec = _spec(customer, catalog)
     from .operations.storage_check import verify_storage as check
 
-    _operation(customer, catalog, "Storage check from the publisher", check)
+    _operation(spec, "Storage check from the publisher", check)
