@@ -6,10 +6,23 @@ tests/integration/test_steps_azure.py, on exceptions the SDK really raised.
 
 from __future__ import annotations
 
+import io
+import json
 import time
 
 import pytest
-from azure.core.exceptions import ClientAuthenticationError, ServiceRequestError, ServiceResponseError
+import requests
+from azure.core.exceptions import (
+    ClientAuthenticationError,
+    HttpResponseError,
+    ResourceNotFoundError,
+    ServiceRequestError,
+    ServiceResponseError,
+)
+from azure.core.rest import HttpRequest
+from azure.core.rest._requests_basic import RestRequestsTransportResponse
+from azure.mgmt.core.exceptions import ARMErrorFormat
+from urllib3 import HTTPResponse
 
 from onboarding.errors import (
     AuthorizationPendingError,
@@ -138,3 +151,71 @@ def test_propagation_retry_returns_once_allowed() -> None:
     )
     assert value == "ok"
     assert waited > 0
+
+
+APP_URL = (
+    "https://management.azure.com/subscriptions/s1/resourceGroups/rg/providers/Microsoft.Solutions/applications/a"
+    "?api-version=2021-07-01"
+)
+CORRELATION = "1a94aed5-b960-40a5-9987-e5231008f28e"
+
+
+def _arm_answer(status: int, code: str, headers: dict[str, str]) -> RestRequestsTransportResponse:
+    """An ARM answer as azure-core reads it off the wire (the sandbox sends no correlation id; Azure does)."""
+    raw = requests.Response()
+    raw.status_code = status
+    raw.headers.update({"Content-Type": "application/json; charset=utf-8", **headers})
+    body = json.dumps({"error": {"code": code, "message": f"{code} message"}}).encode()
+    raw.raw = HTTPResponse(body=io.BytesIO(body), preload_content=False)
+    response = RestRequestsTransportResponse(request=HttpRequest("GET", APP_URL), internal_response=raw)
+    response.read()
+    return response
+
+
+def test_an_exhausted_error_says_what_to_do_and_quotes_the_correlation_id() -> None:
+    answer = _arm_answer(503, "ServiceUnavailable", {"x-ms-correlation-request-id": CORRELATION})
+    mapped = from_azure(
+        HttpResponseError(response=answer, error_format=ARMErrorFormat),
+        customer="acme",
+        step="ensure_managed_app",
+        action="read managed application a",
+    )
+    assert isinstance(mapped, TransientError) and mapped.correlation_id == CORRELATION
+    assert str(mapped) == (
+        "customer 'acme' step ensure_managed_app: read managed application a: 503 ServiceUnavailable: "
+        "ServiceUnavailable message (GET /subscriptions/s1/resourceGroups/rg/providers/Microsoft.Solutions/"
+        "applications/a) -> the service failed (503 ServiceUnavailable); when retries run out, wait and re-run, "
+        "and check Azure Service Health for the service and the customer's region; if it persists, open a "
+        f"support case quoting correlation id {CORRELATION}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [
+        (404, "SubscriptionNotFound"),
+        (404, "ResourceGroupNotFound"),
+        (401, "InvalidAuthenticationTokenTenant"),
+    ],
+)
+def test_requests_that_never_reached_the_resource_are_refusals(status: int, code: str) -> None:
+    error_type = ResourceNotFoundError if status == 404 else ClientAuthenticationError
+    mapped = from_azure(
+        error_type(response=_arm_answer(status, code, {})), customer="acme", step="s", action="read a"
+    )
+    assert isinstance(mapped, PermanentError) and mapped.code == code
+    assert "customer spec" in str(mapped)
+
+
+def test_an_error_from_below_a_step_is_located_in_it() -> None:
+    inner = TransientError("listTokens for x: 500 InternalServerError: boom", customer="acme")
+    with (
+        pytest.raises(TransientError) as info,
+        azure_errors(customer="acme", step="discover_cluster", action="list"),
+    ):
+        raise inner
+    assert info.value is inner
+    assert (
+        str(inner)
+        == "customer 'acme' step discover_cluster: list: listTokens for x: 500 InternalServerError: boom"
+    )
