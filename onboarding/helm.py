@@ -17,6 +17,7 @@ import asyncio
 import concurrent.futures
 import logging
 import re
+import shutil
 import time
 from collections.abc import Coroutine
 from dataclasses import dataclass
@@ -228,11 +229,23 @@ async def _ensure(
 
 
 def _helm_client(*, settings: Settings, kubeconfig: Path, customer: str, step: str) -> pyhelm3.Client:
+    configured = settings.helm_executable
+    executable = shutil.which(configured)
+    if executable is None:
+        raise PermanentError(
+            f"helm not found: {configured!r} is neither an executable file nor a command on PATH",
+            customer=customer,
+            step=step,
+            hint="run `make install` (it installs .tools/bin/helm) or set ONBOARDING_HELM_EXECUTABLE to a "
+            "helm >= 3.8",
+        )
     try:
-        return make_client(settings=settings, kubeconfig=kubeconfig)
+        return make_client(
+            settings=settings.model_copy(update={"helm_executable": executable}), kubeconfig=kubeconfig
+        )
     except (AssertionError, OSError, ValueError) as exc:
         raise PermanentError(
-            f"helm is not usable ({settings.helm_executable}): {exc}",
+            f"helm is not usable ({executable}): {exc}",
             customer=customer,
             step=step,
             hint="install helm >= 3.8 or set ONBOARDING_HELM_EXECUTABLE",

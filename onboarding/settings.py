@@ -12,7 +12,15 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 UPSTREAM_CHART_REPOSITORY = "https://raw.githubusercontent.com/Azure/aad-pod-identity/master/charts"
-REPOSITORY_CATALOG = Path(__file__).resolve().parent.parent / "deployments" / "customers"
+REPOSITORY = Path(__file__).resolve().parent.parent
+REPOSITORY_CATALOG = REPOSITORY / "deployments" / "customers"
+MAKE_INSTALLED_HELM = REPOSITORY / ".tools" / "bin" / "helm"
+
+
+def default_helm() -> str:
+    """The helm that `make` installed when it is there, else ``helm`` on PATH: the same helm whether or not the
+    command runs under make (which puts .tools/bin first on PATH) or from a plain shell (which does not)."""
+    return str(MAKE_INSTALLED_HELM) if MAKE_INSTALLED_HELM.is_file() else "helm"
 
 
 class Settings(BaseSettings):
@@ -39,7 +47,11 @@ class Settings(BaseSettings):
         None,
         description="Service catalog definition used when a customer spec names neither definition nor plan",
     )
-    helm_executable: str = Field("helm", description="helm binary (>= 3.8)")
+    helm_executable: str = Field(
+        default_factory=default_helm,
+        description="helm binary (>= 3.8); default: the repository's .tools/bin/helm (installed by make), else "
+        "helm on PATH",
+    )
     helm_stale_lock_s: float = Field(
         300.0,
         gt=0,

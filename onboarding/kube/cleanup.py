@@ -3,6 +3,7 @@
 Only objects carrying both ownership labels (``app.kubernetes.io/managed-by: ama-onboarding`` and
 ``ama-onboarding/customer: <name>``) are touched: AzureIdentityBindings, AzureIdentities (aad-pod-identity) and
 ServiceAccounts (workload identity), in every namespace. Namespaces are never deleted: they may hold workloads.
+``helm_release_recorded`` tells whether there is a chart release to look at with helm at all.
 """
 
 from __future__ import annotations
@@ -64,6 +65,18 @@ def find_owned(api: ApiClient, *, customer: str, step: str) -> list[OwnedObject]
     with kube_errors(customer=customer, step=step, action="list service accounts"):
         accounts = core.list_service_account_for_all_namespaces(label_selector=selector).items
     return found + _owned(api, SERVICE_ACCOUNT, accounts, customer)
+
+
+def helm_release_recorded(api: ApiClient, *, release: str, namespace: str, customer: str, step: str) -> bool:
+    """Whether helm's release storage (Secrets labelled ``owner=helm``, ``name=<release>``) holds the release, read
+    with the Kubernetes API: finding none needs no helm binary."""
+    with kube_errors(
+        customer=customer, step=step, action=f"list helm records of release {namespace}/{release}"
+    ):
+        records = CoreV1Api(api).list_namespaced_secret(
+            namespace, label_selector=f"owner=helm,name={release}"
+        )
+    return bool(records.items)
 
 
 def delete_owned(api: ApiClient, obj: OwnedObject, *, customer: str, step: str) -> None:

@@ -1,7 +1,8 @@
 """Offboarding: undo what onboarding did for a customer, and nothing else.
 
 In order: the pod identity objects labelled as this customer's (AzureIdentityBinding, AzureIdentity,
-ServiceAccount), the aad-pod-identity release when this product installed it, the workload identity federated
+ServiceAccount), the aad-pod-identity release when this product installed it (for a workload identity customer
+helm runs only when helm's release records hold one, left from an earlier mode), the workload identity federated
 credential (the product's deterministic name), this product's identities on every node pool scale set (every
 other identity stays: the kubelet identity and anything the product did not add), and the role assignments that
 are provably ours (``roles.provably_ours``) at the managed and node resource groups and the storage account.
@@ -23,8 +24,9 @@ from ..context import CustomerContext
 from ..errors import TransientError
 from ..helm import uninstall_release
 from ..kube import workload_identity as wi
-from ..kube.cleanup import delete_owned, find_owned
+from ..kube.cleanup import delete_owned, find_owned, helm_release_recorded
 from ..kube.kubeconfig import ClusterAccess, customer_cluster
+from ..models import PodIdentityMode
 from ..results import StepResult
 from ..steps import StepRecorder
 from ..steps.discover import discover_cluster
@@ -42,10 +44,15 @@ def _cluster_objects(ctx: CustomerContext, rec: StepRecorder, access: ClusterAcc
 
 
 def _chart(ctx: CustomerContext, rec: StepRecorder, access: ClusterAccess) -> None:
+    chart = ctx.spec.chart
+    if ctx.spec.pod_identity.mode is PodIdentityMode.WORKLOAD_IDENTITY and not helm_release_recorded(
+        access.api, release=chart.release, namespace=chart.namespace, customer=ctx.spec.name, step=STEP
+    ):
+        return  # onboarding installs no chart for workload identity; one left from an earlier mode is recorded
     outcome = uninstall_release(
         settings=ctx.settings,
         kubeconfig=access.kubeconfig_path,
-        chart=ctx.spec.chart,
+        chart=chart,
         customer=ctx.spec.name,
         step=STEP,
         dry_run=rec.dry_run,
