@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
+from pydantic import ValidationError
 
 from .catalog import find_customer, load_catalog
 from .errors import InvalidSpecError, OnboardingError
 from .results import StepResult
-from .settings import get_settings
+from .settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from .context import CustomerContext
@@ -53,8 +54,20 @@ CustomerArgument = typer.Argument(..., help="Customer short name from the catalo
 STATUS_PROPAGATION_BUDGET_S = 20.0
 
 
+def _settings() -> Settings:
+    """The ONBOARDING_* settings, or exit 2 naming the variable that is wrong."""
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"ONBOARDING_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors()
+        )
+        typer.echo(f"invalid settings: {problems}", err=True)
+        raise typer.Exit(2) from None
+
+
 def _catalog(catalog: Path | None) -> Path:
-    return catalog or get_settings().catalog_dir
+    return catalog or _settings().catalog_dir
 
 
 def _fail(exc: OnboardingError) -> NoReturn:
@@ -76,7 +89,7 @@ def _spec(customer: str, catalog: Path | None) -> CustomerSpec:
 def _context(spec: CustomerSpec, **settings: Any) -> CustomerContext:
     from .context import CustomerContext
 
-    return CustomerContext(spec, get_settings().model_copy(update=settings))
+    return CustomerContext(spec, _settings().model_copy(update=settings))
 
 
 def _operation(spec: CustomerSpec, title: str, run: Callable[..., StepResult]) -> None:

@@ -85,6 +85,8 @@ def test_the_catalog_comes_from_onboarding_catalog_dir_and_invalid_input_exits_2
         assert f"add {catalog / 'nobody.yaml'}" in refused.stderr, refused.stderr
     assert cli("status", "solo", "nobody", catalog=catalog).returncode == 2
     assert cli("plan", catalog=catalog).returncode == 2, "a missing argument is a command line error"
+    wrong = cli("validate", catalog=catalog, ONBOARDING_POLL_INTERVAL_S="soon")
+    assert wrong.returncode == 2 and "invalid settings: ONBOARDING_POLL_INTERVAL_S" in wrong.stderr
 
     lines = (REPOSITORY_CATALOG / "contoso.yaml").read_text().splitlines()
     at = lines.index("tenant_id: 7c1f4f7e-3a4b-4c55-9a1e-0c2d7f1a1001")
