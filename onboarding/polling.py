@@ -46,7 +46,11 @@ def poll_until(
         if remaining <= 0:
             if last is not None:
                 raise last
-            raise TransientError(f"{what}: not reached within {timeout_s:g} s")
+            raise TransientError(
+                f"{what}: not reached within {timeout_s:g} s",
+                hint="the service has not finished yet: re-run later (a re-run resumes where this one stopped); "
+                "if it never finishes, check the resource's state in the portal or with az",
+            )
         # Backoff, but never longer than a quarter of the time waited so far: the moment the service says yes
         # (a deployment ends, a role assignment propagates) is overshot by at most ~25 % of the wait.
         waited = time.monotonic() - started
@@ -80,5 +84,6 @@ def retry_propagation(
             code=exc.code,
             status=exc.status,
             hint=hint,
+            correlation_id=exc.correlation_id,
         ) from None
     return value, waited

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+import uuid
 from typing import Any
 
 import jwt
@@ -23,6 +24,20 @@ def request_kind(request: Request) -> str:
     if request.method in ("GET", "HEAD") or (request.method == "POST" and _READ_ACTIONS.search(request.path)):
         return "read"
     return "write"
+
+
+def tracking_headers(request: Request) -> dict[str, str]:
+    """The ids ARM puts on every answer, errors included: the client's ``x-ms-correlation-request-id`` echoed (a
+    new one when it sent none), a request id and a routing id (``<region>:<time>:<request id>``). Raw captures of
+    ARM answers show them (e.g. a 404 ResourceNotFound with ``x-ms-failure-cause: gateway``); the Azure CLI's
+    recordings drop them (``FILTER_HEADERS`` in azure-cli-testsdk ``scenario_tests/base.py``)."""
+    request_id = str(uuid.uuid4())
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    return {
+        "x-ms-correlation-request-id": request.header("x-ms-correlation-request-id") or str(uuid.uuid4()),
+        "x-ms-request-id": request_id,
+        "x-ms-routing-request-id": f"WESTUS:{stamp}:{request_id}",
+    }
 
 
 class ArmApp:
@@ -46,6 +61,7 @@ class ArmApp:
             response = self._handle(request, entry)
         except ArmError as exc:
             response = exc.response()
+        response.headers.update(tracking_headers(request))
         entry["status"] = response.status
         entry["duration_ms"] = round((time.time() - started) * 1000, 1)
         self.world.log_request(entry)

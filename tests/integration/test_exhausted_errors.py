@@ -120,4 +120,4 @@ def test_exhausted_arm_errors_say_what_to_do(
     ), text
     assert f"(GET /subscriptions/{adopted.subscription_id}/resourceGroups/" in text, text
     assert advice in text, text
-    assert "open a support case quoting" in text, text
+    assert "open a support case quoting correlation id " in text, text  # the one ARM's answer carried
