@@ -1,5 +1,6 @@
-"""audit-role-assignments: the role assignments at the managed and node resource groups against what onboarding
-expects; a table artifact; unexpected ones deleted only when asked and only when provably this product's."""
+"""audit-role-assignments: the role assignments at the managed and node resource groups and the storage account
+against what onboarding expects; a table artifact; unexpected ones deleted only when asked and only when provably
+this product's."""
 
 from __future__ import annotations
 

@@ -12,52 +12,20 @@ from prefect.events import emit_event
 from onboarding.cluster import ClusterInfo
 from onboarding.errors import OnboardingError
 from onboarding.models import CustomerSpec
-from onboarding.pipeline import grants_reader_early
+from onboarding.pipeline import STAGES, run_pipeline
 from onboarding.report import onboarding_markdown, summary_row
 from onboarding.results import StepResult
-from tasks.onboarding import (
-    attach_identities_task,
-    discover_cluster_task,
-    ensure_managed_app_task,
-    ensure_node_rg_roles_task,
-    ensure_storage_reader_task,
-    install_pod_identity_task,
-    verify_storage_access_task,
-)
+from tasks.onboarding import TaskSteps
 from tasks.watch_state import remember_onboarded
-
-STEPS = 6
 
 
 def _run_steps(
     customer: CustomerSpec, dry_run: bool, steps: list[StepResult], progress: Any
 ) -> ClusterInfo | None:
-    def advance(done: int) -> None:
-        update_progress_artifact(progress, progress=100.0 * done / STEPS)
+    def advance(stage: int) -> None:
+        update_progress_artifact(progress, progress=100.0 * stage / STAGES)
 
-    app = ensure_managed_app_task(customer, dry_run)
-    steps.append(app)
-    advance(1)
-    if dry_run and not app.details.get("exists", True):
-        return None
-    cluster, found = discover_cluster_task(customer)
-    steps.append(found)
-    early = grants_reader_early(customer, cluster)
-    if early:
-        steps.append(ensure_storage_reader_task(customer, cluster, dry_run))
-    advance(2)
-    steps.append(ensure_node_rg_roles_task(customer, cluster, dry_run))
-    advance(3)
-    futures = [
-        attach_identities_task.submit(customer, cluster, vmss_id, dry_run) for vmss_id in cluster.scale_sets
-    ]
-    steps.extend(f.result() for f in futures)
-    advance(4)
-    steps.append(install_pod_identity_task(customer, cluster, dry_run))
-    advance(5)
-    steps.append(verify_storage_access_task(customer, cluster, dry_run, grant=not early))
-    advance(6)
-    return cluster
+    return run_pipeline(TaskSteps(customer), customer, dry_run=dry_run, results=steps, progress=advance)
 
 
 @flow(name="onboard-customer", flow_run_name="onboard-{customer.name}", log_prints=True)

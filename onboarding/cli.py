@@ -188,7 +188,7 @@ def audit(
     ),
     catalog: Path | None = CatalogOption,
 ) -> None:
-    """Audit CUSTOMER's role assignments at the managed and node resource groups (read cross-tenant): expected
+    """Audit CUSTOMER's role assignments at the managed and node resource groups and the storage account (read cross-tenant): expected
     and present, missing, unexpected. Writes nothing unless --delete-unexpected, which deletes only the unexpected
     ones this product can prove it made; the others are left ("left: not ours")."""
     spec = _spec(customer, catalog)

@@ -70,3 +70,35 @@ def verify_storage_access_task(
     from onboarding.steps.verify import verify_storage_access
 
     return verify_storage_access(context_for(spec), cluster, dry_run=dry_run, grant=grant)
+
+
+class TaskSteps:
+    """The pipeline's steps (onboarding.pipeline.Steps) as these tasks; scale sets attach in parallel."""
+
+    def __init__(self, spec: CustomerSpec) -> None:
+        self.spec = spec
+
+    def managed_app(self, *, dry_run: bool) -> StepResult:
+        return ensure_managed_app_task(self.spec, dry_run)
+
+    def discover(self) -> tuple[ClusterInfo, StepResult]:
+        return discover_cluster_task(self.spec)
+
+    def storage_reader(self, cluster: ClusterInfo, *, dry_run: bool) -> StepResult:
+        return ensure_storage_reader_task(self.spec, cluster, dry_run)
+
+    def node_roles(self, cluster: ClusterInfo, *, dry_run: bool) -> StepResult:
+        return ensure_node_rg_roles_task(self.spec, cluster, dry_run)
+
+    def attach(self, cluster: ClusterInfo, *, dry_run: bool) -> list[StepResult]:
+        futures = [
+            attach_identities_task.submit(self.spec, cluster, vmss_id, dry_run)
+            for vmss_id in cluster.scale_sets
+        ]
+        return [f.result() for f in futures]
+
+    def pod_identity(self, cluster: ClusterInfo, *, dry_run: bool) -> StepResult:
+        return install_pod_identity_task(self.spec, cluster, dry_run)
+
+    def verify(self, cluster: ClusterInfo, *, dry_run: bool, grant: bool) -> StepResult:
+        return verify_storage_access_task(self.spec, cluster, dry_run, grant=grant)

@@ -52,15 +52,11 @@ class AuditRow:
     action: str
 
 
-def audited_scopes(cluster: ClusterInfo) -> list[tuple[str, bool]]:
-    """(scope, read and write it with the node resource group credential) for the managed and node RGs."""
-    return [(cluster.managed_resource_group_id, False), (cluster.node_resource_group_id, True)]
-
-
 def grant_scopes(cluster: ClusterInfo) -> list[tuple[str, bool]]:
-    """``audited_scopes`` and the storage account when discovery found one (the publisher grants there)."""
+    """(scope, read and write it with the node resource group credential) for every scope onboarding grants at:
+    the managed and node resource groups, and the storage account when discovery found one."""
     storage = [(cluster.storage_account_id, False)] if cluster.storage_account_id else []
-    return [*audited_scopes(cluster), *storage]
+    return [(cluster.managed_resource_group_id, False), (cluster.node_resource_group_id, True), *storage]
 
 
 def storage_expectation(ctx: CustomerContext, cluster: ClusterInfo) -> list[DesiredAssignment]:

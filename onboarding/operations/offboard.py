@@ -31,7 +31,7 @@ from ..results import StepResult
 from ..steps import StepRecorder
 from ..steps.discover import discover_cluster
 from ..steps.roles import scope_label
-from .audit import audited_scopes, read_made_at
+from .audit import grant_scopes, read_made_at
 
 STEP = "offboard_customer"
 
@@ -118,10 +118,7 @@ def _scale_sets(ctx: CustomerContext, rec: StepRecorder, cluster: ClusterInfo) -
 
 def _role_assignments(ctx: CustomerContext, rec: StepRecorder, cluster: ClusterInfo) -> None:
     names = cluster.principal_names()
-    scopes = audited_scopes(cluster)
-    if cluster.storage_account_id:
-        scopes.append((cluster.storage_account_id, False))
-    for scope, node_rg in scopes:
+    for scope, node_rg in grant_scopes(cluster):
         where = scope_label(cluster, scope)
         client, found = read_made_at(ctx, rec, scope, node_rg=node_rg)
         ours = [a for a in found if roles.provably_ours(a, set(names))]

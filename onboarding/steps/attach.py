@@ -37,11 +37,6 @@ def survey_scale_sets(ctx: CustomerContext, cluster: ClusterInfo) -> ScaleSetSur
     return ScaleSetSurvey.of(scale_sets, _wanted(cluster))
 
 
-def list_missing_identities(ctx: CustomerContext, cluster: ClusterInfo) -> dict[str, list[str]]:
-    """Scale set id -> identity ids it lacks, only for the scale sets that lack one."""
-    return survey_scale_sets(ctx, cluster).gaps()
-
-
 def attach_identities(
     ctx: CustomerContext, cluster: ClusterInfo, vmss_id: str, *, dry_run: bool = False
 ) -> StepResult:

@@ -195,7 +195,7 @@ def test_audit_reads_cross_tenant_and_deletes_only_what_is_provably_ours(
     print("\n" + sandbox.arm_figure("audit", mark))
     log = sandbox.requests_log(mark)
     lists = [e for e in log if e["method"] == "GET" and e["path"].lower().endswith(RA_LIST)]
-    assert len(lists) == 2 and all(e["query"].get("tenantId") == ctx.spec.tenant_id for e in lists)
+    assert len(lists) == 3 and all(e["query"].get("tenantId") == ctx.spec.tenant_id for e in lists)
     callers = {e["path"].lower().split("/providers/")[0].rsplit("/", 1)[-1]: e["principal"] for e in lists}
     node_rg, app_principal = cluster.node_resource_group.lower(), cluster.app_identity.principal_id
     assert callers[node_rg] == app_principal, "the node resource group is read with the node-RG credential"
@@ -362,7 +362,7 @@ def test_cli_status_and_audit_need_no_prefect_server(
         for line in audited.output.splitlines()
     )
     missing = runner.invoke(app, ["audit", "nobody", "--catalog", str(tmp_path)])
-    assert missing.exit_code == 1 and "no customer named 'nobody'" in missing.output
+    assert missing.exit_code == 2 and "no customer named 'nobody'" in missing.output
 
 
 def _write_catalog(directory: Path, *docs: dict[str, Any]) -> Path:

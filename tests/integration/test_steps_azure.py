@@ -16,7 +16,7 @@ from onboarding.errors import AuthorizationPendingError, PermanentError, Transie
 from onboarding.models import CustomerSpec, load_customer_spec
 from onboarding.results import StepResult
 from onboarding.settings import Settings
-from onboarding.steps.attach import attach_identities, list_missing_identities
+from onboarding.steps.attach import attach_identities, survey_scale_sets
 from onboarding.steps.discover import discover_cluster
 from onboarding.steps.managed_app import ensure_managed_app
 from onboarding.steps.roles import ensure_node_rg_roles
@@ -149,7 +149,7 @@ def test_fresh_customer_onboards_then_reruns_without_writes(sandbox: SandboxProc
         identities = _attached(ctx, vmss_id)
         assert kubelet in identities, "the kubelet identity must survive the attach"
         assert cluster.app_identity.resource_id.lower() in identities
-    assert list_missing_identities(ctx, cluster) == {}
+    assert survey_scale_sets(ctx, cluster).gaps() == {}
 
     # Everything in place: a second run changes nothing and writes nothing.
     mark = _mark(sandbox)
@@ -188,10 +188,10 @@ def test_marketplace_application_is_adopted(sandbox: SandboxProcess) -> None:
         "group azmarket-ama-aks-rg"
     ]
     assert sandbox.arm_writes(mark) == []
-    assert set(list_missing_identities(ctx, cluster)) == set(cluster.scale_sets)
+    assert set(survey_scale_sets(ctx, cluster).gaps()) == set(cluster.scale_sets)
     for vmss_id in cluster.scale_sets:
         assert attach_identities(ctx, cluster, vmss_id).changed
-    assert list_missing_identities(ctx, cluster) == {}
+    assert survey_scale_sets(ctx, cluster).gaps() == {}
 
 
 def test_adopt_only_without_an_application_is_permanent(sandbox: SandboxProcess) -> None:
