@@ -15,16 +15,16 @@ from onboarding.azure.roles import DesiredAssignment
 from onboarding.azure.storage import ensure_storage_reader
 from onboarding.cluster import ClusterInfo
 from onboarding.context import CustomerContext
-from onboarding.models import load_customer_spec
 from onboarding.operations import audit
 from onboarding.settings import Settings
 from onboarding.steps.discover import discover_cluster
 from sandbox.client import SandboxProcess
 from tools.customers import register_customer
 
+from .adopted import adopted_spec
+
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("audit_storage")]
 
-MARKETPLACE_PLAN = {"name": "aks", "publisher": "sandbox-publisher", "product": "ama-aks", "version": "1.0.0"}
 RA_LIST = "/providers/microsoft.authorization/roleassignments"
 Adopted = tuple[CustomerContext, ClusterInfo]
 
@@ -34,22 +34,7 @@ def granted(sandbox: SandboxProcess) -> Adopted:
     """An adopted Marketplace customer whose application identity holds Storage Blob Data Reader (as onboarding
     grants it)."""
     name = "auditstore"
-    spec = load_customer_spec(
-        {
-            "name": name,
-            "tenant_id": str(uuid.uuid4()),
-            "subscription_id": str(uuid.uuid4()),
-            "managed_application": {
-                "resource_group": f"{name}-app",
-                "name": f"{name}-ama",
-                "adopt_only": True,
-                "plan": MARKETPLACE_PLAN,
-                "parameters": {"aks_name": f"{name}aks", "node_resource_group": f"{name}-ama-aks-rg"},
-            },
-            "pod_identity": {"mode": "workload-identity"},
-            "storage": {"mode": "publisher"},
-        }
-    )
+    spec = adopted_spec(name, storage={"mode": "publisher"})
     register_customer(sandbox, spec)
     ctx = CustomerContext(spec, Settings(poll_interval_s=0.05, propagation_budget_s=30.0))
     cluster = discover_cluster(ctx)

@@ -26,7 +26,6 @@ from onboarding.context import CustomerContext
 from onboarding.helm import make_client, run_sync
 from onboarding.kube import pod_identity as aad
 from onboarding.kube.kubeconfig import customer_cluster
-from onboarding.models import load_customer_spec
 from onboarding.operations import audit
 from onboarding.operations.offboard import offboard_customer
 from onboarding.operations.refresh import refresh_permissions
@@ -40,12 +39,13 @@ from sandbox.client import SandboxProcess
 from tools.cloud_actions import scale_set_identities
 from tools.customers import register_customer
 
+from .adopted import adopted_spec
+
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("operations")]
 
 REPO = Path(__file__).resolve().parents[2]
 RA_LIST = "/providers/microsoft.authorization/roleassignments"
 Deployed = tuple[CustomerContext, ClusterInfo]
-MARKETPLACE_PLAN = {"name": "aks", "publisher": "sandbox-publisher", "product": "ama-aks", "version": "1.0.0"}
 
 
 def _settings() -> Settings:
@@ -62,22 +62,7 @@ def _settings() -> Settings:
 
 def _adopted(box: SandboxProcess, name: str, mode: str, **extra: Any) -> CustomerContext:
     """A customer whose Marketplace application is already deployed (adopted by onboarding)."""
-    spec = load_customer_spec(
-        {
-            "name": name,
-            "tenant_id": str(uuid.uuid4()),
-            "subscription_id": str(uuid.uuid4()),
-            "managed_application": {
-                "resource_group": f"{name}-app",
-                "name": f"{name}-ama",
-                "adopt_only": True,
-                "plan": MARKETPLACE_PLAN,
-                "parameters": {"aks_name": f"{name}aks", "node_resource_group": f"{name}-ama-aks-rg"},
-            },
-            "pod_identity": {"mode": mode},
-            **extra,
-        }
-    )
+    spec = adopted_spec(name, mode, **extra)
     register_customer(box, spec)
     return CustomerContext(spec, _settings())
 

@@ -5,14 +5,12 @@ the node pools is drift (``aks.nodepool.drifted``), and an agent pool added thro
 from __future__ import annotations
 
 import shutil
-import uuid
 from pathlib import Path
 
 import pytest
 
 from onboarding.cluster import ClusterInfo
 from onboarding.context import CustomerContext
-from onboarding.models import load_customer_spec
 from onboarding.settings import Settings
 from onboarding.steps.attach import attach_identities, survey_scale_sets
 from onboarding.steps.discover import discover_cluster
@@ -21,10 +19,11 @@ from sandbox.client import SandboxProcess
 from tools.cloud_actions import add_agent_pool
 from tools.customers import register_customer
 
+from .adopted import adopted_spec
+
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("watch_drift")]
 
 REPO = Path(__file__).resolve().parents[2]
-MARKETPLACE_PLAN = {"name": "aks", "publisher": "sandbox-publisher", "product": "ama-aks", "version": "1.0.0"}
 Adopted = tuple[CustomerContext, ClusterInfo]
 
 
@@ -32,21 +31,7 @@ Adopted = tuple[CustomerContext, ClusterInfo]
 def attached(sandbox: SandboxProcess) -> Adopted:
     """A Marketplace customer, adopted, with the application's identity attached to every node pool."""
     name = "watchdrift"
-    spec = load_customer_spec(
-        {
-            "name": name,
-            "tenant_id": str(uuid.uuid4()),
-            "subscription_id": str(uuid.uuid4()),
-            "managed_application": {
-                "resource_group": f"{name}-app",
-                "name": f"{name}-ama",
-                "adopt_only": True,
-                "plan": MARKETPLACE_PLAN,
-                "parameters": {"aks_name": f"{name}aks", "node_resource_group": f"{name}-ama-aks-rg"},
-            },
-            "pod_identity": {"mode": "workload-identity"},
-        }
-    )
+    spec = adopted_spec(name)
     register_customer(sandbox, spec)
     settings = Settings(
         helm_executable=shutil.which("helm") or str(REPO / ".tools" / "bin" / "helm"),
