@@ -123,9 +123,9 @@ def plan(customer: str = CustomerArgument, catalog: Path | None = CatalogOption)
 
 @app.command()
 def onboard(customer: str = CustomerArgument, catalog: Path | None = CatalogOption) -> None:
-    """Onboard CUSTOMER from here, without Prefect: the steps of onboarding/pipeline.py (those plan runs, and the
-    onboard-customer flow as tasks), one after another in this process, then the report. For a first customer before any Prefect server exists, or to
-    debug one customer; it leaves no flow run, artifact or event, and a transient error that outlives the Azure
+    """Onboard CUSTOMER from here, without Prefect: the pipeline of onboarding/pipeline.py (the one plan runs, and
+    the onboard-customer flow runs as tasks), one step after another in this process, then the report. For a first
+    customer before any Prefect server exists, or to debug one customer; it leaves no flow run, artifact or event, and a transient error that outlives the Azure
     SDK's own retries ends the run (exit 1): run it again, finished steps write nothing."""
     _run_pipeline(customer, catalog, dry_run=False)
 
