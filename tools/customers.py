@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import urllib.error
+
 from onboarding.azure.managed_app import template_parameters
 from onboarding.models import CustomerSpec
 from sandbox.client import SandboxProcess
 
 
 def register_customer(box: SandboxProcess, spec: CustomerSpec) -> None:
-    """Make the customer exist in the sandbox cloud, as a real customer exists in Azure before onboarding."""
+    """Make the customer exist in the sandbox cloud, as a real customer exists in Azure before onboarding.
+    A customer already there (its subscription exists: 409) is left as it is, so tests sharing one sandbox may
+    each make sure of the same catalog customer."""
     body: dict[str, object] = {
         "name": spec.name,
         "tenant_id": spec.tenant_id,
@@ -24,4 +28,8 @@ def register_customer(box: SandboxProcess, spec: CustomerSpec) -> None:
             "managedResourceGroupName": app.managed_resource_group_name,
             **{name: p["value"] for name, p in template_parameters(spec).items()},
         }
-    box.add_customer(**body)
+    try:
+        box.add_customer(**body)
+    except urllib.error.HTTPError as exc:
+        if exc.code != 409:
+            raise
