@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
+from uuid import UUID
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_progress_artifact, create_table_artifact, update_progress_artifact
-from prefect.task_runners import ThreadPoolTaskRunner
+from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
 from onboarding.catalog import load_catalog
 from onboarding.errors import PermanentError
@@ -18,7 +19,7 @@ from tasks.fleet import ensure_subscription_limits, reconcile_customer_task
 @flow(
     name="reconcile-fleet",
     log_prints=True,
-    task_runner=ThreadPoolTaskRunner(max_workers=get_settings().fleet_parallelism),
+    task_runner=cast(TaskRunner[Any], ThreadPoolTaskRunner(max_workers=get_settings().fleet_parallelism)),
 )
 def reconcile_fleet(
     catalog_dir: str | None = None, customers: list[str] | None = None, dry_run: bool = False
@@ -34,8 +35,8 @@ def reconcile_fleet(
     directory = Path(catalog_dir) if catalog_dir else settings.catalog_dir
     specs = [s for s in load_catalog(directory) if not customers or s.name in customers]
     ensure_subscription_limits([s.subscription_id for s in specs], settings.subscription_concurrency)
-    progress = create_progress_artifact(
-        progress=0.0, description=f"fleet reconcile of {len(specs)} customers"
+    progress = cast(  # a sync flow gets the id itself (sync_compatible)
+        UUID, create_progress_artifact(progress=0.0, description=f"fleet reconcile of {len(specs)} customers")
     )
     futures = [reconcile_customer_task.submit(spec, dry_run) for spec in specs]
     rows = []

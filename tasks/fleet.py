@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, cast
 
 from prefect import get_client, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
@@ -59,14 +59,17 @@ def _acquire_then_run(spec: CustomerSpec, dry_run: bool) -> FlowRun:
     for attempt, delay in enumerate([*SERVER_RETRY_DELAYS_S, None], start=1):
         try:
             with concurrency(subscription_limit(spec.subscription_id), occupy=1, strict=True):
-                return run_deployment(
-                    FLEET_DEPLOYMENT,
-                    parameters={
-                        "customer": spec.model_dump(mode="json", exclude_none=True),
-                        "dry_run": dry_run,
-                    },
-                    timeout=get_settings().deployment_timeout_s,
-                    idempotency_key=key,
+                return cast(  # a sync caller gets the FlowRun itself (sync_compatible)
+                    FlowRun,
+                    run_deployment(
+                        FLEET_DEPLOYMENT,
+                        parameters={
+                            "customer": spec.model_dump(mode="json", exclude_none=True),
+                            "dry_run": dry_run,
+                        },
+                        timeout=get_settings().deployment_timeout_s,
+                        idempotency_key=key,
+                    ),
                 )
         except Exception as exc:
             if delay is None or not _server_overloaded(exc):
