@@ -29,7 +29,10 @@ node_modules/.package-lock.json: package.json
 lock:
 	.venv/bin/uv pip compile pyproject.toml --extra dev -o requirements.lock
 
-test: install
+.tools/.system-packages: tools/install_system_packages.sh
+	bash tools/install_system_packages.sh
+
+test: install .tools/.system-packages
 	$(PY) -m pytest -n 2 --dist loadgroup tests
 
 test-fast: install
@@ -41,7 +44,7 @@ demo: install
 bench: install
 	$(PY) -m benchmarks.run $(BENCH_ARGS)
 
-scale-demo: install
+scale-demo: install .tools/.system-packages
 	$(PY) -m tools.scale_demo $(SCALE_ARGS)
 
 lint: install

@@ -1,6 +1,6 @@
-"""Prefect at scale on one machine: a private PostgreSQL cluster and a private Redis (Debian packages, installed
-with apt-get when missing), the Prefect API and its background services as separate processes on them, and
-process workers. Nothing system-wide is started: every server binds 127.0.0.1 on a free port, keeps its files in
+"""Prefect at scale on one machine: a private PostgreSQL cluster and a private Redis (Debian packages, which make
+installs with tools/install_system_packages.sh), the Prefect API and its background services as separate
+processes on them, and process workers. Nothing system-wide is started: every server binds 127.0.0.1 on a free port, keeps its files in
 the state directory and is stopped by ``stop()``.
 """
 
@@ -25,11 +25,10 @@ from .stack import PrefectStack
 
 PG_USER = "postgres"  # the OS user PostgreSQL runs as when we are root (postgres refuses to run as root)
 REDIS_SERVER = "/usr/bin/redis-server"
-POLICY_RC_D = Path("/usr/sbin/policy-rc.d")
 
 
-class AptUnavailableError(RuntimeError):
-    """PostgreSQL or Redis is missing and this machine cannot install Debian packages."""
+class PackagesMissingError(RuntimeError):
+    """PostgreSQL or Redis is not installed (``make test`` and ``make scale-demo`` install them)."""
 
 
 def pg_bindir() -> Path | None:
@@ -41,8 +40,8 @@ def pg_bindir() -> Path | None:
     return found[-1] if found else None
 
 
-def ensure_packages() -> None:
-    """Install Debian's postgresql and redis-server when missing, without starting their system services."""
+def check_packages() -> None:
+    """PostgreSQL and Redis are installed (tools/install_system_packages.sh, run by make, installs them)."""
     missing = [
         pkg
         for pkg, present in (
@@ -51,31 +50,11 @@ def ensure_packages() -> None:
         )
         if not present
     ]
-    if not missing:
-        return
-    if shutil.which("apt-get") is None or os.geteuid() != 0:
-        raise AptUnavailableError(
-            f"{' and '.join(missing)} not installed and apt-get (as root) is unavailable"
+    if missing:
+        raise PackagesMissingError(
+            f"{' and '.join(missing)} not installed: run `make scale-demo` or `make test` as root (they install "
+            "Debian's packages through tools/install_system_packages.sh)"
         )
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    lock_wait = ["-o", "DPkg::Lock::Timeout=600"]
-    # policy-rc.d exit 101 = "do not start services" while the packages install (the Docker convention);
-    # the packages' postinst scripts would otherwise start a system cluster on 5432 and redis on 6379.
-    own_policy = not POLICY_RC_D.exists()
-    if own_policy:
-        POLICY_RC_D.write_text("#!/bin/sh\nexit 101\n")
-        POLICY_RC_D.chmod(0o755)
-    try:
-        subprocess.run(["apt-get", *lock_wait, "update", "-q"], env=env, check=True, capture_output=True)
-        subprocess.run(
-            ["apt-get", *lock_wait, "install", "-y", "-q", "--no-install-recommends", *missing],
-            env=env,
-            check=True,
-            capture_output=True,
-        )
-    finally:
-        if own_policy:
-            POLICY_RC_D.unlink(missing_ok=True)
 
 
 def _wait_for_port(proc: subprocess.Popen[bytes], port: int, timeout_s: float, what: str) -> None:
@@ -137,7 +116,9 @@ class PostgresServer:
     def start(self, timeout_s: float = 60.0) -> PostgresServer:
         bindir = pg_bindir()
         if bindir is None:
-            raise RuntimeError("PostgreSQL is not installed (ensure_packages() installs it)")
+            raise PackagesMissingError(
+                "PostgreSQL is not installed (tools/install_system_packages.sh installs it)"
+            )
         self.port = self.port or free_port()
         self.data_root = root = self._prepare_root()
         pwfile = root / "pwfile"
@@ -316,7 +297,7 @@ class ScaleStack:
         loaded 2-core machine)."""
         try:
             for name, step in (
-                ("packages", ensure_packages),
+                ("packages", check_packages),
                 ("postgres", self.postgres.start),
                 ("redis", self.redis.start),
             ):

@@ -19,7 +19,7 @@ from tools.customers import register_customer
 from tools.fleet_catalog import write_fleet_catalog
 from tools.fleet_run import FleetOutcome, pause_schedules, run_fleet, state_of
 from tools.scale_demo import WATCHER
-from tools.scale_stack import AptUnavailableError, ScaleStack, ensure_packages
+from tools.scale_stack import PackagesMissingError, ScaleStack, check_packages
 
 from .conftest import TEST_SETTINGS
 
@@ -43,8 +43,8 @@ class Fleet:
 @pytest.fixture(scope="module")
 def fleet(sandbox: SandboxProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
     try:
-        ensure_packages()
-    except AptUnavailableError as exc:
+        check_packages()
+    except PackagesMissingError as exc:
         pytest.skip(str(exc))
     catalog = tmp_path_factory.mktemp("fleet-catalog")
     specs = write_fleet_catalog(catalog, CUSTOMERS, tenants=3)

@@ -10,9 +10,7 @@ No sandbox and no worker: one Prefect server with the contoso deployment is all 
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,27 +98,10 @@ UIS = {
 
 @pytest.fixture(scope="session")
 def chromium_executable() -> Path:
-    """Debian's chromium, installed with apt-get when missing (a test tool's own browser download fails here)."""
-    if CHROMIUM.exists():
-        return CHROMIUM
-    apt_get = shutil.which("apt-get")
-    if apt_get is None:
-        pytest.skip(f"{CHROMIUM} is missing and apt-get is not available to install Debian's chromium")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    install = [apt_get, "install", "-y", "-q", "chromium"]
-    if subprocess.run(install, env=env, capture_output=True, text=True).returncode != 0:
-        # Usually the package lists are missing or stale on a fresh machine.
-        _run_or_fail([apt_get, "update", "-q"], env)
-        _run_or_fail(install, env)
+    """Debian's chromium, which make installs before the tests (tools/install_system_packages.sh)."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing: `make test` as root installs Debian's chromium")
     return CHROMIUM
-
-
-def _run_or_fail(command: list[str], env: dict[str, str]) -> None:
-    done = subprocess.run(command, env=env, capture_output=True, text=True)
-    if done.returncode != 0:
-        pytest.fail(
-            f"{' '.join(command)} failed ({done.returncode}):\n{done.stdout[-2000:]}{done.stderr[-2000:]}"
-        )
 
 
 @pytest.fixture(scope="module")
