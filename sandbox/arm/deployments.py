@@ -16,7 +16,7 @@ from .base import RG, ArmError, ArmRouter, Call, paged, public, require, require
 from .lro import Operations
 from .template import records
 from .template.dispatch import Dispatcher
-from .template.engine import DeploymentFailed, Run, TemplateDeployment, deploy_record
+from .template.engine import Run, TemplateDeployment, deploy_record
 from .template.jsonpos import loads_with_positions
 
 DEPLOYMENTS = RG + r"/providers/Microsoft\.Resources/deployments"
@@ -99,16 +99,7 @@ class DeploymentRoutes:
             )
             deployment.record = record
 
-        def work() -> None:
-            record["properties"]["provisioningState"] = "Running"
-            try:
-                outputs = deployment.execute()
-            except DeploymentFailed as exc:
-                records.finish_record(record, error=exc.error)
-                raise exc.as_arm_error() from exc
-            records.finish_record(record, outputs=outputs)
-
-        op = self.ops.start_thread("deployment.put", work)
+        op = self.ops.start_thread("deployment.put", lambda: deployment.run_to_end(validated=True))
         status_url = f"{call.base_url}{record['id']}/operationStatuses/{op.id}?api-version=2024-03-01"
         return json_response(public(record), 201, **{"Azure-AsyncOperation": status_url})
 

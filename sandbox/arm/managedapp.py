@@ -29,9 +29,8 @@ from .lro import Operation, Operations
 from .msi import UAI_TYPE, tenant_of_subscription
 from .resources import resource_group_body
 from .template.dispatch import Dispatcher
-from .template.engine import DeploymentFailed, Run, TemplateDeployment, deploy_record
+from .template.engine import Run, TemplateDeployment, deploy_record
 from .template.jsonpos import loads_with_positions
-from .template.records import finish_record
 
 APP_TYPE = "Microsoft.Solutions/applications"
 PACKAGE_DIR = Path(__file__).resolve().parents[2] / "templates"
@@ -186,12 +185,9 @@ def _deploy(world: World, dispatcher: Dispatcher, app_id: str) -> None:
     )
     deployment.record = record
     try:
-        deployment.validate()
-        record["properties"]["provisioningState"] = "Running"
-        outputs = deployment.execute()
-    except (ArmError, DeploymentFailed) as exc:
-        error = exc.error if isinstance(exc, DeploymentFailed) else exc.as_error()
-        finish_record(record, error=error)
+        outputs = deployment.run_to_end()
+    except ArmError as exc:
+        error = exc.as_error()
         raise ArmError(
             400,
             "ApplianceDeploymentFailed",
@@ -199,7 +195,6 @@ def _deploy(world: World, dispatcher: Dispatcher, app_id: str) -> None:
             f"under resource group '{mrg}'. Error message: '{error['message']}'",
             details=error.get("details") or [error],
         ) from exc
-    finish_record(record, outputs=outputs)
     with world.lock:
         _lock_down(world, app, principal)
         app["properties"]["outputs"] = outputs

@@ -380,6 +380,23 @@ class TemplateDeployment:
         return done
 
     # --- execution ----------------------------------------------------------------------------------------
+    def run_to_end(self, *, validated: bool = False) -> dict[str, Any]:
+        """Validate (unless done already), execute, and record the outcome on ``self.record``: its outputs, or
+        its error, raised as ARM's error."""
+        try:
+            if not validated:
+                self.validate()
+            self.record["properties"]["provisioningState"] = "Running"
+            outputs = self.execute()
+        except ArmError as exc:
+            records.finish_record(self.record, error=exc.as_error())
+            raise
+        except DeploymentFailed as exc:
+            records.finish_record(self.record, error=exc.error)
+            raise exc.as_arm_error() from exc
+        records.finish_record(self.record, outputs=outputs)
+        return outputs
+
     def execute(self) -> dict[str, Any]:
         """Deploy every resource in order, then evaluate the outputs; ``DeploymentFailed`` on the first failure."""
         for inst in self._order():
@@ -541,17 +558,7 @@ def run_nested(
         path=path,
         outer=outer,
     )
-    try:
-        child.validate()
-        record["properties"]["provisioningState"] = "Running"
-        outputs = child.execute()
-    except ArmError as exc:
-        records.finish_record(record, error=exc.as_error())
-        raise
-    except DeploymentFailed as exc:
-        records.finish_record(record, error=exc.error)
-        raise exc.as_arm_error() from exc
-    records.finish_record(record, outputs=outputs)
+    child.run_to_end()
     return 201
 
 
