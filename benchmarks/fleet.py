@@ -4,16 +4,13 @@ fleet flow's ``fleet_parallelism`` and the work pool's limit bound the Prefect p
 
 from __future__ import annotations
 
-import random
 import threading
 import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from onboarding.errors import TransientError
 from onboarding.models import CustomerSpec
-from tasks.policy import backoff_delays
 
 from .common import Bench, Figure, make_spec, onboard_direct, settings
 
@@ -21,19 +18,6 @@ from .common import Bench, Figure, make_spec, onboard_direct, settings
 # (discovery, LRO polling) meet 429s at this time scale; buckets are per subscription + principal.
 THROTTLE = {"reads_burst": 20, "reads_per_s": 4.0, "writes_burst": 10, "writes_per_s": 2.0}
 FIRST_INDEX = {1: 3003, 10: 3100, 50: 3200}
-
-
-def onboard_retrying(spec: CustomerSpec) -> None:
-    """The whole onboarding again after a TransientError (it is a reconcile), with the delays of the tasks' retry
-    policy: what the flow's task retries do, without Prefect."""
-    for delay in [*backoff_delays(), None]:
-        try:
-            onboard_direct(spec)
-            return
-        except TransientError:
-            if delay is None:
-                raise
-            time.sleep(delay * random.uniform(0.5, 1.5))
 
 
 def onboard_fleet(specs: list[CustomerSpec]) -> tuple[float, list[str]]:
@@ -45,7 +29,7 @@ def onboard_fleet(specs: list[CustomerSpec]) -> tuple[float, list[str]]:
     def one(spec: CustomerSpec) -> None:
         with gates[spec.subscription_id]:
             try:
-                onboard_retrying(spec)
+                onboard_direct(spec)  # each step under the product's retry policy
             except Exception as exc:  # a failed customer is a figure, not the end of the benchmark
                 failures.append(f"{spec.name}: {exc}"[:300])
 
@@ -84,7 +68,7 @@ def run(bench: Bench, sizes: list[int]) -> dict[int, list[CustomerSpec]]:
         bench.box.reset_timing()
     bench.details["fleet"] = {
         "throttle": THROTTLE,
-        "path": "plain functions in a thread pool, whole onboarding retried on TransientError (task policy delays)",
+        "path": "the plain pipeline in a thread pool, each step under the product retry policy (onboarding/retry.py)",
         "sizes": per_size,
     }
     base = walls.get(1)

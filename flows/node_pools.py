@@ -4,15 +4,18 @@ attaches the customer's identities to that one scale set."""
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, cast
 
 from prefect import flow, get_run_logger
 
 from onboarding.catalog import find_customer, load_catalog
+from onboarding.cluster import ClusterInfo
 from onboarding.errors import InvalidSpecError, PermanentError
+from onboarding.pipeline import StepInput
+from onboarding.results import StepResult
 from onboarding.settings import get_settings
 from tasks.node_pools import watch_customer_task
-from tasks.onboarding import attach_identities_task, discover_cluster_task, verify_storage_access_task
+from tasks.onboarding import STEP_TASKS
 
 
 @flow(name="watch-node-pools", log_prints=True)
@@ -49,7 +52,7 @@ def attach_node_pool(
         )
     started = time.monotonic()
     spec = find_customer(customer, get_settings().catalog_dir)
-    cluster, _ = discover_cluster_task(spec)
+    cluster, _ = cast(tuple[ClusterInfo, StepResult], STEP_TASKS["discover-cluster"](spec, StepInput()))
     if not vmss_id.lower().startswith(cluster.node_resource_group_id.lower() + "/"):
         raise PermanentError(
             f"scale set {vmss_id} is not in node resource group {cluster.node_resource_group}",
@@ -57,9 +60,11 @@ def attach_node_pool(
             step="attach-node-pool",
             hint="the event names a foreign scale set",
         )
-    result = attach_identities_task(spec, cluster, vmss_id)
+    result = cast(
+        StepResult, STEP_TASKS["attach-identities"](spec, StepInput(cluster=cluster, scale_set=vmss_id))
+    )
     if spec.storage.recheck_on_node_pool_change:
-        verify_storage_access_task(spec, cluster)
+        STEP_TASKS["verify-storage-access"](spec, StepInput(cluster=cluster))
     seconds = time.monotonic() - started
     name = vmss_id.rstrip("/").rsplit("/", 1)[-1]
     get_run_logger().info(

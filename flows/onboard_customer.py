@@ -15,7 +15,7 @@ from onboarding.models import CustomerSpec
 from onboarding.pipeline import STAGES, run_pipeline
 from onboarding.report import onboarding_markdown, summary_row
 from onboarding.results import StepResult
-from tasks.onboarding import TaskSteps
+from tasks.onboarding import TaskRunner
 from tasks.watch_state import remember_onboarded
 
 
@@ -25,7 +25,7 @@ def _run_steps(
     def advance(stage: int) -> None:
         update_progress_artifact(progress, progress=100.0 * stage / STAGES)
 
-    return run_pipeline(TaskSteps(customer), customer, dry_run=dry_run, results=steps, progress=advance)
+    return run_pipeline(TaskRunner(customer), customer, dry_run=dry_run, results=steps, progress=advance)
 
 
 @flow(name="onboard-customer", flow_run_name="onboard-{customer.name}", log_prints=True)

@@ -83,6 +83,12 @@ class OnboardingError(Exception):
         self.args = (self._render(),)
         return self
 
+    def explain(self, why: str) -> OnboardingError:
+        """Add what became of the error (e.g. that retrying stopped, and why) to its message."""
+        self.detail = f"{self.detail} ({why})"
+        self.args = (self._render(),)
+        return self
+
     def _render(self) -> str:
         where = " ".join(
             p
@@ -114,6 +120,21 @@ class PermanentError(OnboardingError):
 
 class InvalidSpecError(PermanentError):
     """A customer spec or parameter failed validation (raised before any cloud call)."""
+
+
+class UnexpectedError(PermanentError):
+    """An exception the product does not classify (a bug, or an answer no mapping knows): not retried, since
+    nothing says that trying again helps; the step's log has its traceback, and a re-run resumes."""
+
+    @classmethod
+    def of(cls, exc: Exception, *, customer: str | None, step: str | None) -> UnexpectedError:
+        return cls(
+            f"unexpected {type(exc).__name__}: {exc}",
+            customer=customer,
+            step=step,
+            hint="the product does not classify this error, so it was not retried: the run's log has its "
+            "traceback; re-running resumes where this run stopped, and if it recurs, report it with that log",
+        )
 
 
 def _retry_after(exc: HttpResponseError) -> float | None:

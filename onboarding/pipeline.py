@@ -1,121 +1,192 @@
-"""The onboarding pipeline, declared once: which step runs when, and what it needs.
+"""The onboarding pipeline, declared once: ``STEPS`` says each step's name, function, what it needs and when it runs.
 
-``run_pipeline`` holds the order and the conditions; a ``Steps`` implementation says how each step runs: as plain
-function calls here (``PlainSteps``: ``plan``, ``onboard`` on the command line, the benchmarks) or as Prefect tasks
-with their retry policy (flows/onboard_customer.py). Changing the order or adding a step is an edit of this file
-(and of each ``Steps`` implementation when the step is new).
+``run_pipeline`` walks the declaration; a ``StepRunner`` says how one step runs: as a plain call in this process
+(``PlainRunner``: ``plan``, ``onboard`` on the command line, the benchmarks, the chaos suite) or as a Prefect task
+(tasks/onboarding.py). Both run each step under the one retry policy (onboarding/retry.py). Changing the order or
+adding a step is an edit of ``STEPS``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Protocol
+import enum
+import importlib
+import logging
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
-from .azure.storage import ensure_storage_reader
+from pydantic import BaseModel
+
 from .cluster import ClusterInfo
 from .context import CustomerContext
 from .models import CustomerSpec
 from .results import StepResult
-from .steps.attach import attach_identities
-from .steps.discover import discover
-from .steps.managed_app import ensure_managed_app
-from .steps.pod_identity import install_pod_identity
-from .steps.roles import ensure_node_rg_roles
-from .steps.verify import verify_storage_access
-
-STAGES = 6
+from .retry import Attempts, LoggedAttempts, RetryPolicy, run_with_retries
 
 
-class Steps(Protocol):
-    """How each step of the pipeline runs."""
+class Needs(enum.IntEnum):
+    """What a step's function takes after the customer's context."""
 
-    def managed_app(self, *, dry_run: bool) -> StepResult: ...
+    CUSTOMER = 0  # fn(ctx)
+    CLUSTER = 1  # fn(ctx, cluster)
+    SCALE_SET = (
+        2  # fn(ctx, cluster, vmss_id): one run per node pool scale set (in parallel where the runner can)
+    )
 
-    def discover(self) -> tuple[ClusterInfo, StepResult]: ...
 
-    def storage_reader(self, cluster: ClusterInfo, *, dry_run: bool) -> StepResult: ...
+class StepInput(BaseModel):
+    """What one run of a step is given besides the customer (serialisable: a Prefect task's parameters)."""
 
-    def node_roles(self, cluster: ClusterInfo, *, dry_run: bool) -> StepResult: ...
+    dry_run: bool = False
+    cluster: ClusterInfo | None = None
+    scale_set: str | None = None
+    done: list[str] = []
 
-    def attach(self, cluster: ClusterInfo, *, dry_run: bool) -> list[StepResult]:
-        """One attach per scale set of the cluster (a runner may run them in parallel)."""
-        ...
 
-    def pod_identity(self, cluster: ClusterInfo, *, dry_run: bool) -> StepResult: ...
+def _always(spec: CustomerSpec, cluster: ClusterInfo | None) -> bool:
+    return True
 
-    def verify(self, cluster: ClusterInfo, *, dry_run: bool, grant: bool) -> StepResult: ...
+
+def _no_options(given: StepInput) -> dict[str, Any]:
+    return {}
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    function: str  # "module:function" under onboarding/, imported when the step first runs (a run that needs
+    # only some steps, like the node pool event path, does not import the Kubernetes client, helm and storage SDKs)
+    stage: int  # progress shown as stage / STAGES when the stage's last step ends
+    needs: Needs = Needs.CLUSTER
+    writes: bool = True  # takes ``dry_run``
+    finds_cluster: bool = False  # returns (ClusterInfo, StepResult)
+    when: Callable[[CustomerSpec, ClusterInfo | None], bool] = _always
+    options: Callable[[StepInput], dict[str, Any]] = _no_options
+    ends_plan: Callable[[StepResult], bool] = field(default=lambda result: False)
+
+    def call(self, ctx: CustomerContext, given: StepInput) -> Any:
+        """Run the step's function once with what it needs."""
+        module, name = self.function.split(":")
+        fn = getattr(importlib.import_module(f"onboarding.{module}"), name)
+        args: list[Any] = [ctx]
+        if self.needs >= Needs.CLUSTER:
+            args.append(given.cluster)
+        if self.needs is Needs.SCALE_SET:
+            args.append(given.scale_set)
+        kwargs = {"dry_run": given.dry_run} if self.writes else {}
+        return fn(*args, **kwargs, **self.options(given))
+
+
+def grants_reader_early(spec: CustomerSpec, cluster: ClusterInfo | None) -> bool:
+    """Grant Storage Blob Data Reader right after discovery rather than in verify: its propagation (as slow as the
+    deployment's) then runs while roles, scale sets and pod identity are done, instead of after them."""
+    return spec.storage.grant_reader and cluster is not None and cluster.storage_account_id is not None
+
+
+STORAGE_READER = "ensure-storage-reader"
+
+STEPS: tuple[Step, ...] = (
+    Step(
+        "ensure-managed-app",
+        "steps.managed_app:ensure_managed_app",
+        stage=1,
+        needs=Needs.CUSTOMER,
+        ends_plan=lambda result: not result.details.get("exists", True),  # a plan of a new application
+    ),
+    Step(
+        "discover-cluster",
+        "steps.discover:discover",
+        stage=2,
+        needs=Needs.CUSTOMER,
+        writes=False,
+        finds_cluster=True,
+    ),
+    Step(STORAGE_READER, "azure.storage:ensure_storage_reader", stage=2, when=grants_reader_early),
+    Step("ensure-node-rg-roles", "steps.roles:ensure_node_rg_roles", stage=3),
+    Step("attach-identities", "steps.attach:attach_identities", stage=4, needs=Needs.SCALE_SET),
+    Step("install-pod-identity", "steps.pod_identity:install_pod_identity", stage=5),
+    Step(
+        "verify-storage-access",
+        "steps.verify:verify_storage_access",
+        stage=6,
+        options=lambda given: {"grant": STORAGE_READER not in given.done},
+    ),
+)
+STEP_BY_NAME = {step.name: step for step in STEPS}
+STAGES = max(step.stage for step in STEPS)
+
+
+class StepRunner(Protocol):
+    """How a step runs: one call, or one call per scale set (which a runner may run in parallel)."""
+
+    def run(self, step: Step, given: StepInput) -> Any: ...
+
+    def run_each(self, step: Step, given: Sequence[StepInput]) -> list[StepResult]: ...
 
 
 def run_pipeline(
-    steps: Steps,
+    runner: StepRunner,
     spec: CustomerSpec,
     *,
     dry_run: bool,
     results: list[StepResult],
     progress: Callable[[int], None] = lambda stage: None,
 ) -> ClusterInfo | None:
-    """Run the steps in order, appending each result as it comes (a failure leaves the ones before it there);
+    """Run ``STEPS`` in order, appending each result as it comes (a failure leaves the ones before it there);
     ``progress`` hears each of the ``STAGES`` as it ends. None when a plan stops at a missing application."""
-    app = steps.managed_app(dry_run=dry_run)
-    results.append(app)
-    progress(1)
-    if dry_run and not app.details.get("exists", True):
-        return None
-    cluster, found = steps.discover()
-    results.append(found)
-    early = grants_reader_early(spec, cluster)
-    if early:
-        results.append(steps.storage_reader(cluster, dry_run=dry_run))
-    progress(2)
-    results.append(steps.node_roles(cluster, dry_run=dry_run))
-    progress(3)
-    results.extend(steps.attach(cluster, dry_run=dry_run))
-    progress(4)
-    results.append(steps.pod_identity(cluster, dry_run=dry_run))
-    progress(5)
-    results.append(steps.verify(cluster, dry_run=dry_run, grant=not early))
-    progress(6)
+    cluster: ClusterInfo | None = None
+    done: list[str] = []
+    for index, step in enumerate(STEPS):
+        if step.when(spec, cluster):
+            given = StepInput(dry_run=dry_run, cluster=cluster, done=list(done))
+            if step.needs is Needs.SCALE_SET:
+                assert cluster is not None, f"{step.name} runs after discovery"
+                each = [given.model_copy(update={"scale_set": vmss_id}) for vmss_id in cluster.scale_sets]
+                results.extend(runner.run_each(step, each))
+            else:
+                outcome = runner.run(step, given)
+                if step.finds_cluster:
+                    cluster, outcome = outcome
+                results.append(outcome)
+                if dry_run and step.ends_plan(outcome):
+                    return None
+            done.append(step.name)
+        if index + 1 == len(STEPS) or STEPS[index + 1].stage != step.stage:
+            progress(step.stage)
     return cluster
 
 
-def grants_reader_early(spec: CustomerSpec, cluster: ClusterInfo) -> bool:
-    """Grant Storage Blob Data Reader right after discovery rather than in verify: its propagation (as slow as the
-    deployment's) then runs while roles, scale sets and pod identity are done, instead of after them."""
-    return spec.storage.grant_reader and cluster.storage_account_id is not None
+class PlainRunner:
+    """Each step as a plain call in this process, under the retry policy; scale sets one after another."""
 
-
-class PlainSteps:
-    """Each step as a plain call with one customer context (no retries: a re-run resumes)."""
-
-    def __init__(self, ctx: CustomerContext) -> None:
+    def __init__(
+        self, ctx: CustomerContext, *, attempts: Attempts | None = None, rng: random.Random | None = None
+    ) -> None:
         self.ctx = ctx
+        self.attempts = attempts or LoggedAttempts(logging.getLogger("onboarding"))
+        self.policy = RetryPolicy.from_settings(ctx.settings)
+        self.rng = rng or random.Random()
 
-    def managed_app(self, *, dry_run: bool) -> StepResult:
-        return ensure_managed_app(self.ctx, dry_run=dry_run)
+    def run(self, step: Step, given: StepInput) -> Any:
+        return run_with_retries(
+            lambda: step.call(self.ctx, given),
+            step=step.name,
+            customer=self.ctx.spec.name,
+            policy=self.policy,
+            attempts=self.attempts,
+            rng=self.rng,
+        )
 
-    def discover(self) -> tuple[ClusterInfo, StepResult]:
-        return discover(self.ctx)
-
-    def storage_reader(self, cluster: ClusterInfo, *, dry_run: bool) -> StepResult:
-        return ensure_storage_reader(self.ctx, cluster, dry_run=dry_run)
-
-    def node_roles(self, cluster: ClusterInfo, *, dry_run: bool) -> StepResult:
-        return ensure_node_rg_roles(self.ctx, cluster, dry_run=dry_run)
-
-    def attach(self, cluster: ClusterInfo, *, dry_run: bool) -> list[StepResult]:
-        return [
-            attach_identities(self.ctx, cluster, vmss_id, dry_run=dry_run) for vmss_id in cluster.scale_sets
-        ]
-
-    def pod_identity(self, cluster: ClusterInfo, *, dry_run: bool) -> StepResult:
-        return install_pod_identity(self.ctx, cluster, dry_run=dry_run)
-
-    def verify(self, cluster: ClusterInfo, *, dry_run: bool, grant: bool) -> StepResult:
-        return verify_storage_access(self.ctx, cluster, dry_run=dry_run, grant=grant)
+    def run_each(self, step: Step, given: Sequence[StepInput]) -> list[StepResult]:
+        return [self.run(step, one) for one in given]
 
 
-def run_onboarding(ctx: CustomerContext, *, dry_run: bool) -> tuple[list[StepResult], ClusterInfo | None]:
+def run_onboarding(
+    ctx: CustomerContext, *, dry_run: bool, attempts: Attempts | None = None, rng: random.Random | None = None
+) -> tuple[list[StepResult], ClusterInfo | None]:
     """The pipeline as plain calls: its results (so far, when a step raised) and the cluster."""
     results: list[StepResult] = []
-    cluster = run_pipeline(PlainSteps(ctx), ctx.spec, dry_run=dry_run, results=results)
+    runner = PlainRunner(ctx, attempts=attempts, rng=rng)
+    cluster = run_pipeline(runner, ctx.spec, dry_run=dry_run, results=results)
     return results, cluster

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+from .deadline import cut_short, remaining
 from .errors import AuthorizationPendingError, PermanentError, TransientError
 
 T = TypeVar("T")
@@ -27,8 +28,10 @@ def poll_until(
     """Call ``fn`` until it returns something other than None; returns (value, seconds waited).
 
     Exceptions in ``retry_on`` are retried (honouring their ``retry_after_s``); when the time runs out the last
-    such exception is re-raised, or a TransientError saying ``what`` was not reached.
+    such exception is re-raised, or a TransientError saying ``what`` was not reached. Inside a step the wait also
+    ends at the step's deadline (onboarding/deadline.py), whichever comes first.
     """
+    timeout_s = remaining(timeout_s)
     started = time.monotonic()
     delay = max(initial_delay_s, 0.001)
     while True:
@@ -42,8 +45,8 @@ def poll_until(
             if value is not None:
                 return value, time.monotonic() - started
             last = None
-        remaining = timeout_s - (time.monotonic() - started)
-        if remaining <= 0:
+        left = timeout_s - (time.monotonic() - started)
+        if left <= 0:
             if last is not None:
                 raise last
             raise TransientError(
@@ -55,14 +58,18 @@ def poll_until(
         # (a deployment ends, a role assignment propagates) is overshot by at most ~25 % of the wait.
         waited = time.monotonic() - started
         wait = max(suggested, min(delay, max(initial_delay_s, waited / 4)) * random.uniform(0.8, 1.2))
-        time.sleep(min(wait, remaining))
+        time.sleep(min(wait, left))
         delay = min(delay * 2, max_delay_s)
 
 
 def retry_propagation(
     fn: Callable[[], T], *, budget_s: float, initial_delay_s: float, max_delay_s: float, what: str, hint: str
 ) -> tuple[T, float]:
-    """Run ``fn`` until role propagation lets it through; past ``budget_s`` the 403 becomes a PermanentError."""
+    """Run ``fn`` until role propagation lets it through; past ``budget_s`` the 403 becomes a PermanentError.
+
+    When the step's deadline ends the wait before ``budget_s`` has passed, the 403 stays transient: propagation was
+    not given its full time, so the next run may still see it through."""
+    cut = cut_short(budget_s)
 
     def attempt() -> tuple[T] | None:
         return (fn(),)
@@ -77,6 +84,8 @@ def retry_propagation(
             retry_on=(AuthorizationPendingError,),
         )
     except AuthorizationPendingError as exc:
+        if cut:
+            raise
         raise PermanentError(
             f"{exc.detail} (still refused after the {budget_s:g} s propagation budget)",
             customer=exc.customer,

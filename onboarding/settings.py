@@ -62,20 +62,27 @@ class Settings(BaseSettings):
     sdk_retry_total: int = Field(
         3,
         ge=0,
-        description="Retries inside one Azure SDK call (429/5xx); the task retry policy handles the rest",
+        description="Retries of one HTTP request inside the Azure SDK (connection errors, 429/5xx); a step's own "
+        "retries are onboarding/retry.py's",
     )
-    retry_base_delay_s: float = Field(2.0, ge=0, description="First retry delay for transient errors")
-    retry_max_delay_s: float = Field(60.0, ge=0, description="Largest single retry delay")
-    retry_budget_s: float = Field(
-        900.0,
+    sdk_call_timeout_s: float = Field(
+        120.0,
         gt=0,
-        description="Time budget for retrying one step's transient errors: the retries whose delays would pass "
-        "it are dropped, whatever task_retries says",
+        description="Longest one Azure SDK call may take, its own retries included (also its read timeout)",
     )
+    retry_base_delay_s: float = Field(2.0, ge=0, description="First delay before retrying a step")
+    retry_max_delay_s: float = Field(60.0, ge=0, description="Largest single delay between a step's attempts")
+    retry_budget_s: float = Field(
+        3600.0,
+        gt=0,
+        description="Longest one step may take in total: its attempts, the waits inside them (deployment, role "
+        "propagation, probe) and the delays between them; no attempt or wait goes past it",
+    )
+    step_retries: int = Field(8, ge=0, description="Most retries of one step after its first attempt")
     retry_jitter_factor: float = Field(
         0.5,
         ge=0,
-        description="Random extra delay per retry, as a fraction of it, so that many customers throttled at once "
+        description="Spread of each retry delay, as a fraction of it, so that many customers throttled at once "
         "do not retry in step",
     )
     propagation_budget_s: float = Field(
@@ -86,7 +93,6 @@ class Settings(BaseSettings):
     )
     probe_timeout_s: float = Field(300.0, gt=0, description="Longest wait for the storage probe pod")
     probe_image: str = Field("python:3.11-slim", description="Image of the storage probe pod (stdlib Python)")
-    task_retries: int = Field(8, ge=0, description="Prefect task retries for transient errors")
     catalog_dir: Path = Field(REPOSITORY_CATALOG, description="Folder of customer YAML files (the catalog)")
     fleet_parallelism: int = Field(8, ge=1, description="Customers reconciled at once by the fleet flow")
     subscription_concurrency: int = Field(

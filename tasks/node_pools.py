@@ -11,7 +11,7 @@ from onboarding.steps.attach import survey_scale_sets
 from onboarding.watch import NodePoolFinding, tick
 
 from .context import context_for
-from .policy import retry_options
+from .policy import under_policy
 from .watch_state import load_watch_state, save_watch_state
 
 
@@ -29,19 +29,19 @@ def emit_finding(spec: CustomerSpec, cluster_id: str, finding: NodePoolFinding) 
     )
 
 
-@task(
-    name="watch-customer-node-pools",
-    task_run_name="watch-{spec.name}",
-    cache_policy=NO_CACHE,
-    **retry_options(),
-)
+@task(name="watch-customer-node-pools", task_run_name="watch-{spec.name}", cache_policy=NO_CACHE)
 def watch_customer_task(spec: CustomerSpec) -> list[str]:
     """Emit one event per scale set missing an identity; returns '<kind> <scale set>' for each."""
     state = load_watch_state(spec.name)
     if state is None:
         get_run_logger().info("customer %s is not onboarded yet: nothing to watch", spec.name)
         return []
-    findings, next_state = tick(state, survey_scale_sets(context_for(spec), state.cluster))
+    survey = under_policy(
+        lambda: survey_scale_sets(context_for(spec), state.cluster),
+        step="watch-node-pools",
+        customer=spec.name,
+    )
+    findings, next_state = tick(state, survey)
     for finding in findings:
         emit_finding(spec, state.cluster.cluster_id, finding)
     save_watch_state(spec.name, next_state)

@@ -1,104 +1,45 @@
-"""The onboarding steps as Prefect tasks. Each is a reconcile (read, plan, apply what is missing, verify).
+"""The onboarding steps (onboarding/pipeline.py: STEPS) as Prefect tasks, one per step, made from the declaration.
 
-Each task imports its step when it runs: a flow run that needs only some steps (the node pool event path: discover
-and attach) does not import the Kubernetes client, helm and storage SDKs at start-up."""
+Each task builds the customer's context in the worker and runs its step under the retry policy; a step is imported
+when it first runs, so a flow run that needs only some steps (the node pool event path: discover and attach) does
+not import the Kubernetes client, helm and storage SDKs at start-up."""
 
 from __future__ import annotations
 
-from prefect import task
+from collections.abc import Sequence
+from typing import Any, cast
+
+from prefect import Task, task
 from prefect.cache_policies import NO_CACHE
 
-from onboarding.cluster import ClusterInfo
 from onboarding.models import CustomerSpec
+from onboarding.pipeline import STEPS, Step, StepInput
 from onboarding.results import StepResult
 
 from .context import context_for
-from .policy import retry_options
-
-_common = {"cache_policy": NO_CACHE, **retry_options()}
+from .policy import under_policy
 
 
-@task(name="ensure-managed-app", task_run_name="ensure-managed-app-{spec.name}", **_common)
-def ensure_managed_app_task(spec: CustomerSpec, dry_run: bool = False) -> StepResult:
-    from onboarding.steps.managed_app import ensure_managed_app
+def _task_of(step: Step) -> Task[[CustomerSpec, StepInput], object]:
+    def run_step(spec: CustomerSpec, given: StepInput) -> object:
+        return under_policy(lambda: step.call(context_for(spec), given), step=step.name, customer=spec.name)
 
-    return ensure_managed_app(context_for(spec), dry_run=dry_run)
-
-
-@task(name="discover-cluster", task_run_name="discover-cluster-{spec.name}", **_common)
-def discover_cluster_task(spec: CustomerSpec) -> tuple[ClusterInfo, StepResult]:
-    """The cluster, and what discovery found (for the report)."""
-    from onboarding.steps.discover import discover
-
-    return discover(context_for(spec))
+    run_step.__qualname__ = run_step.__name__ = step.name.replace("-", "_")  # Prefect's task key
+    return task(name=step.name, task_run_name=f"{step.name}-{{spec.name}}", cache_policy=NO_CACHE)(run_step)
 
 
-@task(name="ensure-storage-reader", task_run_name="ensure-storage-reader-{spec.name}", **_common)
-def ensure_storage_reader_task(spec: CustomerSpec, cluster: ClusterInfo, dry_run: bool = False) -> StepResult:
-    from onboarding.azure.storage import ensure_storage_reader
-
-    return ensure_storage_reader(context_for(spec), cluster, dry_run=dry_run)
+STEP_TASKS: dict[str, Task[[CustomerSpec, StepInput], object]] = {step.name: _task_of(step) for step in STEPS}
 
 
-@task(name="ensure-node-rg-roles", task_run_name="ensure-node-rg-roles-{spec.name}", **_common)
-def ensure_node_rg_roles_task(spec: CustomerSpec, cluster: ClusterInfo, dry_run: bool = False) -> StepResult:
-    from onboarding.steps.roles import ensure_node_rg_roles
-
-    return ensure_node_rg_roles(context_for(spec), cluster, dry_run=dry_run)
-
-
-@task(name="attach-identities", task_run_name="attach-identities-{spec.name}", **_common)
-def attach_identities_task(
-    spec: CustomerSpec, cluster: ClusterInfo, vmss_id: str, dry_run: bool = False
-) -> StepResult:
-    from onboarding.steps.attach import attach_identities
-
-    return attach_identities(context_for(spec), cluster, vmss_id, dry_run=dry_run)
-
-
-@task(name="install-pod-identity", task_run_name="install-pod-identity-{spec.name}", **_common)
-def install_pod_identity_task(spec: CustomerSpec, cluster: ClusterInfo, dry_run: bool = False) -> StepResult:
-    from onboarding.steps.pod_identity import install_pod_identity
-
-    return install_pod_identity(context_for(spec), cluster, dry_run=dry_run)
-
-
-@task(name="verify-storage-access", task_run_name="verify-storage-access-{spec.name}", **_common)
-def verify_storage_access_task(
-    spec: CustomerSpec, cluster: ClusterInfo, dry_run: bool = False, grant: bool = True
-) -> StepResult:
-    from onboarding.steps.verify import verify_storage_access
-
-    return verify_storage_access(context_for(spec), cluster, dry_run=dry_run, grant=grant)
-
-
-class TaskSteps:
-    """The pipeline's steps (onboarding.pipeline.Steps) as these tasks; scale sets attach in parallel."""
+class TaskRunner:
+    """The pipeline's steps (onboarding.pipeline.StepRunner) as these tasks; scale sets attach in parallel."""
 
     def __init__(self, spec: CustomerSpec) -> None:
         self.spec = spec
 
-    def managed_app(self, *, dry_run: bool) -> StepResult:
-        return ensure_managed_app_task(self.spec, dry_run)
+    def run(self, step: Step, given: StepInput) -> Any:
+        return STEP_TASKS[step.name](self.spec, given)
 
-    def discover(self) -> tuple[ClusterInfo, StepResult]:
-        return discover_cluster_task(self.spec)
-
-    def storage_reader(self, cluster: ClusterInfo, *, dry_run: bool) -> StepResult:
-        return ensure_storage_reader_task(self.spec, cluster, dry_run)
-
-    def node_roles(self, cluster: ClusterInfo, *, dry_run: bool) -> StepResult:
-        return ensure_node_rg_roles_task(self.spec, cluster, dry_run)
-
-    def attach(self, cluster: ClusterInfo, *, dry_run: bool) -> list[StepResult]:
-        futures = [
-            attach_identities_task.submit(self.spec, cluster, vmss_id, dry_run)
-            for vmss_id in cluster.scale_sets
-        ]
-        return [f.result() for f in futures]
-
-    def pod_identity(self, cluster: ClusterInfo, *, dry_run: bool) -> StepResult:
-        return install_pod_identity_task(self.spec, cluster, dry_run)
-
-    def verify(self, cluster: ClusterInfo, *, dry_run: bool, grant: bool) -> StepResult:
-        return verify_storage_access_task(self.spec, cluster, dry_run, grant=grant)
+    def run_each(self, step: Step, given: Sequence[StepInput]) -> list[StepResult]:
+        futures = [STEP_TASKS[step.name].submit(self.spec, one) for one in given]
+        return [cast(StepResult, future.result()) for future in futures]

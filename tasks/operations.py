@@ -13,26 +13,38 @@ from onboarding.operations.storage_check import verify_storage
 from onboarding.results import StepResult
 
 from .context import context_for
-from .policy import retry_options
-
-_common = {"cache_policy": NO_CACHE, **retry_options()}
+from .policy import under_policy
 
 
-@task(name="refresh-permissions", task_run_name="refresh-permissions-{spec.name}", **_common)
+@task(name="refresh-permissions", task_run_name="refresh-permissions-{spec.name}", cache_policy=NO_CACHE)
 def refresh_permissions_task(spec: CustomerSpec, target_version: str | None = None) -> StepResult:
-    return refresh_permissions(context_for(spec), target_version=target_version)
+    return under_policy(
+        lambda: refresh_permissions(context_for(spec), target_version=target_version),
+        step="refresh-permissions",
+        customer=spec.name,
+    )
 
 
-@task(name="verify-storage", task_run_name="verify-storage-{spec.name}", **_common)
+@task(name="verify-storage", task_run_name="verify-storage-{spec.name}", cache_policy=NO_CACHE)
 def verify_storage_task(spec: CustomerSpec) -> StepResult:
-    return verify_storage(context_for(spec))
+    return under_policy(lambda: verify_storage(context_for(spec)), step="verify-storage", customer=spec.name)
 
 
-@task(name="audit-role-assignments", task_run_name="audit-role-assignments-{spec.name}", **_common)
+@task(
+    name="audit-role-assignments", task_run_name="audit-role-assignments-{spec.name}", cache_policy=NO_CACHE
+)
 def audit_role_assignments_task(spec: CustomerSpec, delete_unexpected: bool = False) -> StepResult:
-    return audit_role_assignments(context_for(spec), delete_unexpected=delete_unexpected)
+    return under_policy(
+        lambda: audit_role_assignments(context_for(spec), delete_unexpected=delete_unexpected),
+        step="audit-role-assignments",
+        customer=spec.name,
+    )
 
 
-@task(name="offboard-customer", task_run_name="offboard-customer-{spec.name}", **_common)
+@task(name="offboard-customer", task_run_name="offboard-customer-{spec.name}", cache_policy=NO_CACHE)
 def offboard_customer_task(spec: CustomerSpec, dry_run: bool = True) -> StepResult:
-    return offboard_customer(context_for(spec), dry_run=dry_run)
+    return under_policy(
+        lambda: offboard_customer(context_for(spec), dry_run=dry_run),
+        step="offboard-customer",
+        customer=spec.name,
+    )

@@ -18,6 +18,8 @@ def client_options(settings: Settings) -> dict[str, Any]:
         "credential_scopes": [settings.arm_scope],
         "polling_interval": settings.poll_interval_s,
         "retry_total": settings.sdk_retry_total,
+        "timeout": settings.sdk_call_timeout_s,
+        "read_timeout": settings.sdk_call_timeout_s,
     }
     if settings.ca_bundle:
         options["connection_verify"] = str(settings.ca_bundle)

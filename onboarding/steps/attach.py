@@ -12,6 +12,7 @@ from ..azure import vmss
 from ..azure.identities import short_name
 from ..cluster import ClusterInfo
 from ..context import CustomerContext
+from ..deadline import remaining
 from ..errors import TransientError
 from ..results import StepResult
 from ..watch import ScaleSetSurvey
@@ -61,7 +62,7 @@ def attach_identities(
     def patch() -> VirtualMachineScaleSet | None:
         with ctx.errors(STEP, f"attach {names} to scale set {name}"):
             return vmss.begin_identity_update(compute, vmss_id, update).result(
-                timeout=ctx.settings.deployment_timeout_s
+                timeout=remaining(ctx.settings.deployment_timeout_s)
             )
 
     started = time.monotonic()

@@ -9,6 +9,7 @@ from azure.mgmt.resource.resources.models import GenericResource
 
 from ..azure import managed_app
 from ..context import CustomerContext
+from ..deadline import remaining
 from ..errors import AuthorizationPendingError, InvalidSpecError, PermanentError, TransientError
 from ..results import StepResult
 from . import StepRecorder
@@ -89,12 +90,11 @@ def _create(ctx: CustomerContext, rec: StepRecorder, app_id: str, body: dict[str
     started = time.monotonic()
     with ctx.errors(STEP, f"create managed application {app_spec.name}"):
         poller = managed_app.begin_create(ctx.resources, app_id, body)
-        app = poller.result(timeout=ctx.settings.deployment_timeout_s)
+        app = poller.result(timeout=remaining(ctx.settings.deployment_timeout_s))
     rec.waited(time.monotonic() - started)
     if not poller.done():
         raise TransientError(
-            f"managed application {app_spec.name} still deploying after "
-            f"{ctx.settings.deployment_timeout_s:g} s",
+            f"managed application {app_spec.name} still deploying after {time.monotonic() - started:.0f} s",
             customer=ctx.spec.name,
             step=STEP,
             hint="the next attempt waits for the same deployment",

@@ -60,12 +60,12 @@ class KillPoint:
 
 KILL_POINTS = (
     # during the deployment's long-running operation
-    KillPoint("ensure_managed_app", r"^PUT .*/Microsoft\.Solutions/applications/[^/]+$", 1, (0.0, 1.5), 0),
+    KillPoint("ensure-managed-app", r"^PUT .*/Microsoft\.Solutions/applications/[^/]+$", 1, (0.0, 1.5), 0),
     # between the reads of discovery
-    KillPoint("discover_cluster", r"^GET .*/managedClusters/[^/]+$", 1, (0.0, 0.15), 0),
+    KillPoint("discover-cluster", r"^GET .*/managedClusters/[^/]+$", 1, (0.0, 0.15), 0),
     # after the step's first read, while it waits out a 429 on its second, before the kubelet's new assignment
     KillPoint(
-        "ensure_node_rg_roles",
+        "ensure-node-rg-roles",
         r"^GET .*-aks-rg/providers/Microsoft\.Authorization/roleAssignments$",
         1,
         (0.2, 1.5),
@@ -73,11 +73,11 @@ KILL_POINTS = (
         hold=r"resourceGroups/[^/]+-mrg/providers/Microsoft\.Authorization/roleAssignments$",
     ),
     # during the scale set PATCH's long-running operation
-    KillPoint("attach_identities", r"^PATCH .*/virtualMachineScaleSets/", 1, (0.0, 1.0), 0),
+    KillPoint("attach-identities", r"^PATCH .*/virtualMachineScaleSets/", 1, (0.0, 1.0), 0),
     # in helm (install, status) or the AzureIdentity objects
-    KillPoint("install_pod_identity", r"^POST .*/listClusterUserCredential$", 1, (0.3, 1.5), 0),
+    KillPoint("install-pod-identity", r"^POST .*/listClusterUserCredential$", 1, (0.3, 1.5), 0),
     # while the probe Job runs
-    KillPoint("verify_storage_access", r"^POST .*/listClusterUserCredential$", 2, (0.3, 1.5), 1),
+    KillPoint("verify-storage-access", r"^POST .*/listClusterUserCredential$", 2, (0.3, 1.5), 1),
 )
 
 

@@ -40,7 +40,7 @@ REPO = Path(__file__).resolve().parents[2]
 SEED = 4243
 RUN_TIMEOUT_S = 240.0
 TRIALS_AT_ONCE = 3  # independent customers: their kill triggers are told apart by subscription
-INSTALL = next(p for p in KILL_POINTS if p.step == "install_pod_identity")
+INSTALL = next(p for p in KILL_POINTS if p.step == "install-pod-identity")
 
 
 @pytest.fixture(scope="module", autouse=True)
