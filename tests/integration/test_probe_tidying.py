@@ -11,23 +11,14 @@ import pytest
 
 from onboarding.errors import PermanentError
 from onboarding.kube.cleanup import find_owned
-from onboarding.kube.probe_job import ProbeRequest, remove_probe_run, run_probe, sweep_stale_probes
+from onboarding.kube.probe_job import remove_probe_run, run_probe, sweep_stale_probes
 from tests.integration.sandbox_kube_world import KubeWorld, start_world
+from tests.unit.clusters import probe_request
 
 pytestmark = pytest.mark.integration
 
 STEP = "verify_storage_access"
-REQUEST = ProbeRequest(
-    dfs_endpoint="https://acct.dfs.core.windows.net",
-    filesystem="data",
-    directory="folder1",
-    file="t1.csv",
-    client_id="cid",
-    resource_id="rid",
-    audience="https://storage.azure.com/",
-    namespace="default",
-    image="python:3.11-slim",
-)
+REQUEST = probe_request(namespace="default")
 
 
 @pytest.fixture(scope="module")

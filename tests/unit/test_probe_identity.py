@@ -10,12 +10,12 @@ import pytest
 from onboarding.cluster import IdentityRef
 from onboarding.context import CustomerContext
 from onboarding.errors import PermanentError
-from onboarding.kube.probe_job import ProbeOutcome, ProbeRequest
+from onboarding.kube.probe_job import ProbeOutcome
 from onboarding.models import load_customer_spec
 from onboarding.settings import Settings
 from onboarding.steps.verify import diagnose
 
-from .clusters import cluster_with
+from .clusters import cluster_with, probe_request, raw_spec
 
 APP = IdentityRef(
     resource_id="/subscriptions/s/resourceGroups/mrg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/app",
@@ -24,33 +24,8 @@ APP = IdentityRef(
     principal_id="22222222-0000-0000-0000-000000000002",
 )
 CLUSTER = cluster_with(APP)
-REQUEST = ProbeRequest(
-    dfs_endpoint="https://acct.dfs.core.windows.net",
-    filesystem="data",
-    directory="folder1",
-    file="t1.csv",
-    client_id=APP.client_id,
-    resource_id=APP.resource_id,
-    audience="https://storage.azure.com/",
-    namespace="apps",
-    image="python:3.11-slim",
-    selector="app",
-)
-CTX = CustomerContext(
-    load_customer_spec(
-        {
-            "name": "acme",
-            "tenant_id": "7c1f4f7e-3a4b-4c55-9a1e-0c2d7f1a1001",
-            "subscription_id": "5a9d3c2e-8f1b-4d6a-b3c4-2e1f0a9b1001",
-            "managed_application": {
-                "resource_group": "acme-app",
-                "name": "acme-ama",
-                "parameters": {"aks_name": "acmeaks", "node_resource_group": "acme-ama-aks-rg"},
-            },
-        }
-    ),
-    Settings(),
-)
+REQUEST = probe_request(client_id=APP.client_id, resource_id=APP.resource_id, selector="app")
+CTX = CustomerContext(load_customer_spec(raw_spec()), Settings())
 
 
 def _proved(identity: dict[str, Any]) -> PermanentError | None:
