@@ -109,16 +109,29 @@ class ApplicationTokenCredential:
             return token
 
     def _fetch(self, audience: str) -> AccessToken:
-        entries = self._list_tokens(audience, [self._identity])
-        wanted = self._identity.lower()
-        chosen = next((e for e in entries if str(e.get("resourceId", "")).lower() == wanted), None)
-        chosen = chosen or (entries[0] if entries else None)
-        value = chosen and (chosen.get("accessToken") or chosen.get("access_token"))
-        if not value:
-            raise PermanentError(
-                f"listTokens returned no token for {self._identity} and audience {audience}",
-                hint="check that the identity belongs to the managed application",
-            )
+        entry = select_token(self._list_tokens(audience, [self._identity]), self._identity, audience)
+        value = str(entry.get("accessToken") or entry.get("access_token"))
         register_secret(value)
-        assert chosen is not None
-        return AccessToken(value, _expires_on(chosen))
+        return AccessToken(value, _expires_on(entry))
+
+
+def select_token(entries: list[dict[str, Any]], identity_resource_id: str, audience: str) -> dict[str, Any]:
+    """The listTokens entry for ``identity_resource_id`` that carries a token; refused when there is none (a token
+    of another identity would prove nothing and act as the wrong principal)."""
+    wanted = identity_resource_id.lower()
+    chosen = next((e for e in entries if str(e.get("resourceId", "")).lower() == wanted), None)
+    if chosen is None:
+        returned = ", ".join(str(e.get("resourceId") or "(no resourceId)") for e in entries) or "no entries"
+        raise PermanentError(
+            f"listTokens for audience {audience} returned no token for identity {identity_resource_id} "
+            f"(it returned: {returned})",
+            hint="the identity must be one of the application's user-assigned identities: compare the managed "
+            "application's identity property (userAssignedIdentities) with the identity onboarding uses",
+        )
+    if not (chosen.get("accessToken") or chosen.get("access_token")):
+        raise PermanentError(
+            f"listTokens for audience {audience} returned an entry for identity {identity_resource_id} "
+            "without a token",
+            hint="check that the identity belongs to the managed application and re-run",
+        )
+    return chosen

@@ -8,6 +8,7 @@ ServiceAccounts (workload identity), in every namespace. Namespaces are never de
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,8 @@ from .objects import CUSTOMER_LABEL, MANAGED_BY_LABEL, MANAGER, kube_errors, own
 SERVICE_ACCOUNT = "ServiceAccount"
 # Bindings before the identities they name.
 CUSTOM_KINDS = (("AzureIdentityBinding", aad.BINDINGS), ("AzureIdentity", aad.IDENTITIES))
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,14 @@ def find_owned(api: ApiClient, *, customer: str, step: str) -> list[OwnedObject]
             except ApiException as exc:
                 if exc.status != 404:
                     raise
+                logger.info(
+                    "customer %s: no %s objects: the cluster does not serve %s/%s %s (CRD not installed)",
+                    customer,
+                    kind,
+                    aad.GROUP,
+                    aad.VERSION,
+                    plural,
+                )
                 continue
         found += _owned(api, kind, listed.get("items") or [], customer)
     with kube_errors(customer=customer, step=step, action="list service accounts"):
@@ -93,3 +104,4 @@ def delete_owned(api: ApiClient, obj: OwnedObject, *, customer: str, step: str) 
         except ApiException as exc:
             if exc.status != 404:
                 raise
+            logger.info("customer %s: %s was already gone", customer, obj)

@@ -4,13 +4,14 @@ pod identity label (aad-pod-identity) or the workload identity service account, 
 
 A run killed mid-probe (SIGKILL, a lost worker) cannot clean up, and ``ttlSecondsAfterFinished`` would remove
 only the Job, never the ConfigMap. So every probe run first and last sweeps what earlier runs of the customer left:
-probe Jobs that finished or outlived their deadline, and probe objects whose Job is gone."""
+probe Jobs that finished or outlived their deadline, and probe objects whose Job is gone. Sweeping and cleanup
+never hide the probe's outcome: what they cannot remove is logged and left to the next run's sweep."""
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
+import logging
 import time
 import uuid
 from collections.abc import Callable
@@ -19,17 +20,22 @@ from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
 
+import urllib3.exceptions
 from kubernetes import watch
 from kubernetes.client import ApiClient, BatchV1Api, CoreV1Api
 from kubernetes.client.exceptions import ApiException
 
-from .objects import CUSTOMER_LABEL, kube_errors, ownership_labels, to_dict
+from ..errors import OnboardingError, TransientError, from_kubernetes, is_transient
+from .objects import CUSTOMER_LABEL, kube_errors, ownership_labels, reason_of, to_dict
 
 RUN_LABEL = "ama-onboarding/probe-run"
 AAD_POD_IDENTITY_LABEL = "aadpodidbinding"
 WORKLOAD_IDENTITY_LABEL = "azure.workload.identity/use"
 WATCH_SLICE_S = 30
 ORPHAN_GRACE_S = 60  # a ConfigMap or pod without its Job, or a Job past its deadline, this long: nobody's
+EXPIRED = 410  # the watch's resourceVersion is too old: read the Job again and watch from there
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -153,6 +159,15 @@ def parse_result(log: str) -> dict[str, Any] | None:
     return None
 
 
+def watch_failure(exc: ApiException, *, customer: str, step: str, action: str) -> OnboardingError | None:
+    """None when reading the Job again may get past a failed watch (410 Gone, 429, 5xx, a conflict); otherwise
+    the product's error for it (401/403 and the other refusals), naming the customer and step."""
+    if exc.status == EXPIRED:
+        return None
+    error = from_kubernetes(exc.status or 0, reason_of(exc), customer=customer, step=step, action=action)
+    return None if is_transient(error) else error
+
+
 def wait_for_job(
     api: ApiClient, *, name: str, namespace: str, timeout_s: float, customer: str, step: str
 ) -> str:
@@ -184,10 +199,13 @@ def wait_for_job(
                     w.stop()
                     return str(job_phase(obj))
             delay = 0.2  # the watch ran its slice: read again
-        except (ApiException, ValueError, OSError) as exc:
-            # 410 Gone or a broken stream: fall back to reading with backoff
-            if isinstance(exc, ApiException) and exc.status in (401, 403):
-                raise
+        except (ApiException, urllib3.exceptions.HTTPError, ValueError, OSError) as exc:
+            # 410 Gone, a 5xx or a broken stream: fall back to reading with backoff; a refusal is raised
+            if isinstance(exc, ApiException):
+                action = f"watch Job {namespace}/{name}"
+                refused = watch_failure(exc, customer=customer, step=step, action=action)
+                if refused is not None:
+                    raise refused from None
             time.sleep(min(delay, max(deadline - time.monotonic(), 0)))
             delay = min(delay * 2, 5.0)
         finally:
@@ -255,24 +273,59 @@ def stale_probe_runs(
     return sorted(stale)
 
 
+def tidy(what: str, call: Callable[[], Any], *, customer: str, step: str) -> bool:
+    """Run one sweep or cleanup call; a failure must not replace the probe's outcome, so it is logged (what was
+    not cleaned, why) and left to the next probe run's sweep. True when the call succeeded."""
+    try:
+        with kube_errors(customer=customer, step=step, action=what):
+            try:
+                call()
+            except OSError as exc:  # below urllib3 (TLS, sockets); kube_errors maps connection errors only
+                raise TransientError(
+                    f"{what}: {type(exc).__name__}: {exc}", customer=customer, step=step
+                ) from None
+    except OnboardingError as exc:
+        logger.warning("not cleaned up now, the next probe run's sweep retries it: %s", exc)
+        return False
+    return True
+
+
 def sweep_stale_probes(
-    api: ApiClient, *, namespace: str, customer: str, keep: str | None = None
+    api: ApiClient, *, namespace: str, customer: str, step: str, keep: str | None = None
 ) -> list[str]:
-    """Remove the probe objects earlier runs of this customer left in the namespace; returns the runs removed."""
+    """Remove the probe objects earlier runs of this customer left in the namespace; returns the runs removed.
+    Never raises: what cannot be listed or removed is logged (see ``tidy``)."""
     batch, core = BatchV1Api(api), CoreV1Api(api)
     selector = f"{CUSTOMER_LABEL}={customer},{RUN_LABEL}"
-    jobs = [to_dict(api, j) for j in batch.list_namespaced_job(namespace, label_selector=selector).items]
-    others = [
-        to_dict(api, o)
-        for o in [
+    listed: dict[str, list[Any]] = {}
+
+    def list_probe_objects() -> None:
+        listed["jobs"] = batch.list_namespaced_job(namespace, label_selector=selector).items
+        listed["others"] = [
             *core.list_namespaced_config_map(namespace, label_selector=selector).items,
             *core.list_namespaced_pod(namespace, label_selector=selector).items,
         ]
-    ]
+
+    if not tidy(f"list earlier probe runs in {namespace}", list_probe_objects, customer=customer, step=step):
+        return []
+    jobs = [to_dict(api, j) for j in listed["jobs"]]
+    others = [to_dict(api, o) for o in listed["others"]]
     stale = stale_probe_runs(jobs, others, now=datetime.now(UTC), keep=keep)
-    for run in stale:
-        cleanup(api, name=run, namespace=namespace)
-    return stale
+    return [
+        run
+        for run in stale
+        if remove_probe_run(api, run=run, namespace=namespace, customer=customer, step=step)
+    ]
+
+
+def remove_probe_run(api: ApiClient, *, run: str, namespace: str, customer: str, step: str) -> bool:
+    """``cleanup`` of one probe run, best effort (see ``tidy``); True when it is gone."""
+    return tidy(
+        f"remove probe run {namespace}/{run} (Job, pods, ConfigMap)",
+        functools.partial(cleanup, api, name=run, namespace=namespace),
+        customer=customer,
+        step=step,
+    )
 
 
 def run_probe(
@@ -283,8 +336,7 @@ def run_probe(
     name = job_name(run_id)
     core, batch = CoreV1Api(api), BatchV1Api(api)
     started = time.monotonic()
-    with contextlib.suppress(ApiException, OSError):
-        sweep_stale_probes(api, namespace=request.namespace, customer=customer, keep=name)
+    sweep_stale_probes(api, namespace=request.namespace, customer=customer, step=step, keep=name)
     try:
         with kube_errors(
             customer=customer, step=step, action=f"create probe ConfigMap {request.namespace}/{name}"
@@ -309,6 +361,5 @@ def run_probe(
             job=name, phase=phase, result=parse_result(log), log_tail=log[-2000:], seconds=seconds
         )
     finally:
-        with contextlib.suppress(ApiException, OSError):  # else the next run's sweep removes it
-            cleanup(api, name=name, namespace=request.namespace)
-            sweep_stale_probes(api, namespace=request.namespace, customer=customer)
+        remove_probe_run(api, run=name, namespace=request.namespace, customer=customer, step=step)
+        sweep_stale_probes(api, namespace=request.namespace, customer=customer, step=step)

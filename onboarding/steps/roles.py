@@ -94,5 +94,18 @@ def ensure_node_rg_roles(ctx: CustomerContext, cluster: ClusterInfo, *, dry_run:
             for w in wanted
         ],
         created=[w.name for w in created],
-        effective="proven by the next write as the node resource group credential (attach_identities)",
+        effective=_effectiveness(dry_run),
+    )
+
+
+def _effectiveness(dry_run: bool) -> str:
+    """What proves the assignments took effect (see the module doc); a dry run writes nothing, so proves nothing."""
+    if dry_run:
+        return (
+            "not proven in a dry run: nothing is written; in the real run the first write as the node resource "
+            "group credential (attach_identities) proves it"
+        )
+    return (
+        "proven by the next write as the node resource group credential (attach_identities, when a scale set "
+        "lacks an identity)"
     )

@@ -59,14 +59,27 @@ def probe_request(ctx: CustomerContext, cluster: ClusterInfo, *, label_pod: bool
     )
 
 
-def _same_identity(found: dict[str, Any], cluster: ClusterInfo) -> bool:
+def identity_mismatch(found: dict[str, Any], cluster: ClusterInfo) -> str | None:
+    """Why the probe's token claims (``xms_mirid``, ``oid``, never the token) do not prove the token is the
+    application's identity; None when they do. A token naming no identity proves nothing, so it is refused."""
     identity = cluster.app_identity
     mirid, oid = found.get("xms_mirid"), found.get("oid")
     if mirid:
-        return str(mirid).lower() == identity.resource_id.lower()
+        if str(mirid).lower() == identity.resource_id.lower():
+            return None
+        return f"a token for another identity (xms_mirid {mirid}), expected {identity.name} ({identity.resource_id})"
     if oid:
-        return str(oid).lower() == identity.principal_id.lower()
-    return True  # nothing to compare with
+        if str(oid).lower() == identity.principal_id.lower():
+            return None
+        return (
+            f"a token for another identity (oid {oid}), expected {identity.name} "
+            f"(object id {identity.principal_id})"
+        )
+    seen = ", ".join(sorted(found)) or "none"
+    return (
+        f"a token with neither an xms_mirid nor an oid claim (claims seen: {seen}), so it cannot be shown to be "
+        f"{identity.name} ({identity.resource_id})"
+    )
 
 
 def diagnose(
@@ -90,13 +103,14 @@ def diagnose(
             hint=f"check that image {request.image} runs python",
         )
     stage, status, error = result.get("stage"), int(result.get("status") or 0), str(result.get("error") or "")
-    found = result.get("identity") or {}
-    if found and not _same_identity(found, cluster):
+    mismatch = identity_mismatch(result.get("identity") or {}, cluster) if stage != "token" else None
+    if mismatch:
         return PermanentError(
-            f"{where} got a token for another identity ({found.get('xms_mirid') or found.get('oid')}), "
-            f"expected {identity.name} ({identity.resource_id})",
+            f"{where} got {mismatch}",
             **kw,
-            hint="another AzureIdentityBinding uses the same selector, or the pod asked without a client id",
+            hint="the pod's token must come from NMI (aad-pod-identity) or the federated service account token "
+            f"for {identity.name}: check that no other AzureIdentityBinding uses the same selector, that the "
+            "pod asks with the identity's client id, and that nothing else in the pod answers token requests",
         )
     if result.get("ok"):
         return None

@@ -1,8 +1,11 @@
-"""A minimal ClusterInfo for unit tests that need one but read little of it."""
+"""Small builders for unit tests: a minimal ClusterInfo, a customer spec's raw form, a probe request."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from onboarding.cluster import ClusterInfo, IdentityRef
+from onboarding.kube.probe_job import ProbeRequest
 
 
 def cluster_with(identity: IdentityRef) -> ClusterInfo:
@@ -18,3 +21,36 @@ def cluster_with(identity: IdentityRef) -> ClusterInfo:
         app_identity=identity,
         identities=[identity],
     )
+
+
+def raw_spec(**overrides: Any) -> dict[str, Any]:
+    """Customer ``acme``'s spec as a file holds it, with only the required fields (plus ``overrides``)."""
+    raw: dict[str, Any] = {
+        "name": "acme",
+        "tenant_id": "7c1f4f7e-3a4b-4c55-9a1e-0c2d7f1a1001",
+        "subscription_id": "5a9d3c2e-8f1b-4d6a-b3c4-2e1f0a9b1001",
+        "managed_application": {
+            "resource_group": "acme-app",
+            "name": "acme-ama",
+            "parameters": {"aks_name": "acmeaks", "node_resource_group": "acme-ama-aks-rg"},
+        },
+    }
+    raw.update(overrides)
+    return raw
+
+
+def probe_request(**overrides: Any) -> ProbeRequest:
+    """A probe of data/folder1/t1.csv in namespace apps (plus ``overrides``)."""
+    fields: dict[str, Any] = {
+        "dfs_endpoint": "https://acct.dfs.core.windows.net",
+        "filesystem": "data",
+        "directory": "folder1",
+        "file": "t1.csv",
+        "client_id": "cid",
+        "resource_id": "rid",
+        "audience": "https://storage.azure.com/",
+        "namespace": "apps",
+        "image": "python:3.11-slim",
+    }
+    fields.update(overrides)
+    return ProbeRequest(**fields)

@@ -18,6 +18,8 @@ from onboarding.models import ChartSource, PodIdentityMode
 from onboarding.redact import redact
 from onboarding.settings import Settings
 
+from .clusters import probe_request
+
 IDENTITY = IdentityRef(
     resource_id="/subscriptions/0/resourceGroups/mrg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/App_Id1",
     name="App_Id1",
@@ -91,19 +93,7 @@ def test_names_and_selectors() -> None:
 
 
 def _request(**kw: object) -> ProbeRequest:
-    base = dict(
-        dfs_endpoint="https://acct.dfs.core.windows.net",
-        filesystem="data",
-        directory="folder1",
-        file="t1.csv",
-        client_id="cid",
-        resource_id=IDENTITY.resource_id,
-        audience="https://storage.azure.com/",
-        namespace="apps",
-        image="python:3.11-slim",
-    )
-    base.update(kw)
-    return ProbeRequest(**base)  # type: ignore[arg-type]
+    return probe_request(resource_id=IDENTITY.resource_id, **kw)
 
 
 def test_probe_job_shape() -> None:

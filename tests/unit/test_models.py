@@ -9,20 +9,7 @@ import pytest
 from onboarding.errors import InvalidSpecError, PermanentError
 from onboarding.models import CredentialSource, NodeRole, PodIdentityMode, load_customer_spec
 
-
-def _raw(**overrides: Any) -> dict[str, Any]:
-    raw: dict[str, Any] = {
-        "name": "acme",
-        "tenant_id": "7c1f4f7e-3a4b-4c55-9a1e-0c2d7f1a1001",
-        "subscription_id": "5a9d3c2e-8f1b-4d6a-b3c4-2e1f0a9b1001",
-        "managed_application": {
-            "resource_group": "acme-app",
-            "name": "acme-ama",
-            "parameters": {"aks_name": "acmeaks", "node_resource_group": "acme-ama-aks-rg"},
-        },
-    }
-    raw.update(overrides)
-    return raw
+from .clusters import raw_spec as _raw
 
 
 def test_minimal_spec_gets_the_defaults() -> None:
