@@ -9,10 +9,11 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
 install: $(STAMP) node_modules/.package-lock.json .tools/.kube-tools .tools/az/.installed
 
-$(STAMP): pyproject.toml requirements.lock
+# Development installs requirements-dev.lock (the product's requirements.lock plus the test and lint tools).
+$(STAMP): pyproject.toml requirements-dev.lock
 	test -x .venv/bin/python || python3.11 -m venv .venv || python3 -m venv .venv
 	.venv/bin/python -m pip install -q uv
-	.venv/bin/uv pip install -q --python .venv/bin/python -r requirements.lock
+	.venv/bin/uv pip install -q --python .venv/bin/python -r requirements-dev.lock
 	.venv/bin/uv pip install -q --python .venv/bin/python --no-deps -e .
 	touch $(STAMP)
 
@@ -26,8 +27,10 @@ node_modules/.package-lock.json: package.json
 .tools/az/.installed: tools/az-requirements.lock tools/install_az.sh | $(STAMP)
 	bash tools/install_az.sh
 
+# requirements.lock: what the product needs in production; requirements-dev.lock: that plus the dev extra.
 lock:
-	.venv/bin/uv pip compile pyproject.toml --extra dev -o requirements.lock
+	.venv/bin/uv pip compile pyproject.toml -o requirements.lock
+	.venv/bin/uv pip compile pyproject.toml --extra dev -o requirements-dev.lock
 
 .tools/.system-packages: tools/install_system_packages.sh
 	bash tools/install_system_packages.sh

@@ -142,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     box = SandboxProcess(state / "sandbox", profile="realistic", time_scale=args.time_scale).start()
     box.apply_env()
     bench = Bench(box=box, time_scale=args.time_scale, catalog_dir=state / "catalog")
+    os.environ["ONBOARDING_CATALOG_DIR"] = str(bench.catalog_dir)  # flows called in this process read it too
     bench.details["timing"] = bench.timing
     print(f"# sandbox: realistic profile, time scale {args.time_scale}, load {load['start']}", flush=True)
     try:

@@ -8,7 +8,7 @@ from typing import Any, cast
 
 from prefect import flow, get_run_logger
 
-from onboarding.catalog import find_customer, load_catalog
+from onboarding.catalog import find_customer, select
 from onboarding.cluster import ClusterInfo
 from onboarding.errors import InvalidSpecError, PermanentError
 from onboarding.pipeline import StepInput
@@ -23,9 +23,10 @@ def watch_node_pools(customers: list[str] | None = None) -> dict[str, list[str]]
     """List each customer's node pool scale sets once and emit an event for each one lacking an identity.
 
     Args:
-        customers: Only these catalog customers (default: all).
+        customers: Only these catalog customers (default: all); a name not in the catalog fails the run, naming
+            it, before any cloud call.
     """
-    specs = [s for s in load_catalog(get_settings().catalog_dir) if not customers or s.name in customers]
+    specs = select(customers, get_settings().catalog_dir)
     futures = {spec.name: watch_customer_task.submit(spec) for spec in specs}
     found = {name: future.result() for name, future in futures.items()}
     get_run_logger().info("watched %d customers, %d events", len(found), sum(len(v) for v in found.values()))

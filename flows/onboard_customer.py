@@ -9,12 +9,15 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_progress_artifact, update_progress_artifact
 from prefect.events import emit_event
 
+from onboarding.catalog import find_customer
 from onboarding.cluster import ClusterInfo
 from onboarding.errors import OnboardingError
 from onboarding.models import CustomerSpec
+from onboarding.overrides import apply_overrides, describe
 from onboarding.pipeline import STAGES, run_pipeline
 from onboarding.report import onboarding_markdown, summary_row
 from onboarding.results import StepResult
+from onboarding.settings import get_settings
 from tasks.onboarding import TaskRunner
 from tasks.watch_state import remember_onboarded
 
@@ -28,15 +31,27 @@ def _run_steps(
     return run_pipeline(TaskRunner(customer), customer, dry_run=dry_run, results=steps, progress=advance)
 
 
-@flow(name="onboard-customer", flow_run_name="onboard-{customer.name}", log_prints=True)
-def onboard_customer(customer: CustomerSpec, dry_run: bool = False) -> dict[str, Any]:
+@flow(name="onboard-customer", flow_run_name="onboard-{customer}", log_prints=True)
+def onboard_customer(
+    customer: str, dry_run: bool = False, overrides: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Deploy or adopt the managed application, grant roles, attach identities, install pod identity, prove storage.
 
     Args:
-        customer: Who to onboard and how, prefilled from this customer's catalog entry in deployments/customers/.
-            Changes here apply to this run only; edit the catalog entry to keep them.
+        customer: Catalog customer short name: its entry in the worker's catalog (ONBOARDING_CATALOG_DIR,
+            default deployments/customers/) is read when the run starts.
         dry_run: Plan only: read everything and report what would change, write nothing.
+        overrides: For this run only, fields laid over the catalog entry, e.g. {"pod_identity": {"mode":
+            "workload-identity"}} or {"storage": {"directory": "folder2"}}; null puts a field back to its default.
+            Edit the catalog entry to keep a change.
     """
+    spec = apply_overrides(find_customer(customer, get_settings().catalog_dir), overrides)
+    if overrides:
+        get_run_logger().warning("this run overrides: %s", describe(overrides))
+    return _onboard(spec, dry_run)
+
+
+def _onboard(customer: CustomerSpec, dry_run: bool) -> dict[str, Any]:
     logger = get_run_logger()
     started = time.monotonic()
     steps: list[StepResult] = []

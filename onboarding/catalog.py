@@ -1,8 +1,11 @@
-"""The customer catalog: one YAML file per customer, in ``settings.catalog_dir`` (default
-``deployments/customers/``)."""
+"""The customer catalog: one YAML file per customer, in ``settings.catalog_dir`` (ONBOARDING_CATALOG_DIR, default
+``deployments/customers/``), read when a run or command starts. It is the one truth for every flow and command: they
+take customers by name and resolve them here, with ``select``."""
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +13,7 @@ import yaml
 
 from .errors import InvalidSpecError
 from .models import CustomerSpec, load_customer_spec
-from .settings import REPOSITORY_CATALOG as DEFAULT_CATALOG
+from .settings import get_settings
 
 MERGE_TAG = "tag:yaml.org,2002:merge"
 
@@ -54,8 +57,10 @@ def read_spec_file(path: Path) -> Any:
         raise InvalidSpecError(f"{path.name} is not valid YAML: {exc}", customer=path.stem) from None
 
 
-def load_catalog(directory: Path = DEFAULT_CATALOG) -> list[CustomerSpec]:
-    """Every customer in the catalog, validated; raises on the first invalid file, naming it and the field."""
+def load_catalog(directory: Path | None = None) -> list[CustomerSpec]:
+    """Every customer in the catalog (default: ``settings.catalog_dir``), validated; raises on the first invalid
+    file, naming it and the field."""
+    directory = directory or get_settings().catalog_dir
     if not directory.is_dir():
         raise InvalidSpecError(
             f"the catalog {directory} is not a folder",
@@ -76,12 +81,32 @@ def load_catalog(directory: Path = DEFAULT_CATALOG) -> list[CustomerSpec]:
     return specs
 
 
-def find_customer(name: str, directory: Path = DEFAULT_CATALOG) -> CustomerSpec:
-    for spec in load_catalog(directory):
-        if spec.name == name:
-            return spec
-    raise InvalidSpecError(
-        f"no customer named {name!r} in the catalog {directory}",
-        customer=name,
-        hint=f"add {directory / (name + '.yaml')} (or point ONBOARDING_CATALOG_DIR at the catalog that has it)",
-    )
+def select(names: Iterable[str] | None, directory: Path | None = None) -> list[CustomerSpec]:
+    """The catalog's customers with these names, in the order given (none given: every customer, in catalog
+    order). Raises InvalidSpecError naming every name the catalog lacks and the catalog, before anything else
+    happens: a typo is refused, not an empty run."""
+    directory = directory or get_settings().catalog_dir
+    specs = {spec.name: spec for spec in load_catalog(directory)}
+    wanted = list(dict.fromkeys(names or []))
+    if not wanted:
+        return list(specs.values())
+    unknown = [name for name in wanted if name not in specs]
+    if unknown:
+        raise InvalidSpecError(
+            f"no customer named {', '.join(map(repr, unknown))} in the catalog {directory}"
+            + "".join(_did_you_mean(name, specs) for name in unknown),
+            customer=unknown[0] if len(unknown) == 1 else None,
+            hint=f"add {directory / (unknown[0] + '.yaml')} (or point ONBOARDING_CATALOG_DIR at the catalog "
+            "that has it)",
+        )
+    return [specs[name] for name in wanted]
+
+
+def _did_you_mean(name: str, known: Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f" ({name!r}: did you mean {close[0]!r}?)" if close else ""
+
+
+def find_customer(name: str, directory: Path | None = None) -> CustomerSpec:
+    """One customer by name (``select`` of one)."""
+    return select([name], directory)[0]

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import typer
 from pydantic import ValidationError
 
-from .catalog import find_customer, load_catalog
+from .catalog import find_customer, load_catalog, select
 from .errors import InvalidSpecError, OnboardingError
 from .results import StepResult
 from .settings import Settings, get_settings
@@ -157,11 +157,8 @@ def status(
     ama.customer.onboarded Prefect event when PREFECT_API_URL is set, else unknown)."""
     from .operations.status import customer_status
 
-    directory = _catalog(catalog)
     try:
-        specs = [s for s in load_catalog(directory) if not customers or s.name in customers]
-        for name in sorted(set(customers or []) - {s.name for s in specs}):
-            find_customer(name, directory)  # raises, naming the catalog and what to add
+        specs = select(customers, _catalog(catalog))
     except OnboardingError as exc:
         _fail(exc)
     failed = False

@@ -52,7 +52,8 @@ def _server_overloaded(exc: Exception) -> bool:
 
 
 def _acquire_then_run(spec: CustomerSpec, dry_run: bool) -> FlowRun:
-    """The child run under the subscription's limit. An overloaded API server is retried with backoff; the child
+    """The child run under the subscription's limit; the child reads the customer's entry from the worker's
+    catalog by name. An overloaded API server is retried with backoff; the child
     run's idempotency key (this fleet run + customer) makes a retry find the run an earlier attempt created
     instead of starting a second one."""
     key = f"reconcile-fleet-{flow_run.get_id()}-{spec.name}-{'plan' if dry_run else 'apply'}"
@@ -63,10 +64,7 @@ def _acquire_then_run(spec: CustomerSpec, dry_run: bool) -> FlowRun:
                     FlowRun,
                     run_deployment(
                         FLEET_DEPLOYMENT,
-                        parameters={
-                            "customer": spec.model_dump(mode="json", exclude_none=True),
-                            "dry_run": dry_run,
-                        },
+                        parameters={"customer": spec.name, "dry_run": dry_run},
                         timeout=get_settings().deployment_timeout_s,
                         idempotency_key=key,
                     ),

@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -93,15 +92,14 @@ def pause_schedules(api_url: str, deployments: list[str]) -> None:
 
 
 def run_fleet(
-    api_url: str, catalog_dir: Path, *, timeout_s: float = 1800.0, parameters: dict[str, Any] | None = None
+    api_url: str, *, timeout_s: float = 1800.0, parameters: dict[str, Any] | None = None
 ) -> FleetOutcome:
-    """Start the fleet deployment as the UI's Run button does, wait for it, and read its child runs."""
+    """Start the fleet deployment as the UI's Run button does, wait for it, and read its child runs (the fleet
+    reads the workers' catalog, ONBOARDING_CATALOG_DIR)."""
     with prefect_api(api_url) as client:
         deployment = client.read_deployment_by_name(FLEET)
         started = time.monotonic()
-        run = client.create_flow_run_from_deployment(
-            deployment.id, parameters={"catalog_dir": str(catalog_dir), **(parameters or {})}
-        )
+        run = client.create_flow_run_from_deployment(deployment.id, parameters=parameters or {})
         deadline = started + timeout_s
         while state_of(run) not in FINAL and time.monotonic() < deadline:
             time.sleep(1.0)

@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"{args.workers} workers x {args.runs_per_worker} runs; running {len(specs)} customers through reconcile-fleet/nightly"
         )
-        outcome = run_fleet(stack.prefect.api_url, catalog_dir, timeout_s=args.timeout)
+        outcome = run_fleet(stack.prefect.api_url, timeout_s=args.timeout)
         report(outcome, len(specs), args.workers)
         vmss = first_scale_set(box, specs[0].name)
         if vmss:

@@ -11,11 +11,15 @@ import pytest
 
 from onboarding.settings import get_settings
 from sandbox.client import SandboxProcess
+from tools.fleet_catalog import write_fleet_catalog
 from tools.stack import WORK_POOL, PrefectStack
 
 from .prefect_runs import FLEET_DEPLOYMENT
 
 REPO = Path(__file__).resolve().parents[2]
+# The generated fleet customers the chaos modules use (``fleet_specs``, ``trial_specs``: indexes below this), all in
+# the catalog flow runs read them from by name.
+CATALOG_SIZE = 200
 
 # Fast polling and retries for the fast profile; the product reads them like any setting (ONBOARDING_*).
 CHAOS_SETTINGS = {
@@ -32,13 +36,22 @@ CHAOS_SETTINGS = {
 
 def product_env(box: SandboxProcess) -> dict[str, str]:
     """The sandbox's settings for the product, with the publisher's client secret in a 0600 file
-    (ONBOARDING_CLIENT_SECRET_FILE) instead of the environment, which Prefect's workers copy to disk."""
+    (ONBOARDING_CLIENT_SECRET_FILE) instead of the environment, which Prefect's workers copy to disk, and the
+    generated fleet catalog as ONBOARDING_CATALOG_DIR."""
     secret_file = box.state_dir / "publisher-client-secret"
     if not secret_file.exists():
         secret_file.touch(mode=0o600)
         secret_file.write_text(box.env["AZURE_CLIENT_SECRET"])
+    catalog = box.state_dir / "catalog"
+    if not catalog.exists():
+        write_fleet_catalog(catalog, CATALOG_SIZE, tenants=5)
     env = {k: v for k, v in box.env.items() if k != "AZURE_CLIENT_SECRET"}
-    return {**env, **CHAOS_SETTINGS, "ONBOARDING_CLIENT_SECRET_FILE": str(secret_file)}
+    return {
+        **env,
+        **CHAOS_SETTINGS,
+        "ONBOARDING_CLIENT_SECRET_FILE": str(secret_file),
+        "ONBOARDING_CATALOG_DIR": str(catalog),
+    }
 
 
 @pytest.fixture(scope="package")
@@ -73,7 +86,7 @@ def _reset_chaos_box(chaos_box: SandboxProcess) -> Iterator[None]:
 def chaos_stack(
     chaos_box: SandboxProcess, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[PrefectStack]:
-    """A Prefect server with only the ``onboard-customer/fleet`` deployment (any customer as parameters) and no
+    """A Prefect server with only the ``onboard-customer/fleet`` deployment (any catalog customer by name) and no
     worker: tests start and kill workers themselves. Workers and flow runs get their own TMPDIR (``home/tmp``) so
     what they leave on disk can be inspected."""
     home = tmp_path_factory.mktemp("chaos-prefect")

@@ -27,10 +27,10 @@ def prefect_client(stack: PrefectStack) -> Iterator[SyncPrefectClient]:
 
 
 def create_run(client: SyncPrefectClient, spec: CustomerSpec, queue: str | None = None) -> UUID:
-    """A run of the fleet deployment with this customer, as the UI's Run button or reconcile-fleet makes it;
-    ``queue``: a work queue of the pool (created on demand) so that only one chosen worker picks the run up."""
+    """A run of the fleet deployment with this catalog customer, as the UI's Run button or reconcile-fleet makes
+    it; ``queue``: a work queue of the pool (created on demand) so that only one chosen worker picks the run up."""
     deployment = client.read_deployment_by_name(FLEET_DEPLOYMENT)
-    parameters = {"customer": spec.model_dump(mode="json", exclude_none=True)}
+    parameters = {"customer": spec.name}
     return client.create_flow_run_from_deployment(
         deployment.id, parameters=parameters, work_queue_name=queue
     ).id

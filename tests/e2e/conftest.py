@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from onboarding.settings import REPOSITORY_CATALOG
 from sandbox.client import SandboxProcess
 from tools.stack import PrefectStack
 
@@ -25,10 +28,22 @@ def prefect_stack(
     sandbox: SandboxProcess, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[PrefectStack]:
     os.environ.update(TEST_SETTINGS)
-    stack = PrefectStack(tmp_path_factory.mktemp("prefect"), extra_env={**sandbox.env, **TEST_SETTINGS})
+    # The worker's catalog (what flow runs read customers from by name): the repository's, which tests may add to.
+    catalog = tmp_path_factory.mktemp("catalog")
+    for path in REPOSITORY_CATALOG.glob("*.yaml"):
+        shutil.copy(path, catalog)
+    env = {**sandbox.env, **TEST_SETTINGS, "ONBOARDING_CATALOG_DIR": str(catalog)}
+    stack = PrefectStack(tmp_path_factory.mktemp("prefect"), extra_env=env)
     stack.start()
     stack.deploy(concurrency=8)
     stack.start_worker()
     os.environ["PREFECT_API_URL"] = stack.api_url
     yield stack
     stack.stop()
+
+
+@pytest.fixture(scope="session")
+def worker_catalog(prefect_stack: PrefectStack) -> Path:
+    """The catalog folder the stack's worker reads (ONBOARDING_CATALOG_DIR): a customer file written here is a
+    customer flow runs know by name."""
+    return Path(prefect_stack.extra_env["ONBOARDING_CATALOG_DIR"])

@@ -1,8 +1,10 @@
-"""reconcile-fleet through the real server and worker: one broken customer does not stop the other nine."""
+"""reconcile-fleet through the real server and worker: one broken customer does not stop the other nine; a name
+not in the worker's catalog fails the run naming it, before any cloud call."""
 
 from __future__ import annotations
 
 import asyncio
+import shutil
 import time
 import uuid
 from pathlib import Path
@@ -14,6 +16,7 @@ from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
 from onboarding.catalog import load_catalog
 from sandbox.client import SandboxProcess
+from tests.chaos.prefect_runs import prefect_client, task_states
 from tools.customers import register_customer
 from tools.fleet_catalog import customer_document
 from tools.stack import PrefectStack
@@ -46,19 +49,25 @@ async def _fleet_table() -> list[dict[str, object]]:
 
 
 def test_fleet_of_ten_with_one_broken(
-    sandbox: SandboxProcess, prefect_stack: PrefectStack, tmp_path: Path
+    sandbox: SandboxProcess, prefect_stack: PrefectStack, worker_catalog: Path, tmp_path: Path
 ) -> None:
     catalog = tmp_path / "catalog"
     _write_catalog(catalog, 10)
-    for spec in load_catalog(catalog):
+    specs = load_catalog(catalog)
+    for spec in specs:
         if spec.name != BROKEN:  # never registered: its subscription does not exist in the cloud
             register_customer(sandbox, spec)
+    added = [shutil.copy(path, worker_catalog) for path in catalog.glob("*.yaml")]
 
     name = "reconcile-fleet/nightly"
     started = time.monotonic()
-    run = prefect_stack.run_deployments([name], parameters={"catalog_dir": str(catalog)}, timeout_s=1500)[
-        name
-    ]
+    try:
+        run = prefect_stack.run_deployments(
+            [name], parameters={"customers": [s.name for s in specs]}, timeout_s=1500
+        )[name]
+    finally:
+        for path in added:
+            Path(path).unlink()
     print(f"\nfigure fleet_of_ten_wall {time.monotonic() - started:.0f} s from the run's creation to its end")
     assert run.state.is_failed(), "one customer failed, so the fleet run reports failure"
     assert BROKEN in (run.state.message or "")
@@ -71,3 +80,18 @@ def test_fleet_of_ten_with_one_broken(
     assert set(outcomes.values()) == {"verified"}, outcomes
     broken_row = next(row for row in rows if row["customer"] == BROKEN)
     assert broken_row["reason"], "the failure is reported with its reason"
+
+
+def test_an_unknown_name_fails_the_fleet_and_the_watcher_before_any_cloud_call(
+    prefect_stack: PrefectStack,
+) -> None:
+    runs = prefect_stack.run_deployments(
+        ["reconcile-fleet/nightly", "watch-node-pools/every-minute"],
+        parameters={"customers": ["contoso", "contsoo"]},
+    )
+    for name, run in runs.items():
+        assert run.state.is_failed(), name
+        assert "no customer named 'contsoo'" in (run.state.message or ""), run.state.message
+        assert "did you mean 'contoso'?" in (run.state.message or "")
+        with prefect_client(prefect_stack) as client:
+            assert task_states(client, run.id) == {}, f"{name}: no task (so no cloud call) ran"

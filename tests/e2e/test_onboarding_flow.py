@@ -13,6 +13,7 @@ from onboarding.catalog import find_customer
 from onboarding.models import CustomerSpec
 from onboarding.operations.status import last_verification
 from sandbox.client import SandboxProcess
+from tests.chaos.prefect_runs import prefect_client, task_states
 from tools.cloud_actions import cluster_id, scale_set_identities, wait_for
 from tools.customers import register_customer
 from tools.stack import PrefectStack
@@ -116,12 +117,25 @@ def test_dry_run_of_a_customer_with_work_to_do_plans_it_and_writes_nothing(
     assert "**planned**" in report and "would attach northwindaks-identity to scale set" in report, report
 
 
-def test_malformed_spec_is_refused_before_any_cloud_call(
-    sandbox: SandboxProcess, prefect_stack: PrefectStack, contoso: CustomerSpec
+def test_a_bad_override_fails_the_run_at_its_start_naming_field_and_customer(
+    prefect_stack: PrefectStack,
 ) -> None:
-    bad = contoso.model_dump(mode="json", exclude_none=True)
-    bad["tenant_id"] = "not-a-guid"
-    mark = sandbox.mark()
-    with pytest.raises(Exception, match="tenant_id"):
-        prefect_stack.run_deployments([DEPLOYMENT], parameters={"customer": bad})
-    assert sandbox.requests_log(since=mark) == []
+    """The deployment runs the catalog entry by name; a run's overrides that make an invalid spec fail the run
+    before any task (so before any cloud call), naming the field and the customer."""
+    parameters = {"overrides": {"tenant_id": "not-a-guid"}}
+    run = prefect_stack.run_deployments([DEPLOYMENT], parameters=parameters)[DEPLOYMENT]
+    assert run.state.is_failed()
+    message = run.state.message or ""
+    assert "customer 'contoso'" in message and "field customer.tenant_id" in message, message
+    with prefect_client(prefect_stack) as client:
+        assert task_states(client, run.id) == {}, "no task (so no cloud call) ran"
+
+
+def test_an_unknown_customer_fails_the_operations_naming_it(prefect_stack: PrefectStack) -> None:
+    names = [f"{flow}/manual" for flow in OPERATIONS]
+    runs = prefect_stack.run_deployments(names, parameters={"customer": "contsoo"})
+    for name, run in runs.items():
+        assert run.state.is_failed(), name
+        assert "no customer named 'contsoo'" in (run.state.message or ""), f"{name}: {run.state.message}"
+        with prefect_client(prefect_stack) as client:
+            assert task_states(client, run.id) == {}, f"{name}: no task (so no cloud call) ran"

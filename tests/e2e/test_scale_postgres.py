@@ -71,7 +71,7 @@ def fleet(sandbox: SandboxProcess, tmp_path_factory: pytest.TempPathFactory) -> 
 def run_and_log(sandbox: SandboxProcess, fleet: Fleet) -> tuple[FleetOutcome, list[tuple[str, str, int]]]:
     """One fleet run and the ARM writes (method, path, status) made meanwhile in the fleet's subscriptions."""
     since = len(sandbox.requests_log())
-    outcome = run_fleet(fleet.stack.prefect.api_url, fleet.catalog, timeout_s=600)
+    outcome = run_fleet(fleet.stack.prefect.api_url, timeout_s=600)
     subscriptions = tuple(f"/subscriptions/{s.subscription_id}/".lower() for s in fleet.specs)
     writes = [
         (str(e["method"]), str(e["path"]).lower(), int(e["status"]))

@@ -1,9 +1,11 @@
 """The Prefect UI run form of a customer deployment, opened in headless Chromium, and the API behind it.
 
 The form is what an operator fills in for a manual run, so it is checked as rendered, in both UIs the Prefect
-3.9 server ships (v1 under `/`, v2 under `/v2`, v2 being the default entry point): every CustomerSpec field shows
-its title and its full description in model order, the values come prefilled from the catalog entry, and the pod
-identity mode is a choice of exactly the enum's values. A screenshot of each form lands in `test-output/`.
+3.9 server ships (v1 under `/`, v2 under `/v2`, v2 being the default entry point): the customer (prefilled with the
+deployment's customer name: the run reads that entry from the worker's catalog), dry_run and the run's overrides
+(a JSON object laid over the catalog entry for this run only), each with its description, in that order. A bad
+override fails the run at its start, naming the field and the customer, before any task. A screenshot of each form
+lands in `test-output/`.
 
 No sandbox and no worker: one Prefect server with the contoso deployment is all this module needs.
 """
@@ -11,7 +13,7 @@ No sandbox and no worker: one Prefect server with the contoso deployment is all 
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +28,8 @@ from prefect.client.schemas.responses import DeploymentResponse
 from prefect.exceptions import PrefectHTTPStatusError
 
 from onboarding.catalog import load_catalog
-from onboarding.models import CustomerSpec, PodIdentityMode
+from onboarding.errors import InvalidSpecError
+from tests.chaos.prefect_runs import task_states
 from tools.stack import ROOT, WORK_POOL, PrefectStack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("ui-form")]
@@ -45,16 +48,7 @@ CHROMIUM_FLAGS = [
     "--disable-sync",
 ]
 OUTPUT = ROOT / "test-output"
-# What the operator must see first, in this order.
-MOST_IMPORTANT_FIRST = [
-    "Customer short name",
-    "Customer tenant id",
-    "Subscription id",
-    "Location",
-    "Credentials for the node resource group",
-    "Managed application",
-    "Pod identity",
-]
+FIELDS = ["customer", "dry_run", "overrides"]  # in the order the form shows them
 
 
 @dataclass(frozen=True)
@@ -64,20 +58,6 @@ class Ui:
     route: str
     label: str
     description: str
-    open_pod_identity_mode: Callable[[Page], None]
-
-
-def _open_select_v1(page: Page) -> None:
-    # The v1 select opens from the keyboard; a click only focuses it.
-    page.locator(
-        ".schema-form-property:has(> .p-label__header"
-        ' .schema-form-property__label:text-matches("^Pod identity mode( \\\\(Optional\\\\))?$"))'
-        " .p-select-button__control"
-    ).press("ArrowDown")
-
-
-def _open_select_v2(page: Page) -> None:
-    page.get_by_role("button", name="Select Pod identity mode", exact=True).click()
 
 
 UIS = {
@@ -85,13 +65,11 @@ UIS = {
         route="/deployments/deployment/{id}/run",
         label=".schema-form-property__label",
         description=".schema-form-property__description",
-        open_pod_identity_mode=_open_select_v1,
     ),
     "v2": Ui(
         route="/v2/deployments/deployment/{id}/run",
         label="label",
         description="label + p",
-        open_pod_identity_mode=_open_select_v2,
     ),
 }
 
@@ -141,24 +119,6 @@ def browser(chromium_executable: Path) -> Iterator[Browser]:
         browser.close()
 
 
-def _spec() -> CustomerSpec:
-    return next(spec for spec in load_catalog() if spec.name == CUSTOMER)
-
-
-def _form_fields(schema: dict[str, Any], node: dict[str, Any] | None = None) -> list[tuple[str, str | None]]:
-    """(title, description) of every field the form renders, depth first: nested models expand in place;
-    optional models (anyOf with null) and list items stay collapsed while unset."""
-    definitions = schema.get("definitions") or schema.get("$defs") or {}
-    fields: list[tuple[str, str | None]] = []
-    for prop in (node or schema)["properties"].values():
-        fields.append((prop["title"], prop.get("description")))
-        ref = prop.get("$ref") or next(iter(prop.get("allOf", [])), {}).get("$ref")
-        target = definitions[ref.rsplit("/", 1)[-1]] if ref else {}
-        if target.get("type") == "object":
-            fields.extend(_form_fields(schema, target))
-    return fields
-
-
 def _full_page_screenshot(page: Page, path: Path) -> None:
     # v1 scrolls inside a container, so grow the viewport to the tallest scroll height before capturing.
     height = page.evaluate("Math.max(...Array.from(document.querySelectorAll('*'), e => e.scrollHeight))")
@@ -168,7 +128,7 @@ def _full_page_screenshot(page: Page, path: Path) -> None:
 
 
 @pytest.mark.parametrize("ui_name", sorted(UIS))
-def test_run_form_shows_the_customer_fields(
+def test_run_form_shows_the_customer_and_its_overrides(
     ui_name: str,
     stack: PrefectStack,
     deployment: DeploymentResponse,
@@ -176,22 +136,21 @@ def test_run_form_shows_the_customer_fields(
     tmp_path: Path,
 ) -> None:
     ui = UIS[ui_name]
-    spec = _spec()
     schema = deployment.parameter_openapi_schema or {}
-    expected = _form_fields(schema)
-    titles = [title for title, _ in expected]
-    assert {"Customer short name", "Customer tenant id", "Pod identity mode", "dry_run"} <= set(titles)
+    properties = schema["properties"]
+    assert list(properties) == FIELDS
+    assert deployment.parameters == {"customer": CUSTOMER, "dry_run": False}
 
     context = browser.new_context(viewport={"width": 1280, "height": 1000})
     context.set_default_timeout(120_000)  # generous: the two shared cores are often busy
     page = context.new_page()
     try:
         page.goto(stack.ui_url + ui.route.format(id=deployment.id))
-        # Rendered when the last field's label is there and the catalog values have been filled in.
-        page.locator(ui.label, has_text=titles[-1]).first.wait_for()
+        # Rendered when the last field's label is there and the deployment's values have been filled in.
+        page.locator(ui.label, has_text=FIELDS[-1]).first.wait_for()
         page.wait_for_function(
             "v => Array.from(document.querySelectorAll('input, textarea'), e => e.value).includes(v)",
-            arg=spec.tenant_id,
+            arg=CUSTOMER,
         )
         shot = tmp_path / f"ui-form-{ui_name}.png"
         _full_page_screenshot(page, shot)
@@ -201,23 +160,10 @@ def test_run_form_shows_the_customer_fields(
         shown = [
             text.strip().removesuffix(" (Optional)") for text in page.locator(ui.label).all_inner_texts()
         ]
-        assert [t for t in shown if t in set(titles)] == titles, "form fields missing or out of model order"
-        positions = [shown.index(title) for title in MOST_IMPORTANT_FIRST]
-        assert positions == sorted(positions), f"most important fields not first: {shown}"
-
+        assert [t for t in shown if t in FIELDS] == FIELDS, f"fields missing or out of order: {shown}"
         descriptions = {" ".join(text.split()) for text in page.locator(ui.description).all_inner_texts()}
-        missing = [(t, d) for t, d in expected if d and " ".join(d.split()) not in descriptions]
+        missing = [n for n, p in properties.items() if " ".join(p["description"].split()) not in descriptions]
         assert not missing, f"descriptions not shown in full: {missing}"
-
-        values = page.eval_on_selector_all("input, textarea", "els => els.map(e => e.value)")
-        for value in (spec.name, spec.tenant_id, spec.subscription_id, spec.managed_application.name):
-            assert value in values
-
-        assert page.get_by_text(spec.pod_identity.mode.value, exact=True).count() >= 1
-        ui.open_pod_identity_mode(page)
-        options = page.get_by_role("option")
-        options.first.wait_for()
-        assert sorted(options.all_inner_texts()) == sorted(mode.value for mode in PodIdentityMode)
     finally:
         context.close()
 
@@ -226,30 +172,53 @@ def test_deployment_enforces_the_parameter_schema(deployment: DeploymentResponse
     assert deployment.enforce_parameter_schema is True
     document = yaml.safe_load((ROOT / "prefect.yaml").read_text())
     customers = [d for d in document["deployments"] if "customer" in d.get("parameters", {})]
-    assert {d["name"] for d in customers} >= {spec.name for spec in load_catalog()}
+    assert {d["parameters"]["customer"] for d in customers} >= {spec.name for spec in load_catalog()}
     assert all(d["enforce_parameter_schema"] is True for d in customers)
     assert not [d["name"] for d in document["deployments"] if d.get("enforce_parameter_schema") is False]
 
 
 @pytest.mark.parametrize(
-    ("change", "named"),
+    ("parameters", "named"),
     [
-        ({"tenant_id": "not-a-guid"}, "field 'customer.tenant_id'"),
-        ({"pod_identity": {"mode": "kubelet-magic"}}, "field 'customer.pod_identity.mode'"),
-        ({"tenant": "7c1f4f7e-3a4b-4c55-9a1e-0c2d7f1a1001"}, "'tenant' was unexpected"),
+        ({"customer": {"name": CUSTOMER}}, "customer"),
+        ({"customer": CUSTOMER, "overrides": "tenant_id=not-a-guid"}, "overrides"),
+        ({"customer": CUSTOMER, "dry_run": "sometimes"}, "dry_run"),
     ],
-    ids=["bad-guid", "bad-enum", "unknown-field"],
+    ids=["customer-not-a-name", "overrides-not-an-object", "dry-run-not-bool"],
 )
 def test_bad_parameters_are_refused_by_the_api(
-    change: dict[str, Any], named: str, client: SyncPrefectClient, deployment: DeploymentResponse
+    parameters: dict[str, Any], named: str, client: SyncPrefectClient, deployment: DeploymentResponse
 ) -> None:
-    customer = {**deployment.parameters["customer"], **change}
     with pytest.raises(PrefectHTTPStatusError) as refused:
-        client.create_flow_run_from_deployment(deployment.id, parameters={"customer": customer})
+        client.create_flow_run_from_deployment(deployment.id, parameters=parameters)
     assert refused.value.response.status_code in (409, 422)
     assert named in refused.value.response.json()["detail"]
     runs = client.read_flow_runs(
         deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment.id]))
     )
     # The deployment's own schedule adds runs; none of them may carry the refused parameters.
-    assert not [run for run in runs if run.parameters.get("customer") == customer]
+    assert not [run for run in runs if run.parameters == parameters]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "named"),
+    [
+        ({"tenant_id": "not-a-guid"}, "field customer.tenant_id"),
+        ({"pod_identity": {"mode": "kubelet-magic"}}, "field customer.pod_identity.mode"),
+        ({"tenant": "7c1f4f7e-3a4b-4c55-9a1e-0c2d7f1a1001"}, "field customer.tenant: Extra inputs"),
+    ],
+    ids=["bad-guid", "bad-enum", "unknown-field"],
+)
+def test_a_bad_override_fails_the_run_at_its_start(
+    overrides: dict[str, Any], named: str, stack: PrefectStack, client: SyncPrefectClient
+) -> None:
+    """The run as the form's Run button makes it, run in this process (no worker here): it fails before any task,
+    so before any cloud call, naming the field and the customer."""
+    from flows.onboard_customer import onboard_customer
+
+    with stack.settings(), pytest.raises(InvalidSpecError) as info:
+        onboard_customer(CUSTOMER, overrides=overrides)
+    assert f"customer {CUSTOMER!r}: " in str(info.value) and named in str(info.value)
+    (run,) = [r for r in client.read_flow_runs() if r.parameters.get("overrides") == overrides]
+    assert run.state and run.state.is_failed()
+    assert task_states(client, run.id) == {}, "no task (so no cloud call) ran"

@@ -83,7 +83,10 @@ def test_the_catalog_comes_from_onboarding_catalog_dir_and_invalid_input_exits_2
         assert refused.returncode == 2, (command, refused.stdout, refused.stderr)
         assert f"no customer named 'nobody' in the catalog {catalog}" in refused.stderr
         assert f"add {catalog / 'nobody.yaml'}" in refused.stderr, refused.stderr
-    assert cli("status", "solo", "nobody", catalog=catalog).returncode == 2
+    typo = cli("status", "solo", "sollo", "nobody", catalog=catalog)
+    assert typo.returncode == 2, typo.stderr
+    assert f"no customer named 'sollo', 'nobody' in the catalog {catalog}" in typo.stderr, typo.stderr
+    assert "'sollo': did you mean 'solo'?" in typo.stderr
     assert cli("plan", catalog=catalog).returncode == 2, "a missing argument is a command line error"
     wrong = cli("validate", catalog=catalog, ONBOARDING_POLL_INTERVAL_S="soon")
     assert wrong.returncode == 2 and "invalid settings: ONBOARDING_POLL_INTERVAL_S" in wrong.stderr

@@ -1,4 +1,5 @@
-"""The catalog validates and prefect.yaml is generated from it (adding a customer is adding a YAML file)."""
+"""The catalog validates and prefect.yaml is generated from it (adding a customer is adding a YAML file); a
+customer's deployment carries its name, not its spec (the run reads the worker's catalog)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import yaml
 from deployments.build import PREFECT_YAML, render
 from onboarding.catalog import load_catalog, read_spec_file
 from onboarding.errors import InvalidSpecError
-from onboarding.settings import REPOSITORY_CATALOG
+from onboarding.settings import REPOSITORY_CATALOG, get_settings
 
 CONTOSO = REPOSITORY_CATALOG / "contoso.yaml"
 
@@ -28,7 +29,28 @@ def test_prefect_yaml_is_generated_from_the_catalog() -> None:
     for spec in load_catalog():
         deployment = deployments[spec.name]
         assert deployment["entrypoint"] == "flows/onboard_customer.py:onboard_customer"
-        assert deployment["parameters"]["customer"]["name"] == spec.name
+        assert deployment["parameters"] == {"customer": spec.name, "dry_run": False}
+
+
+def test_no_deployment_freezes_a_spec_into_its_parameters() -> None:
+    document = yaml.safe_load(PREFECT_YAML.read_text())
+    for deployment in document["deployments"]:
+        for name, value in deployment.get("parameters", {}).items():
+            assert not isinstance(value, dict | list), (deployment["name"], name)
+
+
+def test_build_reads_the_catalog_of_onboarding_catalog_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "solo.yaml").write_text(CONTOSO.read_text().replace("name: contoso\n", "name: solo\n"))
+    monkeypatch.setenv("ONBOARDING_CATALOG_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    try:
+        document = yaml.safe_load(render())
+    finally:
+        get_settings.cache_clear()
+    customers = [d["name"] for d in document["deployments"] if "customer" in d.get("parameters", {})]
+    assert customers == ["solo"]
 
 
 def test_a_new_yaml_file_is_a_new_deployment(tmp_path: Path) -> None:
