@@ -46,12 +46,13 @@ def onboard_customer(
             Edit the catalog entry to keep a change.
     """
     spec = apply_overrides(find_customer(customer, get_settings().catalog_dir), overrides)
-    if overrides:
-        get_run_logger().warning("this run overrides: %s", describe(overrides))
-    return _onboard(spec, dry_run)
+    changes = describe(overrides) if overrides else None
+    if changes:
+        get_run_logger().warning("this run overrides: %s", changes)
+    return _onboard(spec, dry_run, overrides=changes)
 
 
-def _onboard(customer: CustomerSpec, dry_run: bool) -> dict[str, Any]:
+def _onboard(customer: CustomerSpec, dry_run: bool, *, overrides: str | None) -> dict[str, Any]:
     logger = get_run_logger()
     started = time.monotonic()
     steps: list[StepResult] = []
@@ -75,6 +76,7 @@ def _onboard(customer: CustomerSpec, dry_run: bool) -> dict[str, Any]:
             steps=steps,
             cluster=cluster,
             error=error,
+            overrides=overrides,
         ),
         description=f"onboarding report for {customer.name}",
     )

@@ -42,9 +42,12 @@ def onboarding_markdown(
     steps: list[StepResult],
     cluster: ClusterInfo | None,
     error: str | None = None,
+    overrides: str | None = None,
 ) -> str:
     title = "Plan" if dry_run else "Onboarding"
     lines = [f"# {title} of customer `{customer}`: **{outcome}**", ""]
+    if overrides:
+        lines += [f"This run overrides the catalog entry: {_cell(overrides)}", ""]
     if error:
         lines += [f"> {error}", ""]
     lines += ["| step | changed | already right | took (s) | waited (s) |", "|---|---|---|---:|---:|"]

@@ -59,3 +59,18 @@ def test_markdown_report_shows_the_publisher_side_listing() -> None:
 def test_summary_row_counts_changes() -> None:
     steps = [StepResult(step="a", customer="c", changed=["x", "y"]), StepResult(step="b", customer="c")]
     assert summary_row(customer="c", outcome="verified", steps=steps, duration_s=3.14)["changes"] == 2
+
+
+def test_a_run_that_overrides_the_catalog_says_so_first() -> None:
+    text = onboarding_markdown(
+        customer="c",
+        outcome="verified",
+        dry_run=False,
+        steps=_steps({}),
+        cluster=None,
+        overrides='pod_identity.mode="workload-identity"',
+    )
+    assert text.splitlines()[2] == 'This run overrides the catalog entry: pod_identity.mode="workload-identity"'
+    assert "overrides" not in onboarding_markdown(
+        customer="c", outcome="verified", dry_run=False, steps=_steps({}), cluster=None
+    )
