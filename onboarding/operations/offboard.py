@@ -17,7 +17,6 @@ from azure.mgmt.compute import ComputeManagementClient
 from azure.mgmt.msi import ManagedServiceIdentityClient
 
 from ..azure import roles, vmss
-from ..azure.assignments import delete_assignments
 from ..azure.identities import same_id, short_name
 from ..cluster import ClusterInfo
 from ..context import CustomerContext
@@ -29,6 +28,7 @@ from ..kube.kubeconfig import ClusterAccess, customer_cluster
 from ..models import PodIdentityMode
 from ..results import StepResult
 from ..steps import StepRecorder
+from ..steps.assignments import delete_assignments
 from ..steps.discover import discover_cluster
 from ..steps.roles import scope_label
 from .audit import grant_scopes, read_made_at

@@ -19,7 +19,6 @@ from typer.testing import CliRunner
 
 from onboarding.azure import roles
 from onboarding.azure.roles import DesiredAssignment
-from onboarding.azure.storage import ensure_storage_reader
 from onboarding.cli import app
 from onboarding.cluster import ClusterInfo
 from onboarding.context import CustomerContext
@@ -35,6 +34,7 @@ from onboarding.results import StepResult
 from onboarding.settings import Settings
 from onboarding.steps.discover import discover_cluster
 from onboarding.steps.pod_identity import install_pod_identity
+from onboarding.steps.storage import ensure_storage_reader
 from sandbox.client import SandboxProcess
 from tools.cloud_actions import scale_set_identities
 from tools.customers import register_customer
