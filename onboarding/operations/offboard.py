@@ -16,7 +16,7 @@ from __future__ import annotations
 from azure.mgmt.compute import ComputeManagementClient
 from azure.mgmt.msi import ManagedServiceIdentityClient
 
-from ..azure import roles, vmss
+from ..azure import federated_credentials, roles, vmss
 from ..azure.identities import same_id, short_name
 from ..cluster import ClusterInfo
 from ..context import CustomerContext
@@ -73,12 +73,12 @@ def _federated_credential(ctx: CustomerContext, rec: StepRecorder, cluster: Clus
     )
     msi = ctx.client(ManagedServiceIdentityClient)
     kw = {"name": name, "customer": spec.name, "step": STEP}
-    if wi.read_federated_credential(msi, cluster.app_identity, **kw) is None:
+    if federated_credentials.read_federated_credential(msi, cluster.app_identity, **kw) is None:
         return
     what = f"federated identity credential {name} on {cluster.app_identity.name}"
     rec.changed(f"deleted {what}", f"delete {what}")
     if not rec.dry_run:
-        wi.delete_federated_credential(msi, cluster.app_identity, **kw)
+        federated_credentials.delete_federated_credential(msi, cluster.app_identity, **kw)
 
 
 def _scale_sets(ctx: CustomerContext, rec: StepRecorder, cluster: ClusterInfo) -> None:

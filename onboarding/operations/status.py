@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from azure.mgmt.compute import ComputeManagementClient
 from azure.mgmt.msi import ManagedServiceIdentityClient
 
-from ..azure import managed_app, vmss
+from ..azure import federated_credentials, managed_app, vmss
 from ..azure.identities import short_name
 from ..context import CustomerContext
 from ..errors import OnboardingError
@@ -89,7 +89,9 @@ def customer_status(ctx: CustomerContext) -> CustomerStatus:
             service_account=spec.pod_identity.service_account,
         )
         msi = ctx.client(ManagedServiceIdentityClient)
-        if wi.read_federated_credential(msi, cluster.app_identity, name=name, customer=spec.name, step=STEP):
+        if federated_credentials.read_federated_credential(
+            msi, cluster.app_identity, name=name, customer=spec.name, step=STEP
+        ):
             status.pod_identity.append(f"federated identity credential {name} on {cluster.app_identity.name}")
     except OnboardingError as exc:
         status.error = str(exc)

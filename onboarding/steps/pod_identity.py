@@ -12,6 +12,7 @@ import time
 
 from azure.mgmt.msi import ManagedServiceIdentityClient
 
+from ..azure import federated_credentials
 from ..cluster import ClusterInfo, IdentityRef
 from ..context import CustomerContext
 from ..errors import PermanentError
@@ -138,7 +139,7 @@ def _workload_identity(
     namespace, account = spec.pod_identity.namespace, spec.pod_identity.service_account
     identity = cluster.app_identity
     name = wi.credential_name(customer=spec.name, namespace=namespace, service_account=account)
-    change = wi.ensure_federated_credential(
+    change = federated_credentials.ensure_federated_credential(
         ctx.client(ManagedServiceIdentityClient),
         identity,
         name=name,
