@@ -9,19 +9,16 @@ from azure.core.exceptions import ResourceNotFoundError
 from azure.mgmt.msi.models import FederatedIdentityCredential
 
 from ..cluster import IdentityRef
-from ..errors import PermanentError, azure_errors
+from ..errors import azure_errors
+from ..ids import ResourceId
 from ..kube.objects import CREATED, UNCHANGED, UPDATED, WOULD_CREATE, WOULD_UPDATE
 
 AUDIENCE = "api://AzureADTokenExchange"
 
 
 def _identity_parts(resource_id: str) -> tuple[str, str]:
-    parts = resource_id.strip("/").split("/")
-    lowered = [p.lower() for p in parts]
-    try:
-        return parts[lowered.index("resourcegroups") + 1], parts[lowered.index("userassignedidentities") + 1]
-    except (ValueError, IndexError):
-        raise PermanentError(f"not a userAssignedIdentities id: {resource_id}") from None
+    rid = ResourceId(resource_id).require("Microsoft.ManagedIdentity/userAssignedIdentities")
+    return str(rid.resource_group), rid.name
 
 
 def read_federated_credential(

@@ -7,7 +7,6 @@ from typing import NamedTuple
 
 from azure.mgmt.compute import ComputeManagementClient
 from azure.mgmt.containerservice import ContainerServiceClient
-from azure.mgmt.core.tools import parse_resource_id
 from azure.mgmt.msi import ManagedServiceIdentityClient
 from azure.mgmt.storage import StorageManagementClient
 
@@ -15,6 +14,7 @@ from ..azure import aks, identities, managed_app, storage, vmss
 from ..cluster import ClusterInfo
 from ..context import CustomerContext
 from ..errors import PermanentError
+from ..ids import ResourceId
 from ..results import StepResult
 
 STEP = "discover_cluster"
@@ -73,7 +73,7 @@ def _discover(ctx: CustomerContext) -> ClusterInfo:
     mrg_id = str(
         (app.properties or {}).get("managedResourceGroupId") or managed_app.managed_resource_group_id(spec)
     )
-    mrg = str(parse_resource_id(mrg_id)["resource_group"])
+    mrg = str(ResourceId(mrg_id).resource_group)
     aks_name = str(outputs.get("aksName") or spec.managed_application.parameters.aks_name)
     identity_id = str(outputs.get("identityResourceId") or managed_app.expected_identity_id(spec))
 

@@ -17,6 +17,7 @@ from ..cluster import ClusterInfo, IdentityRef
 from ..context import CustomerContext
 from ..errors import PermanentError
 from ..helm import chart_values, ensure_release
+from ..ids import ResourceId
 from ..kube import pod_identity as aad
 from ..kube import workload_identity as wi
 from ..kube.kubeconfig import ClusterAccess, customer_cluster
@@ -30,7 +31,7 @@ STEP = "install_pod_identity"
 def selector_for(ctx: CustomerContext, cluster: ClusterInfo, identity: IdentityRef) -> str:
     """The aadpodidbinding value of an identity: the spec's selector for the application's identity, else its name."""
     configured = ctx.spec.pod_identity.selector
-    if configured and identity.resource_id.lower() == cluster.app_identity.resource_id.lower():
+    if configured and ResourceId(identity.resource_id) == ResourceId(cluster.app_identity.resource_id):
         return configured
     return aad.default_selector(identity.name)
 
