@@ -8,10 +8,10 @@ from typing import Any
 from azure.core.exceptions import ResourceNotFoundError
 from azure.mgmt.msi.models import FederatedIdentityCredential
 
+from ..changes import Change
 from ..cluster import IdentityRef
 from ..errors import azure_errors
 from ..ids import ResourceId
-from ..kube.objects import CREATED, UNCHANGED, UPDATED, WOULD_CREATE, WOULD_UPDATE
 
 AUDIENCE = "api://AzureADTokenExchange"
 
@@ -53,7 +53,7 @@ def ensure_federated_credential(
     customer: str,
     step: str,
     dry_run: bool,
-) -> str:
+) -> Change:
     """The federated identity credential ``name`` on ``identity`` with this issuer, subject and audience."""
     rg, identity_name = _identity_parts(identity.resource_id)
     what = f"federated identity credential {name} on {identity_name}"
@@ -61,10 +61,10 @@ def ensure_federated_credential(
     if current is not None and (
         current.issuer == issuer and current.subject == sub and list(current.audiences or []) == [AUDIENCE]
     ):
-        return UNCHANGED
+        return Change.UNCHANGED
     if dry_run:
-        return WOULD_CREATE if current is None else WOULD_UPDATE
+        return Change.WOULD_CREATE if current is None else Change.WOULD_UPDATE
     params = FederatedIdentityCredential(issuer=issuer, subject=sub, audiences=[AUDIENCE])
     with azure_errors(customer=customer, step=step, action=f"write {what}"):
         msi_client.federated_identity_credentials.create_or_update(rg, identity_name, name, params)
-    return CREATED if current is None else UPDATED
+    return Change.CREATED if current is None else Change.UPDATED

@@ -9,6 +9,7 @@ from typing import Any
 
 from kubernetes.client import ApiClient, CoreV1Api
 
+from ..changes import Change
 from ..cluster import IdentityRef
 from .objects import ensure_object, ownership_labels
 
@@ -54,7 +55,7 @@ def ensure_service_account(
     customer: str,
     step: str,
     dry_run: bool,
-) -> str:
+) -> Change:
     core = CoreV1Api(api)
     body = service_account_body(namespace=namespace, name=name, identity=identity, customer=customer)
     return ensure_object(

@@ -18,6 +18,7 @@ from azure.mgmt.msi import ManagedServiceIdentityClient
 
 from ..azure import federated_credentials, roles, vmss
 from ..azure.identities import same_id, short_name
+from ..changes import Change
 from ..cluster import ClusterInfo
 from ..context import CustomerContext
 from ..errors import TransientError
@@ -58,9 +59,9 @@ def _chart(ctx: CustomerContext, rec: StepRecorder, access: ClusterAccess) -> No
         dry_run=rec.dry_run,
     )
     what = f"helm release {outcome.namespace}/{outcome.release}"
-    if outcome.action in ("uninstalled", "would uninstall"):
+    if outcome.action in (Change.UNINSTALLED, Change.WOULD_UNINSTALL):
         rec.changed(f"uninstalled {what}", f"uninstall {what}")
-    elif outcome.action == "not ours":
+    elif outcome.action is Change.NOT_OURS:
         rec.unchanged(f"{what} left: {outcome.reason}")
 
 

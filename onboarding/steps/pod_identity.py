@@ -13,6 +13,7 @@ import time
 from azure.mgmt.msi import ManagedServiceIdentityClient
 
 from ..azure import federated_credentials
+from ..changes import Change
 from ..cluster import ClusterInfo, IdentityRef
 from ..context import CustomerContext
 from ..errors import PermanentError
@@ -21,7 +22,7 @@ from ..ids import ResourceId
 from ..kube import pod_identity as aad
 from ..kube import workload_identity as wi
 from ..kube.kubeconfig import ClusterAccess, customer_cluster
-from ..kube.objects import CREATED, UNCHANGED, UPDATED, WOULD_CREATE, WOULD_UPDATE, ensure_namespace
+from ..kube.objects import ensure_namespace
 from ..models import PodIdentityMode
 from ..results import StepResult
 
@@ -36,23 +37,14 @@ def selector_for(ctx: CustomerContext, cluster: ClusterInfo, identity: IdentityR
     return aad.default_selector(identity.name)
 
 
-# What a planned change reports once applied (``StepResult.as_applied``).
-APPLIED = {
-    WOULD_CREATE: CREATED,
-    WOULD_UPDATE: UPDATED,
-    "would install": "installed",
-    "would upgrade": "upgraded",
-}
-
-
-def record(result: StepResult, what: str, change: str, note: str = "") -> None:
+def record(result: StepResult, what: str, change: Change, note: str = "") -> None:
     """``what: change note`` as a change (unless unchanged); a dry run also records its applied form."""
-    if change == UNCHANGED:
+    if change is Change.UNCHANGED:
         result.unchanged.append(what)
         return
     result.changed.append(f"{what}: {change}{note}")
-    if change in APPLIED:
-        result.as_applied.append(f"{what}: {APPLIED[change]}{note}")
+    if change.planned:
+        result.as_applied.append(f"{what}: {change.applied}{note}")
 
 
 def install_pod_identity(ctx: CustomerContext, cluster: ClusterInfo, *, dry_run: bool = False) -> StepResult:
@@ -85,7 +77,7 @@ def _aad_pod_identity(
         dry_run=dry_run,
     )
     what = f"helm release {outcome.namespace}/{outcome.release} (chart {spec.chart.name} {outcome.chart_version})"
-    note = f" ({outcome.reason})" if outcome.action != UNCHANGED else ""
+    note = f" ({outcome.reason})" if outcome.action is not Change.UNCHANGED else ""
     record(result, what, outcome.action, note)
     result.details["helm"] = {
         "action": outcome.action,
@@ -103,13 +95,13 @@ def _aad_pod_identity(
     for identity in cluster.identities:
         selector = selector_for(ctx, cluster, identity)
         selectors[identity.name] = selector
-        if outcome.action == "would install":
+        if outcome.action is Change.WOULD_INSTALL:
             # the CRDs come with the chart: no object can exist yet, each would be created
             for kind, name in (
                 ("AzureIdentity", aad.k8s_name(identity.name)),
                 ("AzureIdentityBinding", aad.binding_name(identity.name)),
             ):
-                record(result, f"{kind} {namespace}/{name}", WOULD_CREATE)
+                record(result, f"{kind} {namespace}/{name}", Change.WOULD_CREATE)
             continue
         changes = aad.ensure_pod_identity(
             access.api,
