@@ -95,6 +95,7 @@ def audit_role_assignments(ctx: CustomerContext, *, delete_unexpected: bool = Fa
     """
     rec = StepRecorder(ctx, STEP, dry_run=not delete_unexpected)
     cluster = discover_cluster(ctx)
+    ctx = ctx.for_cluster(cluster)
     names = cluster.principal_names()
     expected = [*expected_assignments(ctx, cluster), *storage_expectation(ctx, cluster)]
     rows: list[AuditRow] = []

@@ -136,6 +136,7 @@ def offboard_customer(ctx: CustomerContext, *, dry_run: bool = True) -> StepResu
     """Plan (``dry_run``, the default) or remove what onboarding added for the customer (see module doc)."""
     rec = StepRecorder(ctx, STEP, dry_run=dry_run)
     cluster = discover_cluster(ctx)
+    ctx = ctx.for_cluster(cluster)
     with customer_cluster(ctx, cluster, step=STEP) as access:
         _cluster_objects(ctx, rec, access)
         _chart(ctx, rec, access)

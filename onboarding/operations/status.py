@@ -50,6 +50,7 @@ def customer_status(ctx: CustomerContext, last_verified: LastVerified) -> Custom
         if status.application.lower() != "succeeded":
             return status
         cluster = discover_cluster(ctx)
+        ctx = ctx.for_cluster(cluster)
         compute = ctx.client(ComputeManagementClient, node_rg=True)
         with ctx.errors(STEP, f"list scale sets in {cluster.node_resource_group}"):
             for scale_set in vmss.list_scale_sets(compute, cluster.node_resource_group):

@@ -86,10 +86,9 @@ def _discover(ctx: CustomerContext) -> ClusterInfo:
     for extra_id in spec.identities:
         with ctx.errors(STEP, f"read identity {extra_id}"):
             extra.append(identities.get_identity(msi, extra_id))
-    ctx.use_app_identity(app_identity.resource_id)
 
     node_rg = str(cluster.node_resource_group)
-    compute = ctx.client(ComputeManagementClient, node_rg=True)
+    compute = ctx.for_app_identity(app_identity.resource_id).client(ComputeManagementClient, node_rg=True)
     with ctx.errors(STEP, f"list node pool scale sets in {node_rg}"):
         scale_sets = [str(s.id) for s in vmss.list_scale_sets(compute, node_rg)]
 
