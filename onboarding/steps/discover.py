@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import NamedTuple
 
 from azure.mgmt.compute import ComputeManagementClient
@@ -16,6 +15,7 @@ from ..context import CustomerContext
 from ..errors import PermanentError
 from ..ids import ResourceId
 from ..results import StepResult
+from . import StepRecorder
 
 STEP = "discover_cluster"
 READ_HINT = (
@@ -34,24 +34,16 @@ def discover(ctx: CustomerContext) -> Discovery:
     """Read-only, so it is retried whole while fresh role assignments (the publisher's on the managed resource
     group, the identity's on the node resource group) propagate; the result says what was found and how long
     that propagation was waited for."""
-    started = time.monotonic()
+    rec = StepRecorder(ctx, STEP, dry_run=False)
     cluster, waited = ctx.through_propagation(
         lambda: _discover(ctx), what="read access to the deployment", hint=READ_HINT
     )
+    rec.waited(waited)
     pools = ", ".join(identities.short_name(vmss_id) for vmss_id in cluster.scale_sets) or "none"
-    found = [
-        f"cluster {cluster.cluster_name}, node resource group {cluster.node_resource_group}",
-        f"node pool scale sets: {pools}",
-        f"storage account {cluster.storage_account_name or 'not found'}",
-    ]
-    result = StepResult(
-        step=STEP,
-        customer=ctx.spec.name,
-        unchanged=found,
-        duration_s=time.monotonic() - started,
-        waited_s=waited,
-    )
-    return Discovery(cluster, result)
+    rec.unchanged(f"cluster {cluster.cluster_name}, node resource group {cluster.node_resource_group}")
+    rec.unchanged(f"node pool scale sets: {pools}")
+    rec.unchanged(f"storage account {cluster.storage_account_name or 'not found'}")
+    return Discovery(cluster, rec.finish())
 
 
 def discover_cluster(ctx: CustomerContext) -> ClusterInfo:
