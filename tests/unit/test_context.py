@@ -11,20 +11,9 @@ from onboarding.context import CustomerContext
 from onboarding.models import load_customer_spec
 from onboarding.settings import Settings
 
-from .clusters import cluster_with
+from .clusters import cluster_with, raw_spec
 
-SPEC = load_customer_spec(
-    {
-        "name": "acme",
-        "tenant_id": "7c1f4f7e-3a4b-4c55-9a1e-0c2d7f1a1001",
-        "subscription_id": "5a9d3c2e-8f1b-4d6a-b3c4-2e1f0a9b1001",
-        "managed_application": {
-            "resource_group": "acme-app",
-            "name": "acme-ama",
-            "parameters": {"aks_name": "acmeaks", "node_resource_group": "acme-ama-aks-rg"},
-        },
-    }
-)
+SPEC = load_customer_spec(raw_spec())
 FOUND = (
     "/subscriptions/5a9d3c2e-8f1b-4d6a-b3c4-2e1f0a9b1001/resourceGroups/bought-mrg"
     "/providers/Microsoft.ManagedIdentity/userAssignedIdentities/acmeaks-identity"

@@ -9,24 +9,11 @@ import pytest
 from onboarding.errors import InvalidSpecError, PermanentError
 from onboarding.models import CredentialSource, NodeRole, PodIdentityMode, load_customer_spec
 
-
-def _raw(**overrides: Any) -> dict[str, Any]:
-    raw: dict[str, Any] = {
-        "name": "acme",
-        "tenant_id": "7c1f4f7e-3a4b-4c55-9a1e-0c2d7f1a1001",
-        "subscription_id": "5a9d3c2e-8f1b-4d6a-b3c4-2e1f0a9b1001",
-        "managed_application": {
-            "resource_group": "acme-app",
-            "name": "acme-ama",
-            "parameters": {"aks_name": "acmeaks", "node_resource_group": "acme-ama-aks-rg"},
-        },
-    }
-    raw.update(overrides)
-    return raw
+from .clusters import raw_spec
 
 
 def test_minimal_spec_gets_the_defaults() -> None:
-    spec = load_customer_spec(_raw())
+    spec = load_customer_spec(raw_spec())
     assert spec.credential_source is CredentialSource.APPLICATION_TOKENS
     assert spec.node_role is NodeRole.VIRTUAL_MACHINE_CONTRIBUTOR
     assert spec.pod_identity.mode is PodIdentityMode.AAD_POD_IDENTITY_MANAGED
@@ -36,7 +23,7 @@ def test_minimal_spec_gets_the_defaults() -> None:
 
 
 def test_invalid_fields_are_named_with_the_customer() -> None:
-    raw = _raw(tenant_id="not-a-guid", node_role="Superuser")
+    raw = raw_spec(tenant_id="not-a-guid", node_role="Superuser")
     with pytest.raises(InvalidSpecError) as info:
         load_customer_spec(raw, source="acme.yaml")
     message = str(info.value)
@@ -48,14 +35,14 @@ def test_invalid_fields_are_named_with_the_customer() -> None:
 
 
 def test_nested_field_path_is_named() -> None:
-    raw = _raw()
+    raw = raw_spec()
     raw["managed_application"]["parameters"]["node_count"] = 0
     with pytest.raises(InvalidSpecError, match=r"field managed_application\.parameters\.node_count"):
         load_customer_spec(raw)
 
 
 def test_definition_and_plan_are_exclusive() -> None:
-    raw = _raw()
+    raw = raw_spec()
     raw["managed_application"]["definition_id"] = (
         "/subscriptions/00000000-0000-4000-8000-00000000b001/resourceGroups/publisher-rg"
         "/providers/Microsoft.Solutions/applicationDefinitions/ama-aks"
@@ -86,7 +73,7 @@ def test_definition_and_plan_are_exclusive() -> None:
 )
 def test_unsafe_or_unknown_values_are_rejected(field: str, value: Any) -> None:
     with pytest.raises(InvalidSpecError, match=f"field {field}"):
-        load_customer_spec(_raw(**{field: value}))
+        load_customer_spec(raw_spec(**{field: value}))
 
 
 def test_not_a_mapping() -> None:
