@@ -155,6 +155,8 @@ def status(
     """Per customer (read-only): the managed application's provisioning state, the identities on each node pool
     scale set, the pod identity objects in the cluster, and when storage access was last verified (the latest
     ama.customer.onboarded Prefect event when PREFECT_API_URL is set, else unknown)."""
+    from tasks.onboarded_event import last_verification
+
     from .operations.status import customer_status
 
     try:
@@ -164,7 +166,7 @@ def status(
     failed = False
     for spec in specs:
         ctx = _context(spec, propagation_budget_s=STATUS_PROPAGATION_BUDGET_S)
-        found = customer_status(ctx)
+        found = customer_status(ctx, last_verification)
         typer.echo(f"{found.customer}: application {found.application}; last verified {found.last_verified}")
         for name, identities in found.scale_sets.items():
             typer.echo(f"  scale set {name}: {', '.join(identities) or 'no user-assigned identity'}")

@@ -6,8 +6,10 @@ Shared by the steps of one customer (and by parallel tasks in one worker process
 from __future__ import annotations
 
 import contextlib
+import copy
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from azure.core.credentials import TokenCredential
@@ -17,6 +19,8 @@ from . import errors
 from .azure import managed_app
 from .azure.clients import make_client
 from .azure.credentials import ApplicationTokenCredential, publisher_credential, worker_identity_credential
+from .cluster import ClusterInfo
+from .ids import ResourceId
 from .models import CredentialSource, CustomerSpec
 from .polling import poll_until, retry_propagation
 from .settings import Settings
@@ -25,53 +29,67 @@ C = TypeVar("C")
 T = TypeVar("T")
 
 
+@dataclass
+class _Shared:
+    """What every view of one customer's context shares (parallel tasks in one worker process too)."""
+
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    publisher: TokenCredential | None = None
+    node_rg: dict[ResourceId, TokenCredential] = field(default_factory=dict)
+    clients: dict[tuple[type, int], Any] = field(default_factory=dict)
+
+
 class CustomerContext:
-    def __init__(self, spec: CustomerSpec, settings: Settings) -> None:
+    """Acts as the application's identity ``app_identity_id``: the template's until a step is handed what
+    discovery found (``for_cluster``), which gives a view of this context with that identity; nothing in it
+    changes after creation but its caches."""
+
+    def __init__(self, spec: CustomerSpec, settings: Settings, *, app_identity_id: str | None = None) -> None:
         self.spec = spec
         self.settings = settings
-        self._lock = threading.RLock()
-        self._publisher: TokenCredential | None = None
-        self._node_rg: TokenCredential | None = None
-        self._identity_id: str | None = None
-        self._clients: dict[tuple[type, int], Any] = {}
+        self.app_identity_id = app_identity_id or managed_app.expected_identity_id(spec)
+        self._shared = _Shared()
 
-    # --- identity of the application (its resource id is known after discovery; until then the template's) ---
+    # --- identity of the application ---
     @property
     def application_id(self) -> str:
         return managed_app.application_id(self.spec)
 
-    @property
-    def app_identity_id(self) -> str:
-        return self._identity_id or managed_app.expected_identity_id(self.spec)
+    def for_app_identity(self, identity_id: str) -> CustomerContext:
+        """This context acting as ``identity_id`` (the same publisher credential, clients and caches)."""
+        if ResourceId(identity_id) == ResourceId(self.app_identity_id):
+            return self
+        view = copy.copy(self)
+        view.app_identity_id = identity_id
+        return view
 
-    def use_app_identity(self, identity_id: str) -> None:
-        """Record the application's identity as discovered (its ``userAssignedIdentity`` output)."""
-        with self._lock:
-            if self._identity_id is None or self._identity_id.lower() != identity_id.lower():
-                self._identity_id = identity_id
-                self._node_rg = None
+    def for_cluster(self, cluster: ClusterInfo) -> CustomerContext:
+        """This context acting as the application identity discovery found in ``cluster``."""
+        return self.for_app_identity(cluster.app_identity.resource_id)
 
     # --- credentials ---
     @property
     def publisher_credential(self) -> TokenCredential:
-        with self._lock:
-            if self._publisher is None:
-                self._publisher = publisher_credential(self.settings)
-            return self._publisher
+        with self._shared.lock:
+            if self._shared.publisher is None:
+                self._shared.publisher = publisher_credential(self.settings)
+            return self._shared.publisher
 
     @property
     def node_rg_credential(self) -> TokenCredential:
         """The credential that holds roles on the node resource group, per ``spec.credential_source``."""
-        with self._lock:
-            if self._node_rg is None:
-                source = self.spec.credential_source
-                if source is CredentialSource.PUBLISHER:
-                    self._node_rg = self.publisher_credential
-                elif source is CredentialSource.APPLICATION_TOKENS:
-                    self._node_rg = ApplicationTokenCredential(self.list_tokens, self.app_identity_id)
-                else:
-                    self._node_rg = worker_identity_credential(self.app_identity_id, self.settings)
-            return self._node_rg
+        source = self.spec.credential_source
+        if source is CredentialSource.PUBLISHER:
+            return self.publisher_credential
+        identity = ResourceId(self.app_identity_id)
+        with self._shared.lock:
+            if identity not in self._shared.node_rg:
+                self._shared.node_rg[identity] = (
+                    ApplicationTokenCredential(self.list_tokens, self.app_identity_id)
+                    if source is CredentialSource.APPLICATION_TOKENS
+                    else worker_identity_credential(self.app_identity_id, self.settings)
+                )
+            return self._shared.node_rg[identity]
 
     @property
     def node_rg_is_app_identity(self) -> bool:
@@ -91,12 +109,12 @@ class CustomerContext:
         """A management client for the customer's subscription, as the publisher or the node-RG credential."""
         credential = self.node_rg_credential if node_rg else self.publisher_credential
         cache_key = (cls, id(credential))
-        with self._lock:
-            if cache_key not in self._clients:
-                self._clients[cache_key] = make_client(
+        with self._shared.lock:
+            if cache_key not in self._shared.clients:
+                self._shared.clients[cache_key] = make_client(
                     cls, credential, self.spec.subscription_id, self.settings
                 )
-            return self._clients[cache_key]  # type: ignore[no-any-return]
+            return self._shared.clients[cache_key]  # type: ignore[no-any-return]
 
     @property
     def resources(self) -> ResourceManagementClient:

@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 import pyhelm3
 from pyhelm3 import errors as helm_errors
 
+from .changes import Change
 from .errors import OnboardingError, PermanentError, TransientError
 from .models import ChartSource, PodIdentityMode
 from .settings import Settings
@@ -50,7 +51,9 @@ PENDING = {"pending-install", "pending-upgrade", "pending-rollback", "uninstalli
 
 @dataclass
 class HelmOutcome:
-    action: str  # installed, upgraded, unchanged, would install, would upgrade; uninstalled, would uninstall,
+    action: (
+        Change  # installed, upgraded, unchanged, would install, would upgrade; uninstalled, would uninstall,
+    )
     # absent, not ours
     release: str
     namespace: str
@@ -184,7 +187,7 @@ async def _ensure(
             status, version, have_values, revision = current
             if status == "deployed" and version.removeprefix("v") == wanted_version and have_values == values:
                 return HelmOutcome(
-                    "unchanged", release, namespace, version, revision, time.monotonic() - started
+                    Change.UNCHANGED, release, namespace, version, revision, time.monotonic() - started
                 )
             reason = (
                 f"status {status}"
@@ -196,12 +199,13 @@ async def _ensure(
         else:
             reason = "not installed"
         verb = "install" if current is None else "upgrade"
+        planned = Change.WOULD_INSTALL if current is None else Change.WOULD_UPGRADE
         ref, repo = chart_ref(chart, settings)
         action = f"resolve chart {chart.name} {chart.version}"
         resolved = await client.get_chart(ref, repo=repo, version=chart.version)
         if dry_run:
             return HelmOutcome(
-                f"would {verb}",
+                planned,
                 release,
                 namespace,
                 str(resolved.metadata.version),
@@ -218,7 +222,7 @@ async def _ensure(
             exc, chart=chart, settings=settings, customer=customer, step=step, action=action
         ) from None
     return HelmOutcome(
-        f"{verb}ed" if verb == "install" else "upgraded",
+        planned.applied,
         release,
         namespace,
         str(resolved.metadata.version),
@@ -292,12 +296,12 @@ async def _uninstall(
     try:
         current = await _current(client, chart=chart, settings=settings, dry_run=dry_run)
         if current is None:
-            return HelmOutcome("absent", release, namespace, "", None, time.monotonic() - started)
+            return HelmOutcome(Change.ABSENT, release, namespace, "", None, time.monotonic() - started)
         _, version, values, revision = current
         if values not in product_values(chart):
             reason = "its values are not the ones this product installs with: not ours"
             return HelmOutcome(
-                "not ours", release, namespace, version, revision, time.monotonic() - started, reason
+                Change.NOT_OURS, release, namespace, version, revision, time.monotonic() - started, reason
             )
         if not dry_run:
             action = f"uninstall release {namespace}/{release}"
@@ -306,8 +310,8 @@ async def _uninstall(
         raise map_helm_error(
             exc, chart=chart, settings=settings, customer=customer, step=step, action=action
         ) from None
-    verb = "would uninstall" if dry_run else "uninstalled"
-    return HelmOutcome(verb, release, namespace, version, revision, time.monotonic() - started)
+    done = Change.WOULD_UNINSTALL if dry_run else Change.UNINSTALLED
+    return HelmOutcome(done, release, namespace, version, revision, time.monotonic() - started)
 
 
 def uninstall_release(

@@ -102,7 +102,7 @@ STEPS: tuple[Step, ...] = (
         writes=False,
         finds_cluster=True,
     ),
-    Step(STORAGE_READER, "azure.storage:ensure_storage_reader", stage=2, when=grants_reader_early),
+    Step(STORAGE_READER, "steps.storage:ensure_storage_reader", stage=2, when=grants_reader_early),
     Step("ensure-node-rg-roles", "steps.roles:ensure_node_rg_roles", stage=3),
     Step("attach-identities", "steps.attach:attach_identities", stage=4, needs=Needs.SCALE_SET),
     Step("install-pod-identity", "steps.pod_identity:install_pod_identity", stage=5),

@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 
 from .azure import vmss
 from .cluster import ClusterInfo
+from .ids import ResourceId
 
 CREATED = "aks.nodepool.created"
 DRIFTED = "aks.nodepool.drifted"
@@ -35,11 +36,11 @@ class NodePoolFinding:
 
     @property
     def vmss_name(self) -> str:
-        return self.vmss_id.rstrip("/").rsplit("/", 1)[-1]
+        return ResourceId(self.vmss_id).name
 
 
 def vmss_name(vmss_id: str) -> str:
-    return vmss_id.rstrip("/").rsplit("/", 1)[-1].lower()
+    return ResourceId(vmss_id).name.lower()
 
 
 @dataclass(frozen=True)

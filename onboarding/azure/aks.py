@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from azure.mgmt.containerservice import ContainerServiceClient
 from azure.mgmt.containerservice.models import ManagedCluster
-from azure.mgmt.core.tools import parse_resource_id
 
 from ..cluster import IdentityRef
 from ..errors import PermanentError
+from ..ids import ResourceId
 
 
 def get_cluster(client: ContainerServiceClient, resource_group: str, name: str) -> ManagedCluster:
@@ -24,7 +24,7 @@ def kubelet_identity(cluster: ManagedCluster) -> IdentityRef:
         )
     return IdentityRef(
         resource_id=profile.resource_id,
-        name=parse_resource_id(profile.resource_id)["name"],
+        name=ResourceId(profile.resource_id).name,
         client_id=str(profile.client_id),
         principal_id=str(profile.object_id),
     )

@@ -13,6 +13,7 @@ from azure.mgmt.authorization import AuthorizationManagementClient
 from azure.mgmt.authorization.v2022_04_01.models import RoleAssignment, RoleAssignmentCreateParameters
 
 from ..cluster import IdentityRef
+from ..ids import ResourceId
 from ..models import NodeRole
 
 OWNER = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
@@ -44,7 +45,7 @@ ROLE_ASSIGNMENT_NAMESPACE = uuid.UUID("5f0c7a4e-2b1d-5e8a-9c3f-6d4b2a1e0f37")
 
 def role_assignment_name(scope: str, role_definition_guid: str, principal_id: str) -> str:
     """The product's name for (scope, role, principal): uuid5, insensitive to case and a trailing slash."""
-    material = "|".join((scope.rstrip("/").lower(), role_definition_guid.lower(), principal_id.lower()))
+    material = "|".join((ResourceId(scope).key, role_definition_guid.lower(), principal_id.lower()))
     return str(uuid.uuid5(ROLE_ASSIGNMENT_NAMESPACE, material))
 
 
@@ -53,7 +54,7 @@ def role_definition_id(subscription_id: str, role_guid: str) -> str:
 
 
 def role_guid_of(definition_id: str) -> str:
-    return definition_id.rstrip("/").rsplit("/", 1)[-1].lower()
+    return ResourceId(definition_id).name.lower()
 
 
 def role_label(role_guid: str) -> str:
@@ -79,7 +80,7 @@ class DesiredAssignment:
     def matches(self, assignment: RoleAssignment) -> bool:
         """Same scope, role and principal, whatever the assignment's name (the template may have made it)."""
         return (
-            (assignment.scope or "").rstrip("/").lower() == self.scope.rstrip("/").lower()
+            ResourceId(assignment.scope or "") == ResourceId(self.scope)
             and role_guid_of(assignment.role_definition_id or "") == self.role_guid.lower()
             and (assignment.principal_id or "").lower() == self.principal.principal_id.lower()
         )
@@ -94,8 +95,8 @@ def list_at_scope(
 
 def made_at(assignments: list[RoleAssignment], scope: str) -> list[RoleAssignment]:
     """Those made exactly at ``scope`` (``atScope()`` also returns the ones inherited from above)."""
-    wanted = scope.rstrip("/").lower()
-    return [a for a in assignments if (a.scope or "").rstrip("/").lower() == wanted]
+    wanted = ResourceId(scope)
+    return [a for a in assignments if ResourceId(a.scope or "") == wanted]
 
 
 def provably_ours(assignment: RoleAssignment, principal_ids: set[str]) -> bool:

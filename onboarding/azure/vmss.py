@@ -22,7 +22,8 @@ from azure.mgmt.compute.models import (
     VirtualMachineScaleSetIdentity,
     VirtualMachineScaleSetUpdate,
 )
-from azure.mgmt.core.tools import parse_resource_id
+
+from ..ids import ResourceId
 
 SYSTEM_AND_USER = "SystemAssigned, UserAssigned"
 USER = "UserAssigned"
@@ -35,8 +36,8 @@ def list_scale_sets(client: ComputeManagementClient, resource_group: str) -> lis
 
 
 def _group_and_name(vmss_id: str) -> tuple[str, str]:
-    parts = parse_resource_id(vmss_id)
-    return str(parts["resource_group"]), str(parts["name"])
+    rid = ResourceId(vmss_id)
+    return str(rid.resource_group), rid.name
 
 
 def get_scale_set(client: ComputeManagementClient, vmss_id: str) -> VirtualMachineScaleSet:
@@ -57,10 +58,10 @@ def attached_ids(vmss: VirtualMachineScaleSet) -> list[str]:
 
 def missing_ids(vmss: VirtualMachineScaleSet, wanted: list[str]) -> list[str]:
     """Wanted identity ids the scale set lacks (case-insensitive), in the order wanted."""
-    present = {i.rstrip("/").lower() for i in attached_ids(vmss)}
+    present = {ResourceId(i) for i in attached_ids(vmss)}
     missing: list[str] = []
     for identity_id in wanted:
-        normal = identity_id.rstrip("/").lower()
+        normal = ResourceId(identity_id)
         if normal not in present:
             present.add(normal)
             missing.append(identity_id)
@@ -69,8 +70,8 @@ def missing_ids(vmss: VirtualMachineScaleSet, wanted: list[str]) -> list[str]:
 
 def present_ids(vmss: VirtualMachineScaleSet, candidates: list[str]) -> list[str]:
     """The ``candidates`` attached to the scale set, spelled as the scale set spells them."""
-    wanted = {c.rstrip("/").lower() for c in candidates}
-    return [i for i in attached_ids(vmss) if i.rstrip("/").lower() in wanted]
+    wanted = {ResourceId(c) for c in candidates}
+    return [i for i in attached_ids(vmss) if ResourceId(i) in wanted]
 
 
 def _system_assigned(vmss: VirtualMachineScaleSet) -> bool:
@@ -94,8 +95,8 @@ def identity_removal(vmss: VirtualMachineScaleSet, remove: list[str]) -> Virtual
     null, with the current type; when none would stay, only the type that remains (``SystemAssigned`` or
     ``None``), which drops every user-assigned identity.
     """
-    gone = {r.rstrip("/").lower() for r in remove}
-    kept = [i for i in attached_ids(vmss) if i.rstrip("/").lower() not in gone]
+    gone = {ResourceId(r) for r in remove}
+    kept = [i for i in attached_ids(vmss) if ResourceId(i) not in gone]
     if not kept:
         kind = SYSTEM if _system_assigned(vmss) else NONE
         return VirtualMachineScaleSetUpdate(identity=VirtualMachineScaleSetIdentity(type=kind))

@@ -20,6 +20,7 @@ from kubernetes import config as kube_config
 from kubernetes.client import ApiClient
 
 from ..errors import PermanentError, azure_errors
+from ..ids import ResourceId
 from ..redact import register_secret
 
 SECRET_USER_FIELDS = ("token", "password", "client-key-data")
@@ -37,14 +38,8 @@ class ClusterAccess:
 
 def split_cluster_id(cluster_id: str) -> tuple[str, str]:
     """(resource group, cluster name) of a managedClusters resource id."""
-    parts = cluster_id.strip("/").split("/")
-    lowered = [p.lower() for p in parts]
-    try:
-        rg = parts[lowered.index("resourcegroups") + 1]
-        name = parts[lowered.index("managedclusters") + 1]
-    except (ValueError, IndexError):
-        raise PermanentError(f"not a managedClusters resource id: {cluster_id}") from None
-    return rg, name
+    rid = ResourceId(cluster_id).require("Microsoft.ContainerService/managedClusters")
+    return str(rid.resource_group), rid.name
 
 
 def register_kubeconfig_secrets(kubeconfig: dict[str, Any]) -> None:

@@ -17,16 +17,13 @@ import urllib3.exceptions
 from kubernetes.client import ApiClient, CoreV1Api
 from kubernetes.client.exceptions import ApiException
 
+from ..changes import Change
 from ..errors import OnboardingError, PermanentError, TransientError, from_kubernetes
 
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MANAGER = "ama-onboarding"
 CUSTOMER_LABEL = "ama-onboarding/customer"
 MAX_ATTEMPTS = 5
-
-CREATED, UPDATED, UNCHANGED = "created", "updated", "unchanged"
-WOULD_CREATE, WOULD_UPDATE = "would create", "would update"
-WRITES = {CREATED, UPDATED}
 
 Body = dict[str, Any]
 
@@ -119,7 +116,7 @@ def ensure_object(
     customer: str,
     step: str,
     dry_run: bool,
-) -> str:
+) -> Change:
     """Make one object look like ``desired``; returns created/updated/unchanged (or would create/update).
 
     409 AlreadyExists on create -> read it and update instead; 409 Conflict on update (stale resourceVersion) ->
@@ -135,17 +132,17 @@ def ensure_object(
                 current = None
         if current is None:
             if dry_run:
-                return WOULD_CREATE
+                return Change.WOULD_CREATE
             try:
                 with kube_errors(customer=customer, step=step, action=f"create {what}"):
                     create(desired)
-                return CREATED
+                return Change.CREATED
             except TransientError as exc:
                 if exc.status == 409:
                     continue  # AlreadyExists: someone made it meanwhile; read it and update it
                 raise
         if _matches(desired, current):
-            return UNCHANGED
+            return Change.UNCHANGED
         if not owned_by(current, customer):
             raise PermanentError(
                 f"{what} exists, differs from what this customer needs and is not labelled "
@@ -155,11 +152,11 @@ def ensure_object(
                 hint="it was made by hand or by someone else: delete or rename it, then run again",
             )
         if dry_run:
-            return WOULD_UPDATE
+            return Change.WOULD_UPDATE
         try:
             with kube_errors(customer=customer, step=step, action=f"update {what}"):
                 replace(_merged(desired, current))
-            return UPDATED
+            return Change.UPDATED
         except TransientError as exc:
             if exc.status == 409:
                 continue  # Conflict: stale resourceVersion; read again
@@ -171,18 +168,18 @@ def ensure_object(
     )
 
 
-def ensure_namespace(api: ApiClient, *, name: str, customer: str, step: str, dry_run: bool) -> str:
+def ensure_namespace(api: ApiClient, *, name: str, customer: str, step: str, dry_run: bool) -> Change:
     """Create the namespace when missing (labelled ours); an existing namespace is never touched."""
     core = CoreV1Api(api)
     with kube_errors(customer=customer, step=step, action=f"read namespace {name}"):
         try:
             core.read_namespace(name)
-            return UNCHANGED
+            return Change.UNCHANGED
         except ApiException as exc:
             if exc.status != 404:
                 raise
     if dry_run:
-        return WOULD_CREATE
+        return Change.WOULD_CREATE
     body = {
         "apiVersion": "v1",
         "kind": "Namespace",
@@ -193,6 +190,6 @@ def ensure_namespace(api: ApiClient, *, name: str, customer: str, step: str, dry
             core.create_namespace(body)
         except ApiException as exc:
             if exc.status == 409:
-                return UNCHANGED
+                return Change.UNCHANGED
             raise
-    return CREATED
+    return Change.CREATED

@@ -8,6 +8,7 @@ from typing import Any
 
 from kubernetes.client import ApiClient, CustomObjectsApi
 
+from ..changes import Change
 from ..cluster import IdentityRef
 from .objects import ensure_object, ownership_labels
 
@@ -67,7 +68,7 @@ def binding_body(identity: IdentityRef, *, namespace: str, selector: str, custom
 
 def _ensure_custom(
     api: ApiClient, *, plural: str, body: dict[str, Any], customer: str, step: str, dry_run: bool
-) -> str:
+) -> Change:
     custom = CustomObjectsApi(api)
     ns, name = body["metadata"]["namespace"], body["metadata"]["name"]
     return ensure_object(
@@ -92,7 +93,7 @@ def ensure_pod_identity(
     customer: str,
     step: str,
     dry_run: bool,
-) -> dict[str, str]:
+) -> dict[str, Change]:
     """AzureIdentity + AzureIdentityBinding for one identity; returns {"Kind ns/name": change}."""
     identity_body = azure_identity_body(identity, namespace=namespace, customer=customer)
     bind = binding_body(identity, namespace=namespace, selector=selector, customer=customer)

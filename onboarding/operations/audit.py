@@ -15,13 +15,13 @@ from azure.mgmt.authorization import AuthorizationManagementClient
 from azure.mgmt.authorization.v2022_04_01.models import RoleAssignment
 
 from ..azure import roles
-from ..azure.assignments import delete_assignments, read_assignments
 from ..azure.identities import same_id
 from ..azure.roles import DesiredAssignment
 from ..cluster import ClusterInfo
 from ..context import CustomerContext
 from ..results import StepResult
 from ..steps import StepRecorder
+from ..steps.assignments import delete_assignments, read_assignments
 from ..steps.discover import discover_cluster
 from ..steps.roles import expected_assignments, scope_label
 
@@ -60,7 +60,7 @@ def grant_scopes(cluster: ClusterInfo) -> list[tuple[str, bool]]:
 
 
 def storage_expectation(ctx: CustomerContext, cluster: ClusterInfo) -> list[DesiredAssignment]:
-    """The grant ``azure.storage.ensure_storage_reader`` makes, when the spec asks for it and there is an account."""
+    """The grant ``steps.storage.ensure_storage_reader`` makes, when the spec asks for it and there is an account."""
     if not (ctx.spec.storage.grant_reader and cluster.storage_account_id):
         return []
     account = cluster.storage_account_id
@@ -95,6 +95,7 @@ def audit_role_assignments(ctx: CustomerContext, *, delete_unexpected: bool = Fa
     """
     rec = StepRecorder(ctx, STEP, dry_run=not delete_unexpected)
     cluster = discover_cluster(ctx)
+    ctx = ctx.for_cluster(cluster)
     names = cluster.principal_names()
     expected = [*expected_assignments(ctx, cluster), *storage_expectation(ctx, cluster)]
     rows: list[AuditRow] = []

@@ -16,9 +16,9 @@ from __future__ import annotations
 from azure.mgmt.compute import ComputeManagementClient
 from azure.mgmt.msi import ManagedServiceIdentityClient
 
-from ..azure import roles, vmss
-from ..azure.assignments import delete_assignments
+from ..azure import federated_credentials, roles, vmss
 from ..azure.identities import same_id, short_name
+from ..changes import Change
 from ..cluster import ClusterInfo
 from ..context import CustomerContext
 from ..errors import TransientError
@@ -29,6 +29,7 @@ from ..kube.kubeconfig import ClusterAccess, customer_cluster
 from ..models import PodIdentityMode
 from ..results import StepResult
 from ..steps import StepRecorder
+from ..steps.assignments import delete_assignments
 from ..steps.discover import discover_cluster
 from ..steps.roles import scope_label
 from .audit import grant_scopes, read_made_at
@@ -58,9 +59,9 @@ def _chart(ctx: CustomerContext, rec: StepRecorder, access: ClusterAccess) -> No
         dry_run=rec.dry_run,
     )
     what = f"helm release {outcome.namespace}/{outcome.release}"
-    if outcome.action in ("uninstalled", "would uninstall"):
+    if outcome.action in (Change.UNINSTALLED, Change.WOULD_UNINSTALL):
         rec.changed(f"uninstalled {what}", f"uninstall {what}")
-    elif outcome.action == "not ours":
+    elif outcome.action is Change.NOT_OURS:
         rec.unchanged(f"{what} left: {outcome.reason}")
 
 
@@ -73,12 +74,12 @@ def _federated_credential(ctx: CustomerContext, rec: StepRecorder, cluster: Clus
     )
     msi = ctx.client(ManagedServiceIdentityClient)
     kw = {"name": name, "customer": spec.name, "step": STEP}
-    if wi.read_federated_credential(msi, cluster.app_identity, **kw) is None:
+    if federated_credentials.read_federated_credential(msi, cluster.app_identity, **kw) is None:
         return
     what = f"federated identity credential {name} on {cluster.app_identity.name}"
     rec.changed(f"deleted {what}", f"delete {what}")
     if not rec.dry_run:
-        wi.delete_federated_credential(msi, cluster.app_identity, **kw)
+        federated_credentials.delete_federated_credential(msi, cluster.app_identity, **kw)
 
 
 def _scale_sets(ctx: CustomerContext, rec: StepRecorder, cluster: ClusterInfo) -> None:
@@ -135,6 +136,7 @@ def offboard_customer(ctx: CustomerContext, *, dry_run: bool = True) -> StepResu
     """Plan (``dry_run``, the default) or remove what onboarding added for the customer (see module doc)."""
     rec = StepRecorder(ctx, STEP, dry_run=dry_run)
     cluster = discover_cluster(ctx)
+    ctx = ctx.for_cluster(cluster)
     with customer_cluster(ctx, cluster, step=STEP) as access:
         _cluster_objects(ctx, rec, access)
         _chart(ctx, rec, access)

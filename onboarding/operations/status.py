@@ -1,19 +1,17 @@
 """One customer's status, read-only: the managed application's provisioning state, the identities on each node
 pool scale set, the pod identity objects in the cluster (AzureIdentity/Binding, or the federated credential and
-service account), and when storage access was last verified (the latest ``ama.customer.onboarded`` event in
-Prefect, when ``PREFECT_API_URL`` is set; read over its REST API, so no Prefect import and no server needed)."""
+service account), and when storage access was last verified: that lookup is the caller's (``LastVerified``; the
+Prefect one is ``tasks/onboarded_event.py``), so the domain speaks to no orchestrator."""
 
 from __future__ import annotations
 
-import json
-import os
-import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from azure.mgmt.compute import ComputeManagementClient
 from azure.mgmt.msi import ManagedServiceIdentityClient
 
-from ..azure import managed_app, vmss
+from ..azure import federated_credentials, managed_app, vmss
 from ..azure.identities import short_name
 from ..context import CustomerContext
 from ..errors import OnboardingError
@@ -23,7 +21,9 @@ from ..kube.kubeconfig import customer_cluster
 from ..steps.discover import discover_cluster
 
 STEP = "status"
-ONBOARDED_EVENT = "ama.customer.onboarded"
+
+LastVerified = Callable[[str], str]
+"""Customer name -> when its storage access was last verified, or why that is unknown (never raises)."""
 
 
 @dataclass
@@ -36,38 +36,11 @@ class CustomerStatus:
     error: str | None = None
 
 
-def last_verification(customer: str, api_url: str | None = None) -> str:
-    """When the latest ``ama.customer.onboarded`` event of the customer occurred, or why it is unknown."""
-    api_url = api_url or os.environ.get("PREFECT_API_URL")
-    if not api_url:
-        return "unknown (PREFECT_API_URL is not set)"
-    body = {
-        "filter": {
-            "event": {"name": [ONBOARDED_EVENT]},
-            "resource": {"id": [f"ama.customer.{customer}"]},
-            "order": "DESC",
-        },
-        "limit": 1,
-    }
-    headers = {"Content-Type": "application/json"}
-    if os.environ.get("PREFECT_API_KEY"):
-        headers["Authorization"] = f"Bearer {os.environ['PREFECT_API_KEY']}"
-    request = urllib.request.Request(
-        f"{api_url.rstrip('/')}/events/filter", data=json.dumps(body).encode(), headers=headers, method="POST"
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            events = json.loads(response.read() or b"{}").get("events") or []
-    except (OSError, ValueError) as exc:
-        return f"unknown (Prefect API: {type(exc).__name__})"
-    return str(events[0]["occurred"]) if events else "never (no onboarded event)"
-
-
-def customer_status(ctx: CustomerContext) -> CustomerStatus:
+def customer_status(ctx: CustomerContext, last_verified: LastVerified) -> CustomerStatus:
     """Read everything the status shows; an error is reported in the status, not raised."""
     spec = ctx.spec
     status = CustomerStatus(customer=spec.name, application="not deployed")
-    status.last_verified = last_verification(spec.name)
+    status.last_verified = last_verified(spec.name)
     try:
         with ctx.errors(STEP, f"read managed application {spec.managed_application.name}"):
             app = managed_app.get_application(ctx.resources, ctx.application_id)
@@ -77,6 +50,7 @@ def customer_status(ctx: CustomerContext) -> CustomerStatus:
         if status.application.lower() != "succeeded":
             return status
         cluster = discover_cluster(ctx)
+        ctx = ctx.for_cluster(cluster)
         compute = ctx.client(ComputeManagementClient, node_rg=True)
         with ctx.errors(STEP, f"list scale sets in {cluster.node_resource_group}"):
             for scale_set in vmss.list_scale_sets(compute, cluster.node_resource_group):
@@ -89,7 +63,9 @@ def customer_status(ctx: CustomerContext) -> CustomerStatus:
             service_account=spec.pod_identity.service_account,
         )
         msi = ctx.client(ManagedServiceIdentityClient)
-        if wi.read_federated_credential(msi, cluster.app_identity, name=name, customer=spec.name, step=STEP):
+        if federated_credentials.read_federated_credential(
+            msi, cluster.app_identity, name=name, customer=spec.name, step=STEP
+        ):
             status.pod_identity.append(f"federated identity credential {name} on {cluster.app_identity.name}")
     except OnboardingError as exc:
         status.error = str(exc)

@@ -4,10 +4,9 @@ nothing (onboarding's verify step grants Storage Blob Data Reader when the spec 
 
 from __future__ import annotations
 
-import time
-
 from ..context import CustomerContext
 from ..results import StepResult
+from ..steps import StepRecorder
 from ..steps.discover import discover_cluster
 from ..steps.verify import record_publisher_check
 
@@ -16,8 +15,6 @@ STEP = "verify_storage_from_publisher"
 
 def verify_storage(ctx: CustomerContext) -> StepResult:
     """Prove the application's identity can list ``storage.directory`` and read ``storage.file``."""
-    started = time.monotonic()
-    result = StepResult(step=STEP, customer=ctx.spec.name)
-    record_publisher_check(ctx, discover_cluster(ctx), result)
-    result.duration_s = time.monotonic() - started
-    return result
+    rec = StepRecorder(ctx, STEP, dry_run=False)
+    record_publisher_check(ctx, discover_cluster(ctx), rec.result)
+    return rec.finish()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from ..changes import Change
 from ..context import CustomerContext
 from ..results import StepResult
 
@@ -26,6 +27,16 @@ class StepRecorder:
             self.result.as_applied.append(done)
         else:
             self.result.changed.append(done)
+
+    def change(self, what: str, change: Change, note: str = "") -> None:
+        """Record what reconciling ``what`` did as ``what: change note`` (unchanged: as such); a planned change
+        also keeps its applied form in ``as_applied``."""
+        if change is Change.UNCHANGED:
+            self.unchanged(what)
+            return
+        self.result.changed.append(f"{what}: {change}{note}")
+        if change.planned:
+            self.result.as_applied.append(f"{what}: {change.applied}{note}")
 
     def unchanged(self, text: str) -> None:
         self.result.unchanged.append(text)

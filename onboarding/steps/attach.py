@@ -32,7 +32,7 @@ def _wanted(cluster: ClusterInfo) -> list[str]:
 
 def survey_scale_sets(ctx: CustomerContext, cluster: ClusterInfo) -> ScaleSetSurvey:
     """For the watcher: every node pool scale set and the identities each lacks (read-only, one list call)."""
-    compute = ctx.client(ComputeManagementClient, node_rg=True)
+    compute = ctx.for_cluster(cluster).client(ComputeManagementClient, node_rg=True)
     with ctx.errors("watch_node_pools", f"list scale sets in {cluster.node_resource_group}"):
         scale_sets = vmss.list_scale_sets(compute, cluster.node_resource_group)
     return ScaleSetSurvey.of(scale_sets, _wanted(cluster))
@@ -42,7 +42,7 @@ def attach_identities(
     ctx: CustomerContext, cluster: ClusterInfo, vmss_id: str, *, dry_run: bool = False
 ) -> StepResult:
     rec = StepRecorder(ctx, STEP, dry_run=dry_run)
-    compute = ctx.client(ComputeManagementClient, node_rg=True)
+    compute = ctx.for_cluster(cluster).client(ComputeManagementClient, node_rg=True)
     name = short_name(vmss_id)
     with ctx.errors(STEP, f"read scale set {name}"):
         current = vmss.get_scale_set(compute, vmss_id)

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import time
 from typing import NamedTuple
 
 from azure.mgmt.compute import ComputeManagementClient
 from azure.mgmt.containerservice import ContainerServiceClient
-from azure.mgmt.core.tools import parse_resource_id
 from azure.mgmt.msi import ManagedServiceIdentityClient
 from azure.mgmt.storage import StorageManagementClient
 
@@ -15,7 +13,9 @@ from ..azure import aks, identities, managed_app, storage, vmss
 from ..cluster import ClusterInfo
 from ..context import CustomerContext
 from ..errors import PermanentError
+from ..ids import ResourceId
 from ..results import StepResult
+from . import StepRecorder
 
 STEP = "discover_cluster"
 READ_HINT = (
@@ -34,24 +34,16 @@ def discover(ctx: CustomerContext) -> Discovery:
     """Read-only, so it is retried whole while fresh role assignments (the publisher's on the managed resource
     group, the identity's on the node resource group) propagate; the result says what was found and how long
     that propagation was waited for."""
-    started = time.monotonic()
+    rec = StepRecorder(ctx, STEP, dry_run=False)
     cluster, waited = ctx.through_propagation(
         lambda: _discover(ctx), what="read access to the deployment", hint=READ_HINT
     )
+    rec.waited(waited)
     pools = ", ".join(identities.short_name(vmss_id) for vmss_id in cluster.scale_sets) or "none"
-    found = [
-        f"cluster {cluster.cluster_name}, node resource group {cluster.node_resource_group}",
-        f"node pool scale sets: {pools}",
-        f"storage account {cluster.storage_account_name or 'not found'}",
-    ]
-    result = StepResult(
-        step=STEP,
-        customer=ctx.spec.name,
-        unchanged=found,
-        duration_s=time.monotonic() - started,
-        waited_s=waited,
-    )
-    return Discovery(cluster, result)
+    rec.unchanged(f"cluster {cluster.cluster_name}, node resource group {cluster.node_resource_group}")
+    rec.unchanged(f"node pool scale sets: {pools}")
+    rec.unchanged(f"storage account {cluster.storage_account_name or 'not found'}")
+    return Discovery(cluster, rec.finish())
 
 
 def discover_cluster(ctx: CustomerContext) -> ClusterInfo:
@@ -73,7 +65,7 @@ def _discover(ctx: CustomerContext) -> ClusterInfo:
     mrg_id = str(
         (app.properties or {}).get("managedResourceGroupId") or managed_app.managed_resource_group_id(spec)
     )
-    mrg = str(parse_resource_id(mrg_id)["resource_group"])
+    mrg = str(ResourceId(mrg_id).resource_group)
     aks_name = str(outputs.get("aksName") or spec.managed_application.parameters.aks_name)
     identity_id = str(outputs.get("identityResourceId") or managed_app.expected_identity_id(spec))
 
@@ -86,10 +78,9 @@ def _discover(ctx: CustomerContext) -> ClusterInfo:
     for extra_id in spec.identities:
         with ctx.errors(STEP, f"read identity {extra_id}"):
             extra.append(identities.get_identity(msi, extra_id))
-    ctx.use_app_identity(app_identity.resource_id)
 
     node_rg = str(cluster.node_resource_group)
-    compute = ctx.client(ComputeManagementClient, node_rg=True)
+    compute = ctx.for_app_identity(app_identity.resource_id).client(ComputeManagementClient, node_rg=True)
     with ctx.errors(STEP, f"list node pool scale sets in {node_rg}"):
         scale_sets = [str(s.id) for s in vmss.list_scale_sets(compute, node_rg)]
 

@@ -8,20 +8,22 @@ account, and that service account (annotated with the identity's client id) in i
 
 from __future__ import annotations
 
-import time
-
 from azure.mgmt.msi import ManagedServiceIdentityClient
 
+from ..azure import federated_credentials
+from ..changes import Change
 from ..cluster import ClusterInfo, IdentityRef
 from ..context import CustomerContext
 from ..errors import PermanentError
 from ..helm import chart_values, ensure_release
+from ..ids import ResourceId
 from ..kube import pod_identity as aad
 from ..kube import workload_identity as wi
 from ..kube.kubeconfig import ClusterAccess, customer_cluster
-from ..kube.objects import CREATED, UNCHANGED, UPDATED, WOULD_CREATE, WOULD_UPDATE, ensure_namespace
+from ..kube.objects import ensure_namespace
 from ..models import PodIdentityMode
 from ..results import StepResult
+from . import StepRecorder
 
 STEP = "install_pod_identity"
 
@@ -29,47 +31,25 @@ STEP = "install_pod_identity"
 def selector_for(ctx: CustomerContext, cluster: ClusterInfo, identity: IdentityRef) -> str:
     """The aadpodidbinding value of an identity: the spec's selector for the application's identity, else its name."""
     configured = ctx.spec.pod_identity.selector
-    if configured and identity.resource_id.lower() == cluster.app_identity.resource_id.lower():
+    if configured and ResourceId(identity.resource_id) == ResourceId(cluster.app_identity.resource_id):
         return configured
     return aad.default_selector(identity.name)
 
 
-# What a planned change reports once applied (``StepResult.as_applied``).
-APPLIED = {
-    WOULD_CREATE: CREATED,
-    WOULD_UPDATE: UPDATED,
-    "would install": "installed",
-    "would upgrade": "upgraded",
-}
-
-
-def record(result: StepResult, what: str, change: str, note: str = "") -> None:
-    """``what: change note`` as a change (unless unchanged); a dry run also records its applied form."""
-    if change == UNCHANGED:
-        result.unchanged.append(what)
-        return
-    result.changed.append(f"{what}: {change}{note}")
-    if change in APPLIED:
-        result.as_applied.append(f"{what}: {APPLIED[change]}{note}")
-
-
 def install_pod_identity(ctx: CustomerContext, cluster: ClusterInfo, *, dry_run: bool = False) -> StepResult:
-    started = time.monotonic()
     spec = ctx.spec
-    result = StepResult(step=STEP, customer=spec.name, dry_run=dry_run)
-    result.details["mode"] = spec.pod_identity.mode.value
-    result.details["namespace"] = spec.pod_identity.namespace
+    rec = StepRecorder(ctx, STEP, dry_run=dry_run)
+    rec.result.details.update(mode=spec.pod_identity.mode.value, namespace=spec.pod_identity.namespace)
     if spec.pod_identity.mode is PodIdentityMode.WORKLOAD_IDENTITY:
-        _workload_identity(ctx, cluster, result, dry_run=dry_run)
+        _workload_identity(ctx, cluster, rec)
     else:
         with customer_cluster(ctx, cluster, step=STEP) as access:
-            _aad_pod_identity(ctx, cluster, access, result, dry_run=dry_run)
-    result.duration_s = time.monotonic() - started
-    return result
+            _aad_pod_identity(ctx, cluster, access, rec)
+    return rec.finish()
 
 
 def _aad_pod_identity(
-    ctx: CustomerContext, cluster: ClusterInfo, access: ClusterAccess, result: StepResult, *, dry_run: bool
+    ctx: CustomerContext, cluster: ClusterInfo, access: ClusterAccess, rec: StepRecorder
 ) -> None:
     spec = ctx.spec
     values = chart_values(spec.chart, spec.pod_identity.mode)
@@ -80,34 +60,33 @@ def _aad_pod_identity(
         values=values,
         customer=spec.name,
         step=STEP,
-        dry_run=dry_run,
+        dry_run=rec.dry_run,
     )
     what = f"helm release {outcome.namespace}/{outcome.release} (chart {spec.chart.name} {outcome.chart_version})"
-    note = f" ({outcome.reason})" if outcome.action != UNCHANGED else ""
-    record(result, what, outcome.action, note)
-    result.details["helm"] = {
+    note = f" ({outcome.reason})" if outcome.action is not Change.UNCHANGED else ""
+    rec.change(what, outcome.action, note)
+    rec.result.details["helm"] = {
         "action": outcome.action,
         "revision": outcome.revision,
         "seconds": round(outcome.seconds, 2),
         "values": values,
     }
     namespace = spec.pod_identity.namespace
-    record(
-        result,
+    rec.change(
         f"namespace {namespace}",
-        ensure_namespace(access.api, name=namespace, customer=spec.name, step=STEP, dry_run=dry_run),
+        ensure_namespace(access.api, name=namespace, customer=spec.name, step=STEP, dry_run=rec.dry_run),
     )
     selectors = {}
     for identity in cluster.identities:
         selector = selector_for(ctx, cluster, identity)
         selectors[identity.name] = selector
-        if outcome.action == "would install":
+        if outcome.action is Change.WOULD_INSTALL:
             # the CRDs come with the chart: no object can exist yet, each would be created
             for kind, name in (
                 ("AzureIdentity", aad.k8s_name(identity.name)),
                 ("AzureIdentityBinding", aad.binding_name(identity.name)),
             ):
-                record(result, f"{kind} {namespace}/{name}", WOULD_CREATE)
+                rec.change(f"{kind} {namespace}/{name}", Change.WOULD_CREATE)
             continue
         changes = aad.ensure_pod_identity(
             access.api,
@@ -116,16 +95,14 @@ def _aad_pod_identity(
             selector=selector,
             customer=spec.name,
             step=STEP,
-            dry_run=dry_run,
+            dry_run=rec.dry_run,
         )
         for what, change in changes.items():
-            record(result, what, change)
-    result.details["selectors"] = selectors
+            rec.change(what, change)
+    rec.result.details["selectors"] = selectors
 
 
-def _workload_identity(
-    ctx: CustomerContext, cluster: ClusterInfo, result: StepResult, *, dry_run: bool
-) -> None:
+def _workload_identity(ctx: CustomerContext, cluster: ClusterInfo, rec: StepRecorder) -> None:
     spec = ctx.spec
     if not cluster.oidc_issuer_url:
         raise PermanentError(
@@ -138,7 +115,7 @@ def _workload_identity(
     namespace, account = spec.pod_identity.namespace, spec.pod_identity.service_account
     identity = cluster.app_identity
     name = wi.credential_name(customer=spec.name, namespace=namespace, service_account=account)
-    change = wi.ensure_federated_credential(
+    change = federated_credentials.ensure_federated_credential(
         ctx.client(ManagedServiceIdentityClient),
         identity,
         name=name,
@@ -146,22 +123,20 @@ def _workload_identity(
         sub=wi.subject(namespace, account),
         customer=spec.name,
         step=STEP,
-        dry_run=dry_run,
+        dry_run=rec.dry_run,
     )
-    record(result, f"federated identity credential {name} on {identity.name}", change)
-    result.details["federated_credential"] = {
+    rec.change(f"federated identity credential {name} on {identity.name}", change)
+    rec.result.details["federated_credential"] = {
         "name": name,
         "issuer": cluster.oidc_issuer_url,
         "subject": wi.subject(namespace, account),
     }
     with customer_cluster(ctx, cluster, step=STEP) as access:
-        record(
-            result,
+        rec.change(
             f"namespace {namespace}",
-            ensure_namespace(access.api, name=namespace, customer=spec.name, step=STEP, dry_run=dry_run),
+            ensure_namespace(access.api, name=namespace, customer=spec.name, step=STEP, dry_run=rec.dry_run),
         )
-        record(
-            result,
+        rec.change(
             f"ServiceAccount {namespace}/{account}",
             wi.ensure_service_account(
                 access.api,
@@ -170,6 +145,6 @@ def _workload_identity(
                 name=account,
                 customer=spec.name,
                 step=STEP,
-                dry_run=dry_run,
+                dry_run=rec.dry_run,
             ),
         )

@@ -13,7 +13,6 @@ serves no ``permissions`` API; the next write (attach) proves it, raising Author
 from __future__ import annotations
 
 from ..azure import roles
-from ..azure.assignments import ensure_assignments
 from ..azure.identities import same_id
 from ..azure.roles import DesiredAssignment
 from ..cluster import ClusterInfo
@@ -21,6 +20,7 @@ from ..context import CustomerContext
 from ..models import NodeRole, PodIdentityMode
 from ..results import StepResult
 from . import StepRecorder
+from .assignments import ensure_assignments
 
 STEP = "ensure_node_rg_roles"
 
@@ -74,6 +74,7 @@ def _cannot_write(ctx: CustomerContext) -> str | None:
 
 
 def ensure_node_rg_roles(ctx: CustomerContext, cluster: ClusterInfo, *, dry_run: bool = False) -> StepResult:
+    ctx = ctx.for_cluster(cluster)
     rec = StepRecorder(ctx, STEP, dry_run=dry_run)
     wanted = desired_assignments(ctx, cluster)
     on_node_rg = [w for w in wanted if same_id(w.scope, cluster.node_resource_group_id)]

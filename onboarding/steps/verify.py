@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from ..azure import storage as azure_storage
 from ..cluster import ClusterInfo
 from ..context import CustomerContext
 from ..errors import AuthorizationPendingError, OnboardingError, PermanentError, TransientError
@@ -21,6 +20,7 @@ from ..kube.kubeconfig import customer_cluster
 from ..kube.probe_job import ProbeOutcome, ProbeRequest, run_probe
 from ..models import PodIdentityMode, StorageCheckMode
 from ..results import StepResult
+from . import storage as azure_storage
 from .pod_identity import selector_for
 
 STEP = "verify_storage_access"

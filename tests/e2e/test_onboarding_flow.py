@@ -11,8 +11,8 @@ from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRun
 
 from onboarding.catalog import find_customer
 from onboarding.models import CustomerSpec
-from onboarding.operations.status import last_verification
 from sandbox.client import SandboxProcess
+from tasks.onboarded_event import last_verification
 from tests.chaos.prefect_runs import prefect_client, task_states
 from tools.cloud_actions import cluster_id, scale_set_identities, wait_for
 from tools.customers import register_customer

@@ -12,12 +12,12 @@ from azure.mgmt.authorization.models import RoleAssignmentCreateParameters
 
 from onboarding.azure import roles
 from onboarding.azure.roles import DesiredAssignment
-from onboarding.azure.storage import ensure_storage_reader
 from onboarding.cluster import ClusterInfo
 from onboarding.context import CustomerContext
 from onboarding.operations import audit
 from onboarding.settings import Settings
 from onboarding.steps.discover import discover_cluster
+from onboarding.steps.storage import ensure_storage_reader
 from sandbox.client import SandboxProcess
 from tools.customers import register_customer
 

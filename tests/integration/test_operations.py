@@ -19,7 +19,6 @@ from typer.testing import CliRunner
 
 from onboarding.azure import roles
 from onboarding.azure.roles import DesiredAssignment
-from onboarding.azure.storage import ensure_storage_reader
 from onboarding.cli import app
 from onboarding.cluster import ClusterInfo
 from onboarding.context import CustomerContext
@@ -29,12 +28,14 @@ from onboarding.kube.kubeconfig import customer_cluster
 from onboarding.operations import audit
 from onboarding.operations.offboard import offboard_customer
 from onboarding.operations.refresh import refresh_permissions
+from onboarding.operations.status import customer_status
 from onboarding.operations.storage_check import verify_storage
 from onboarding.pipeline import run_onboarding
 from onboarding.results import StepResult
 from onboarding.settings import Settings
 from onboarding.steps.discover import discover_cluster
 from onboarding.steps.pod_identity import install_pod_identity
+from onboarding.steps.storage import ensure_storage_reader
 from sandbox.client import SandboxProcess
 from tools.cloud_actions import scale_set_identities
 from tools.customers import register_customer
@@ -348,6 +349,14 @@ def test_cli_status_and_audit_need_no_prefect_server(
     )
     missing = runner.invoke(app, ["audit", "nobody", "--catalog", str(tmp_path)])
     assert missing.exit_code == 2 and "no customer named 'nobody'" in missing.output
+
+
+def test_status_asks_its_caller_when_the_customer_was_last_verified(adopted: Deployed) -> None:
+    ctx, _ = adopted
+    asked: list[str] = []
+    found = customer_status(ctx, lambda customer: asked.append(customer) or "yesterday")
+    assert (found.last_verified, asked, found.error) == ("yesterday", [ctx.spec.name], None)
+    assert found.application == "Succeeded" and found.scale_sets
 
 
 def _write_catalog(directory: Path, *docs: dict[str, Any]) -> Path:

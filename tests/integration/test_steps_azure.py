@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from onboarding.azure import vmss
-from onboarding.azure.storage import ensure_storage_reader, verify_storage_from_publisher
 from onboarding.cluster import ClusterInfo
 from onboarding.context import CustomerContext
 from onboarding.errors import AuthorizationPendingError, PermanentError, TransientError
@@ -20,6 +19,7 @@ from onboarding.steps.attach import attach_identities, survey_scale_sets
 from onboarding.steps.discover import discover_cluster
 from onboarding.steps.managed_app import ensure_managed_app
 from onboarding.steps.roles import ensure_node_rg_roles
+from onboarding.steps.storage import ensure_storage_reader, verify_storage_from_publisher
 from sandbox.client import SandboxProcess
 
 pytestmark = pytest.mark.integration

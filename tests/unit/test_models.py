@@ -9,11 +9,11 @@ import pytest
 from onboarding.errors import InvalidSpecError, PermanentError
 from onboarding.models import CredentialSource, NodeRole, PodIdentityMode, load_customer_spec
 
-from .clusters import raw_spec as _raw
+from .clusters import raw_spec
 
 
 def test_minimal_spec_gets_the_defaults() -> None:
-    spec = load_customer_spec(_raw())
+    spec = load_customer_spec(raw_spec())
     assert spec.credential_source is CredentialSource.APPLICATION_TOKENS
     assert spec.node_role is NodeRole.VIRTUAL_MACHINE_CONTRIBUTOR
     assert spec.pod_identity.mode is PodIdentityMode.AAD_POD_IDENTITY_MANAGED
@@ -23,7 +23,7 @@ def test_minimal_spec_gets_the_defaults() -> None:
 
 
 def test_invalid_fields_are_named_with_the_customer() -> None:
-    raw = _raw(tenant_id="not-a-guid", node_role="Superuser")
+    raw = raw_spec(tenant_id="not-a-guid", node_role="Superuser")
     with pytest.raises(InvalidSpecError) as info:
         load_customer_spec(raw, source="acme.yaml")
     message = str(info.value)
@@ -35,14 +35,14 @@ def test_invalid_fields_are_named_with_the_customer() -> None:
 
 
 def test_nested_field_path_is_named() -> None:
-    raw = _raw()
+    raw = raw_spec()
     raw["managed_application"]["parameters"]["node_count"] = 0
     with pytest.raises(InvalidSpecError, match=r"field managed_application\.parameters\.node_count"):
         load_customer_spec(raw)
 
 
 def test_definition_and_plan_are_exclusive() -> None:
-    raw = _raw()
+    raw = raw_spec()
     raw["managed_application"]["definition_id"] = (
         "/subscriptions/00000000-0000-4000-8000-00000000b001/resourceGroups/publisher-rg"
         "/providers/Microsoft.Solutions/applicationDefinitions/ama-aks"
@@ -73,7 +73,7 @@ def test_definition_and_plan_are_exclusive() -> None:
 )
 def test_unsafe_or_unknown_values_are_rejected(field: str, value: Any) -> None:
     with pytest.raises(InvalidSpecError, match=f"field {field}"):
-        load_customer_spec(_raw(**{field: value}))
+        load_customer_spec(raw_spec(**{field: value}))
 
 
 def test_not_a_mapping() -> None:

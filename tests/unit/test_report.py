@@ -70,7 +70,9 @@ def test_a_run_that_overrides_the_catalog_says_so_first() -> None:
         cluster=None,
         overrides='pod_identity.mode="workload-identity"',
     )
-    assert text.splitlines()[2] == 'This run overrides the catalog entry: pod_identity.mode="workload-identity"'
+    assert (
+        text.splitlines()[2] == 'This run overrides the catalog entry: pod_identity.mode="workload-identity"'
+    )
     assert "overrides" not in onboarding_markdown(
         customer="c", outcome="verified", dry_run=False, steps=_steps({}), cluster=None
     )

@@ -12,18 +12,14 @@ Cross-Tenant Role Assignments" passes it; naming it is harmless when the token i
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from azure.mgmt.authorization import AuthorizationManagementClient
 from azure.mgmt.authorization.v2022_04_01.models import RoleAssignment
 
+from ..azure import roles
+from ..azure.roles import DesiredAssignment
+from ..context import CustomerContext
 from ..errors import PermanentError
-from . import roles
-from .roles import DesiredAssignment
-
-if TYPE_CHECKING:
-    from ..context import CustomerContext
-    from ..steps import StepRecorder
+from . import StepRecorder
 
 
 def read_assignments(
