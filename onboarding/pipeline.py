@@ -132,9 +132,11 @@ def run_pipeline(
     dry_run: bool,
     results: list[StepResult],
     progress: Callable[[int], None] = lambda stage: None,
+    through: str | None = None,
 ) -> ClusterInfo | None:
-    """Run ``STEPS`` in order, appending each result as it comes (a failure leaves the ones before it there);
-    ``progress`` hears each of the ``STAGES`` as it ends. None when a plan stops at a missing application."""
+    """Run ``STEPS`` in order (``through`` the named one only), appending each result as it comes (a failure
+    leaves the ones before it there); ``progress`` hears each of the ``STAGES`` as it ends. None when a plan stops
+    at a missing application."""
     cluster: ClusterInfo | None = None
     done: list[str] = []
     for index, step in enumerate(STEPS):
@@ -154,6 +156,8 @@ def run_pipeline(
             done.append(step.name)
         if index + 1 == len(STEPS) or STEPS[index + 1].stage != step.stage:
             progress(step.stage)
+        if step.name == through:
+            break
     return cluster
 
 
@@ -183,10 +187,16 @@ class PlainRunner:
 
 
 def run_onboarding(
-    ctx: CustomerContext, *, dry_run: bool, attempts: Attempts | None = None, rng: random.Random | None = None
+    ctx: CustomerContext,
+    *,
+    dry_run: bool,
+    attempts: Attempts | None = None,
+    rng: random.Random | None = None,
+    through: str | None = None,
 ) -> tuple[list[StepResult], ClusterInfo | None]:
-    """The pipeline as plain calls: its results (so far, when a step raised) and the cluster."""
+    """The pipeline as plain calls (``through`` the named step only): its results (so far, when a step raised) and
+    the cluster."""
     results: list[StepResult] = []
     runner = PlainRunner(ctx, attempts=attempts, rng=rng)
-    cluster = run_pipeline(runner, ctx.spec, dry_run=dry_run, results=results)
+    cluster = run_pipeline(runner, ctx.spec, dry_run=dry_run, results=results, through=through)
     return results, cluster
