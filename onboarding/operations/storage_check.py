@@ -16,5 +16,5 @@ STEP = "verify_storage_from_publisher"
 def verify_storage(ctx: CustomerContext) -> StepResult:
     """Prove the application's identity can list ``storage.directory`` and read ``storage.file``."""
     rec = StepRecorder(ctx, STEP, dry_run=False)
-    record_publisher_check(ctx, discover_cluster(ctx), rec.result)
+    record_publisher_check(ctx, discover_cluster(ctx), rec)
     return rec.finish()

@@ -44,6 +44,14 @@ class StepRecorder:
     def waited(self, seconds: float) -> None:
         self.result.waited_s += seconds
 
+    def include(self, other: StepResult, *, as_detail: str) -> None:
+        """Take in what a step run as part of this one did (its details under ``as_detail``)."""
+        self.result.changed.extend(other.changed)
+        self.result.as_applied.extend(other.as_applied)
+        self.result.unchanged.extend(other.unchanged)
+        self.result.waited_s += other.waited_s
+        self.result.details[as_detail] = other.details
+
     def finish(self, **details: Any) -> StepResult:
         self.result.details.update(details)
         self.result.duration_s = time.monotonic() - self._started

@@ -8,9 +8,9 @@ role propagation and retried with backoff within ``propagation_budget_s``; every
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
+from ..azure.identities import same_id
 from ..cluster import ClusterInfo
 from ..context import CustomerContext
 from ..errors import AuthorizationPendingError, OnboardingError, PermanentError, TransientError
@@ -20,7 +20,7 @@ from ..kube.kubeconfig import customer_cluster
 from ..kube.probe_job import ProbeOutcome, ProbeRequest, run_probe
 from ..models import PodIdentityMode, StorageCheckMode
 from ..results import StepResult
-from . import storage as azure_storage
+from . import StepRecorder, storage
 from .pod_identity import selector_for
 
 STEP = "verify_storage_access"
@@ -65,7 +65,7 @@ def identity_mismatch(found: dict[str, Any], cluster: ClusterInfo) -> str | None
     identity = cluster.app_identity
     mirid, oid = found.get("xms_mirid"), found.get("oid")
     if mirid:
-        if str(mirid).lower() == identity.resource_id.lower():
+        if same_id(str(mirid), identity.resource_id):
             return None
         return f"a token for another identity (xms_mirid {mirid}), expected {identity.name} ({identity.resource_id})"
     if oid:
@@ -198,24 +198,12 @@ def _token_error(
     )
 
 
-def _merge(result: StepResult, other: Any, *, prefix: str) -> None:
-    if not isinstance(other, StepResult):
-        result.details[prefix] = other
-        return
-    result.changed.extend(other.changed)
-    result.as_applied.extend(other.as_applied)
-    result.unchanged.extend(other.unchanged)
-    result.waited_s += other.waited_s
-    result.details[prefix] = other.details
-
-
-def record_publisher_check(ctx: CustomerContext, cluster: ClusterInfo, result: StepResult) -> None:
-    """List and read the storage from here as the identity (listTokens) and record the proof in ``result``."""
-    check = azure_storage.verify_storage_from_publisher(ctx, cluster)
-    result.waited_s += float(check.get("waited_s") or 0.0)
-    result.details["publisher_check"] = check
-    result.details["verified"] = True
-    result.unchanged.append(f"storage access verified from the publisher: read {check.get('bytes')} bytes")
+def record_publisher_check(ctx: CustomerContext, cluster: ClusterInfo, rec: StepRecorder) -> None:
+    """List and read the storage from here as the identity (listTokens) and record the proof."""
+    check = storage.verify_storage_from_publisher(ctx, cluster)
+    rec.waited(float(check.get("waited_s") or 0.0))
+    rec.unchanged(f"storage access verified from the publisher: read {check.get('bytes')} bytes")
+    rec.result.details.update(publisher_check=check, verified=True)
 
 
 def verify_storage_access(
@@ -231,29 +219,22 @@ def verify_storage_access(
     ``label_pod=False`` runs the probe without the identity label / service account: a negative control that
     must fail with a diagnosis naming the binding. ``grant=False``: the caller already ran ensure_storage_reader.
     """
-    started = time.monotonic()
     spec = ctx.spec
-    result = StepResult(step=STEP, customer=spec.name, dry_run=dry_run)
+    rec = StepRecorder(ctx, STEP, dry_run=dry_run)
     if spec.storage.grant_reader and grant:
-        _merge(result, azure_storage.ensure_storage_reader(ctx, cluster, dry_run=dry_run), prefix="grant")
+        rec.include(storage.ensure_storage_reader(ctx, cluster, dry_run=dry_run), as_detail="grant")
     if spec.storage.mode is StorageCheckMode.PUBLISHER:
         if dry_run:
-            result.details["plan"] = (
-                "list and read storage from here with a listTokens token for the identity"
-            )
-        else:
-            record_publisher_check(ctx, cluster, result)
-        result.duration_s = time.monotonic() - started
-        return result
+            return rec.finish(plan="list and read storage from here with a listTokens token for the identity")
+        record_publisher_check(ctx, cluster, rec)
+        return rec.finish()
     request = probe_request(ctx, cluster, label_pod=label_pod)
     target = f"{request.filesystem}/{request.directory}/{request.file}"
     if dry_run:
-        result.details["plan"] = (
-            f"run a probe Job in namespace {request.namespace} as {cluster.app_identity.name} "
+        return rec.finish(
+            plan=f"run a probe Job in namespace {request.namespace} as {cluster.app_identity.name} "
             f"to list and read {target}"
         )
-        result.duration_s = time.monotonic() - started
-        return result
     attempts: list[dict[str, Any]] = []
     with customer_cluster(ctx, cluster, step=STEP) as access:
 
@@ -280,20 +261,18 @@ def verify_storage_access(
                 hint="grant Storage Blob Data Reader to the identity on the storage account",
             )
         finally:
-            result.details["probe_attempts"] = attempts
+            rec.result.details["probe_attempts"] = attempts
     probe = outcome.result or {}
-    result.waited_s += waited
-    result.unchanged.append(
-        f"storage access verified from a pod: read {target} ({probe.get('file_bytes')} bytes)"
+    rec.waited(waited)
+    rec.unchanged(f"storage access verified from a pod: read {target} ({probe.get('file_bytes')} bytes)")
+    return rec.finish(
+        verified=True,
+        probe={
+            "job": outcome.job,
+            "seconds": round(outcome.seconds, 2),
+            "identity": probe.get("identity"),
+            "paths": probe.get("paths"),
+            "file_bytes": probe.get("file_bytes"),
+            "first_line": probe.get("first_line"),
+        },
     )
-    result.details["verified"] = True
-    result.details["probe"] = {
-        "job": outcome.job,
-        "seconds": round(outcome.seconds, 2),
-        "identity": probe.get("identity"),
-        "paths": probe.get("paths"),
-        "file_bytes": probe.get("file_bytes"),
-        "first_line": probe.get("first_line"),
-    }
-    result.duration_s = time.monotonic() - started
-    return result
