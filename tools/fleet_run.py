@@ -57,10 +57,10 @@ class FleetOutcome:
     seconds: float
 
     def runs_by_customer(self) -> Counter[str]:
-        return Counter(str(run.parameters["customer"]["name"]) for run in self.children)
+        return Counter(str(run.parameters["customer"]) for run in self.children)
 
     def completed(self) -> set[str]:
-        return {str(r.parameters["customer"]["name"]) for r in self.children if state_of(r) == "COMPLETED"}
+        return {str(r.parameters["customer"]) for r in self.children if state_of(r) == "COMPLETED"}
 
     def runs_per_worker(self) -> Counter[str]:
         """Flow runs each worker took: the customers' runs and the fleet run itself."""
