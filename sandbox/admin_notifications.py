@@ -9,7 +9,6 @@ query), ``DELETE ?publisher=&product=&plan=`` removes one.
 
 from __future__ import annotations
 
-import json
 from urllib.parse import urlsplit
 
 from .arm.notifications import Notifier
@@ -49,15 +48,23 @@ class NotificationsAdmin:
             return _bad('expected {"publisher", "product", "plan", "uri"} (non-empty strings)')
         if urlsplit(body["uri"]).scheme not in ("http", "https"):
             return _bad("uri must be an http(s) URL")
-        self.notifier.set_plan_endpoint(*(body[f] for f in _PLAN_FIELDS), body["uri"])
+        self.notifier.set_plan_endpoint(body["publisher"], body["product"], body["plan"], body["uri"])
         return json_response({"endpoints": self.notifier.plan_endpoints()})
 
     def remove_plan_endpoint(self, request: Request) -> Response:
-        values = [request.q(f) or "" for f in _PLAN_FIELDS]
-        if not all(values):
+        publisher, product, plan = (request.q(f) or "" for f in _PLAN_FIELDS)
+        if not (publisher and product and plan):
             return _bad("query parameters publisher, product and plan are required")
-        if not self.notifier.remove_plan_endpoint(*values):
-            return json_response({"error": {"code": "NotFound", "message": json.dumps(values)}}, 404)
+        if not self.notifier.remove_plan_endpoint(publisher, product, plan):
+            return json_response(
+                {
+                    "error": {
+                        "code": "NotFound",
+                        "message": f"no endpoint for plan {publisher}/{product}/{plan}",
+                    }
+                },
+                404,
+            )
         return json_response({"endpoints": self.notifier.plan_endpoints()})
 
 

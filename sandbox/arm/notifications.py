@@ -21,12 +21,12 @@ import threading
 import time
 import urllib.error
 import urllib.request
-import weakref
 from collections import deque
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from ..perworld import PerWorld
 from ..state import World, key
 
 log = logging.getLogger(__name__)
@@ -219,14 +219,5 @@ class Notifier:
             self._attempts.clear()
 
 
-_REGISTRY: weakref.WeakKeyDictionary[World, Notifier] = weakref.WeakKeyDictionary()
-_REGISTRY_LOCK = threading.Lock()
-
-
-def for_world(world: World) -> Notifier:
-    """The one Notifier of a world (shared by the ARM handlers and the admin API)."""
-    with _REGISTRY_LOCK:
-        notifier = _REGISTRY.get(world)
-        if notifier is None:
-            notifier = _REGISTRY[world] = Notifier(world)
-        return notifier
+# The one Notifier of a world (shared by the ARM handlers and the admin API).
+for_world = PerWorld(Notifier)
