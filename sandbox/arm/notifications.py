@@ -14,6 +14,7 @@ documents no ordering, so a receiver must not rely on it.
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import ssl
@@ -182,7 +183,7 @@ class Notifier:
                 return int(response.status), None
         except urllib.error.HTTPError as exc:
             return int(exc.code), None
-        except (urllib.error.URLError, OSError) as exc:
+        except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
             reason = getattr(exc, "reason", exc)
             return None, f"{type(exc).__name__}: {reason}"
 
