@@ -1,9 +1,11 @@
-"""``python -m sandbox up --state-dir DIR [--profile fast|realistic] [--time-scale X]``."""
+"""``python -m sandbox up --state-dir DIR [--profile fast|realistic] [--time-scale X]
+[--marketplace-notification-uri URI]``."""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -37,6 +39,12 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help=f"multiplier for realistic delays (default {DEFAULT_REALISTIC_SCALE})",
     )
+    up.add_argument(
+        "--marketplace-notification-uri",
+        default=os.environ.get("SANDBOX_MARKETPLACE_NOTIFICATION_URI"),
+        help="the notification endpoint of the sandbox's Marketplace plan (as set in Partner Center); "
+        "default: $SANDBOX_MARKETPLACE_NOTIFICATION_URI",
+    )
     up.add_argument("--log-level", default="WARNING")
     args = parser.parse_args(argv)
 
@@ -44,6 +52,16 @@ def main(argv: list[str] | None = None) -> int:
     from .runtime import Sandbox
 
     sandbox = Sandbox(args.state_dir, profile=args.profile, time_scale=args.time_scale).start()
+    if args.marketplace_notification_uri:
+        from .admin import DEFAULT_PLAN
+        from .arm.notifications import for_world
+
+        for_world(sandbox.world).set_plan_endpoint(
+            DEFAULT_PLAN["publisher"],
+            DEFAULT_PLAN["product"],
+            DEFAULT_PLAN["name"],
+            args.marketplace_notification_uri,
+        )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from . import authz, seed
+from . import admin_notifications, authz, seed
 from . import faults as faults_mod
 from .arm.authorization import assignment_body, platform_assign
 from .arm.base import ArmError, public, resources_of_type, rg_id
@@ -328,4 +328,5 @@ def build(world: World, certs: CertPaths | None = None) -> HttpService:
     router.add("POST", r"/clusters(?P<cluster>/subscriptions/.+)/upgrade", admin.upgrade)
     router.add("POST", r"/lockdown", admin.lockdown)
     router.add("GET", r"/state", admin.state)
+    admin_notifications.register(router, world)
     return HttpService("admin", _app(router), certs=certs)

@@ -13,10 +13,10 @@ import random
 import re
 import threading
 import time
-import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
+from .perworld import PerWorld
 from .state import World
 
 
@@ -142,14 +142,5 @@ class Faults:
         return 0 if wait == 0 else max(1, math.ceil(wait))
 
 
-_REGISTRY: weakref.WeakKeyDictionary[World, Faults] = weakref.WeakKeyDictionary()
-_REGISTRY_LOCK = threading.Lock()
-
-
-def for_world(world: World) -> Faults:
-    """The one Faults object of a world (shared by ARM and the admin API)."""
-    with _REGISTRY_LOCK:
-        faults = _REGISTRY.get(world)
-        if faults is None:
-            faults = _REGISTRY[world] = Faults(world)
-        return faults
+# The one Faults object of a world (shared by ARM and the admin API).
+for_world = PerWorld(Faults)

@@ -19,6 +19,9 @@ class Timing:
     role_propagation_s: float
     principal_not_found_s: float
     pod_start_s: float
+    # Managed application notifications: the first retry's wait (doubling after) and how long retries go on.
+    notification_retry_s: float
+    notification_window_s: float
     reads_burst: int
     reads_per_s: float
     writes_burst: int
@@ -37,6 +40,8 @@ FAST = Timing(
     role_propagation_s=0.2,
     principal_not_found_s=0.1,
     pod_start_s=0.05,
+    notification_retry_s=0.05,
+    notification_window_s=5.0,
     reads_burst=100_000,
     reads_per_s=100_000.0,
     writes_burst=100_000,
@@ -53,6 +58,8 @@ REALISTIC = Timing(
     role_propagation_s=300.0,
     principal_not_found_s=60.0,
     pod_start_s=10.0,
+    notification_retry_s=10.0,
+    notification_window_s=36_000.0,
     reads_burst=250,
     reads_per_s=25.0,
     writes_burst=200,
@@ -77,4 +84,6 @@ def timing_for(profile: str, time_scale: float | None = None) -> Timing:
         role_propagation_s=REALISTIC.role_propagation_s * scale,
         principal_not_found_s=REALISTIC.principal_not_found_s * scale,
         pod_start_s=REALISTIC.pod_start_s * scale,
+        notification_retry_s=REALISTIC.notification_retry_s * scale,
+        notification_window_s=REALISTIC.notification_window_s * scale,
     )

@@ -5,7 +5,17 @@ from __future__ import annotations
 from ..certs import CertPaths
 from ..httpd import HttpService
 from ..state import World
-from . import authorization, compute, containerservice, deployments, msi, resources, solutions, storage
+from . import (
+    appdefinitions,
+    authorization,
+    compute,
+    containerservice,
+    deployments,
+    msi,
+    resources,
+    solutions,
+    storage,
+)
 from .app import ArmApp
 from .base import ArmRouter
 from .lro import Operations
@@ -22,6 +32,7 @@ def build(world: World, certs: CertPaths) -> HttpService:
     resources.register(router)
     deployments.register(router, dispatcher, ops)
     solutions.register(router, ops, dispatcher)
+    appdefinitions.register(router)
     containerservice.register(router, ops)
     compute.register(router, ops)
     msi.register(router)

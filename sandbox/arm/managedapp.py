@@ -17,6 +17,7 @@ applicationDefinitions API accepts it); every Marketplace plan deploys this repo
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from .base import ArmError, rg_id
 from .containerservice import MC_TYPE
 from .lro import Operation, Operations
 from .msi import UAI_TYPE, tenant_of_subscription
+from .notifications import for_world as notifier_of
 from .resources import resource_group_body
 from .template.dispatch import Dispatcher
 from .template.engine import Run, TemplateDeployment, deploy_record
@@ -140,13 +142,37 @@ def validate(world: World, dispatcher: Dispatcher, app: dict[str, Any]) -> None:
 
 
 def start(world: World, dispatcher: Dispatcher, ops: Operations, app_id: str) -> Operation:
-    return ops.start_thread("application.put", lambda: deploy(world, dispatcher, app_id))
+    return ops.start_thread("application.put", lambda: _provision(world, dispatcher, app_id))
 
 
-def deploy(world: World, dispatcher: Dispatcher, app_id: str, *, instant: bool = False) -> None:
+def _provision(world: World, dispatcher: Dispatcher, app_id: str) -> None:
+    """A PUT's deployment, told to the publisher's notification endpoint: Accepted once the managed resource
+    group exists, then Succeeded or Failed (with the error)."""
+    notifier = notifier_of(world)
+    try:
+        deploy(world, dispatcher, app_id, on_accepted=lambda app: notifier.notify(app, "PUT", "Accepted"))
+    except ArmError as exc:
+        app = world.get(app_id)
+        if app is not None:
+            notifier.notify(app, "PUT", "Failed", exc.as_error())
+        raise
+    app = world.get(app_id)
+    if app is not None:
+        notifier.notify(app, "PUT", "Succeeded")
+
+
+def deploy(
+    world: World,
+    dispatcher: Dispatcher,
+    app_id: str,
+    *,
+    instant: bool = False,
+    on_accepted: Callable[[dict[str, Any]], None] | None = None,
+) -> None:
     """Run the application's deployment; a failure marks it Failed and raises ARM's error for it.
 
-    ``instant``: an application deployed long ago (principals replicated, role assignments effective)."""
+    ``instant``: an application deployed long ago (principals replicated, role assignments effective).
+    ``on_accepted``: called once the managed resource group exists, before the template is deployed."""
     started = time.time()
     try:
         if instant:
@@ -154,7 +180,7 @@ def deploy(world: World, dispatcher: Dispatcher, app_id: str, *, instant: bool =
                 _deploy(world, dispatcher, app_id)
             _as_if_long_ago(world, app_id, started)
         else:
-            _deploy(world, dispatcher, app_id)
+            _deploy(world, dispatcher, app_id, on_accepted)
     except ArmError:
         with world.lock:
             app = world.get(app_id)
@@ -163,7 +189,12 @@ def deploy(world: World, dispatcher: Dispatcher, app_id: str, *, instant: bool =
         raise
 
 
-def _deploy(world: World, dispatcher: Dispatcher, app_id: str) -> None:
+def _deploy(
+    world: World,
+    dispatcher: Dispatcher,
+    app_id: str,
+    on_accepted: Callable[[dict[str, Any]], None] | None = None,
+) -> None:
     app = world.get(app_id)
     if app is None:
         raise ArmError(404, "ResourceNotFound", f"The application '{app_id}' no longer exists.")
@@ -172,6 +203,8 @@ def _deploy(world: World, dispatcher: Dispatcher, app_id: str) -> None:
     with world.lock:
         world.put(resource_group_body(sub, mrg_name, app["location"], managed_by=app_id))
     ensure_publisher_authorizations(world, app)
+    if on_accepted is not None:
+        on_accepted(app)
     principal = _appliance_principal(world, app_id)
     deployment = _deployment(world, dispatcher, app, principal)
     record = deploy_record(

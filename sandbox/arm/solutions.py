@@ -1,4 +1,4 @@
-"""Microsoft.Solutions: managed applications (PUT/GET/list/DELETE, refreshPermissions, listTokens)."""
+"""Microsoft.Solutions: managed applications (PUT/GET/list/PATCH/DELETE, refreshPermissions, listTokens)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 from ..aad import mint_access_token
 from ..httpd import Response, json_response
-from ..state import Principal, World, key
+from ..state import Principal, World, key, new_guid
 from .base import (
     RG,
     SUB,
@@ -33,6 +33,7 @@ from .managedapp import (
     validate,
 )
 from .msi import tenant_of_subscription
+from .notifications import for_world as notifier_of
 from .template.dispatch import Dispatcher
 
 APP_READ = f"{APP_TYPE}/read"
@@ -117,6 +118,7 @@ def application_body(
         stored["properties"]["applicationDefinitionId"] = props["applicationDefinitionId"]
     else:
         stored["plan"] = {f: body["plan"][f] for f in _PLAN_FIELDS}
+        stored["properties"]["billingDetails"] = {"resourceUsageId": new_guid()}
     validate(world, dispatcher, stored)
     return stored
 
@@ -160,17 +162,42 @@ def _succeeded_app(call: Call) -> dict[str, Any]:
     return app
 
 
+def patch_app(call: Call) -> Response:
+    """Applications_Update: "The only value that can be updated via PATCH currently is the tags" (REST spec
+    2019-07-01); answered 200 with the application, then notified as PATCH Succeeded."""
+    app_id = _app_id(call)
+    require_write(call, f"{APP_TYPE}/write", app_id)
+    app = require_resource(call, app_id, APP_TYPE)
+    tags = call.body().get("tags")
+    with call.world.lock:
+        if tags is not None:
+            app["tags"] = tags
+        app["properties"]["updatedBy"] = {
+            "oid": call.principal.object_id,
+            "applicationId": call.principal.client_id,
+        }
+        answer = public(app)
+    notifier_of(call.world).notify(app, "PATCH", "Succeeded")
+    return json_response(answer, 200)
+
+
 def delete_app(call: Call, ops: Operations) -> Response:
     app_id = _app_id(call)
     require_write(call, f"{APP_TYPE}/delete", app_id)
     require_rg(call)
-    if call.world.get(app_id) is None:
+    app = call.world.get(app_id)
+    if app is None:
         return Response(status=204)
-    op = ops.start(
-        "application.delete",
-        call.world.timing.app_deploy_s / 2,
-        lambda: publish_all(call.world, remove(call.world, app_id)),
-    )
+    notifier = notifier_of(call.world)
+    with call.world.lock:
+        app["properties"]["provisioningState"] = "Deleting"
+    notifier.notify(app, "DELETE", "Deleting")
+
+    def delete() -> None:
+        publish_all(call.world, remove(call.world, app_id))
+        notifier.notify(app, "DELETE", "Deleted")
+
+    op = ops.start("application.delete", call.world.timing.app_deploy_s / 2, delete)
     return json_response(None, 202, **ops.headers(call, op, location=True))
 
 
@@ -249,6 +276,7 @@ def register(router: ArmRouter, ops: Operations, dispatcher: Dispatcher) -> None
     router.add("GET", RG + r"/providers/Microsoft\.Solutions/applications", list_in_group)
     router.add("GET", one, get_app)
     router.add("PUT", one, lambda call: put_app(call, ops, dispatcher))
+    router.add("PATCH", one, patch_app)
     router.add("DELETE", one, lambda call: delete_app(call, ops))
     router.add("POST", one + r"/refreshPermissions", lambda call: refresh_permissions(call, ops))
     router.add("POST", one + r"/listTokens", list_tokens)
