@@ -5,7 +5,18 @@ from __future__ import annotations
 from ..certs import CertPaths
 from ..httpd import HttpService
 from ..state import World
-from . import authorization, compute, containerservice, deployments, msi, resources, solutions, storage
+from . import (
+    authorization,
+    compute,
+    containerservice,
+    deployments,
+    eventgrid,
+    eventgrid_events,
+    msi,
+    resources,
+    solutions,
+    storage,
+)
 from .app import ArmApp
 from .base import ArmRouter
 from .lro import Operations
@@ -26,4 +37,6 @@ def build(world: World, certs: CertPaths) -> HttpService:
     compute.register(router, ops)
     msi.register(router)
     storage.register(router, ops)
+    eventgrid.register(router, ops)
+    eventgrid_events.install(world, router, ops)
     return HttpService("arm", ArmApp(world, router), certs=certs)
