@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from azure.core.exceptions import HttpResponseError
+from azure.mgmt.compute import ComputeManagementClient
 from azure.mgmt.containerservice import ContainerServiceClient
 from azure.mgmt.eventgrid import EventGridManagementClient
 from azure.mgmt.msi import ManagedServiceIdentityClient
@@ -132,6 +133,8 @@ def env(sandbox: Any) -> dict[str, Any]:
         ).result()
     return {
         "customer": customer,
+        "sub": sub,
+        "as_app": as_app,
         "grid": grid,
         "mrg": mrg,
         "node_rg": node_rg,
@@ -358,3 +361,40 @@ def test_chaos_duplicates_and_reorders(sandbox: Any, env: dict[str, Any], receiv
     assert subjects == [second, second, first, first]
     ids = [e["id"] for e in receiver.events("/chaos")]
     assert ids[0] == ids[1] and ids[2] == ids[3]
+
+
+def test_an_upgrade_rewrites_every_scale_set(sandbox: Any, env: dict[str, Any], receiver: Receiver) -> None:
+    before = len([e for e in receiver.events("/pools") if e["data"]["operationName"] == VMSS_WRITE])
+    cluster = env["customer"]["cluster_id"]
+    _admin(sandbox, "POST", f"/clusters{cluster}/upgrade", {})
+    scale_sets = {
+        v.id.lower()
+        for v in make(
+            ComputeManagementClient, sandbox, env["as_app"], env["sub"]
+        ).virtual_machine_scale_sets.list(env["node_rg"])
+    }
+
+    def rewritten() -> set[str]:
+        writes = [e for e in receiver.events("/pools") if e["data"]["operationName"] == VMSS_WRITE][before:]
+        assert len(writes) == len(scale_sets)
+        return {e["subject"].lower() for e in writes}
+
+    assert eventually(rewritten) == scale_sets
+
+
+def test_a_refused_write_is_a_write_failure(env: dict[str, Any], receiver: Receiver) -> None:
+    _subscribe(
+        env,
+        env["mrg"],
+        "failures",
+        f"{receiver.url}/failures",
+        event_filter={"included_event_types": ["Microsoft.Resources.ResourceWriteFailure"]},
+    )
+    with pytest.raises(HttpResponseError):
+        env["aks"].agent_pools.begin_create_or_update(env["mrg"], "egaks", "Bad_Name", {"count": 1}).result()
+
+    def failed() -> dict[str, Any]:
+        return next(e for e in receiver.events("/failures") if e["subject"].endswith("/agentPools/Bad_Name"))
+
+    event = eventually(failed)
+    assert event["data"]["operationName"] == POOL_WRITE and event["data"]["status"] == "Failed"
