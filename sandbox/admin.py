@@ -17,6 +17,7 @@ from .arm.authorization import assignment_body, platform_assign
 from .arm.base import ArmError, public, resources_of_type, rg_id
 from .arm.compute import VMSS_TYPE
 from .arm.containerservice import MC_TYPE
+from .arm.eventgrid_delivery import Chaos, broker_for
 from .arm.managedapp import deploy
 from .arm.resources import resource_group_body
 from .arm.solutions import application_body
@@ -268,6 +269,31 @@ class Admin:
             scopes = sorted(self.world.locked_scopes)
         return json_response({"locked_scopes": scopes})
 
+    # --- Event Grid: delivery log, chaos, manual validation ---
+    def eventgrid_deliveries(self, request: Request) -> Response:
+        return json_response({"deliveries": broker_for(self.world).deliveries()})
+
+    def eventgrid_clear(self, request: Request) -> Response:
+        broker_for(self.world).clear()
+        return Response(status=204)
+
+    def eventgrid_chaos(self, request: Request) -> Response:
+        body = _body(request)
+        broker = broker_for(self.world)
+        broker.chaos = Chaos(duplicate=bool(body.get("duplicate")), reorder=bool(body.get("reorder")))
+        return json_response(broker.chaos.as_dict())
+
+    def eventgrid_calm(self, request: Request) -> Response:
+        broker = broker_for(self.world)
+        broker.chaos = Chaos()
+        return json_response(broker.chaos.as_dict())
+
+    def eventgrid_validate(self, request: Request) -> Response:
+        """The ``validationUrl`` of a manual handshake (Azure serves it on the Event Grid front, port 553)."""
+        if not broker_for(self.world).pending.visit(request.q("token") or ""):
+            return _bad("unknown or expired validation token", 404)
+        return json_response({"validated": True})
+
     # --- dump ---
     def state(self, request: Request) -> Response:
         w = self.world
@@ -329,4 +355,9 @@ def build(world: World, certs: CertPaths | None = None) -> HttpService:
     router.add("POST", r"/lockdown", admin.lockdown)
     router.add("GET", r"/state", admin.state)
     admin_notifications.register(router, world)
+    router.add("GET", r"/eventgrid/deliveries", admin.eventgrid_deliveries)
+    router.add("DELETE", r"/eventgrid/deliveries", admin.eventgrid_clear)
+    router.add("POST", r"/eventgrid/chaos", admin.eventgrid_chaos)
+    router.add("DELETE", r"/eventgrid/chaos", admin.eventgrid_calm)
+    router.add("GET", r"/eventgrid/validate", admin.eventgrid_validate)
     return HttpService("admin", _app(router), certs=certs)

@@ -11,6 +11,8 @@ from . import (
     compute,
     containerservice,
     deployments,
+    eventgrid,
+    eventgrid_events,
     msi,
     resources,
     solutions,
@@ -37,4 +39,6 @@ def build(world: World, certs: CertPaths) -> HttpService:
     compute.register(router, ops)
     msi.register(router)
     storage.register(router, ops)
+    eventgrid.register(router, ops)
+    eventgrid_events.install(world, router, ops)
     return HttpService("arm", ArmApp(world, router), certs=certs)

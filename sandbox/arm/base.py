@@ -92,6 +92,9 @@ class Call:
 
 
 ArmHandler = Callable[[Call], Response]
+# Runs a matched handler (the one place every ARM request passes: the HTTPS front and the sandbox's own
+# requests); sandbox.arm.eventgrid_events turns writes into resource group events there.
+AroundHandler = Callable[[Call, ArmHandler], Response]
 
 
 class ArmRouter:
@@ -99,6 +102,7 @@ class ArmRouter:
 
     def __init__(self) -> None:
         self._routes: list[tuple[str, re.Pattern[str], ArmHandler]] = []
+        self.around: AroundHandler | None = None
 
     def add(self, method: str, pattern: str, handler: ArmHandler) -> None:
         self._routes.append((method.upper(), re.compile(pattern + r"/?$", re.IGNORECASE), handler))
@@ -110,12 +114,16 @@ class ArmRouter:
             if m:
                 path_matched = True
                 if route_method == method:
-                    return handler, {k: v for k, v in m.groupdict().items() if v is not None}
+                    return self._wrapped(handler), {k: v for k, v in m.groupdict().items() if v is not None}
         if path_matched:
             raise ArmError(
                 405, "MethodNotAllowed", f"The requested method '{method}' is not allowed for '{path}'."
             )
         return None
+
+    def _wrapped(self, handler: ArmHandler) -> ArmHandler:
+        around = self.around
+        return handler if around is None else lambda call: around(call, handler)
 
 
 def now_iso(at: float | None = None) -> str:
