@@ -22,9 +22,5 @@ def notification_authorized(request: Request, secret: SecretStr | None) -> bool:
     return _matches(request.query_params.get("sig"), secret)
 
 
-def eventgrid_key_given(request: Request) -> bool:
-    return DELIVERY_KEY_HEADER in request.headers
-
-
 def eventgrid_authorized(request: Request, key: SecretStr | None) -> bool:
     return _matches(request.headers.get(DELIVERY_KEY_HEADER), key)

@@ -9,7 +9,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from .auth import CUSTOMER_HEADER, eventgrid_authorized, eventgrid_key_given, notification_authorized
+from .auth import CUSTOMER_HEADER, eventgrid_authorized, notification_authorized
 from .customers import customer_of_application
 from .forwarder import Forwarder
 from .mapping import Outcome, customer_label, map_grid_event, map_notification
@@ -72,33 +72,31 @@ def _handshake(events: list[GridEvent]) -> str | None:
     return events[0].validation_code if len(events) == 1 else None
 
 
-async def eventgrid(request: Request) -> Response:
-    """Event Grid deliveries, both schemas. The validation handshake is answered without the delivery key (it
-    starts nothing and only echoes the code: see the README); a wrong key is refused even there."""
-    settings = _settings(request)
-    key_given = eventgrid_key_given(request)
-    authorized = eventgrid_authorized(request, settings.eventgrid_key)
-    if key_given and not authorized:
+def _require_delivery_key(request: Request) -> None:
+    if not eventgrid_authorized(request, _settings(request).eventgrid_key):
         raise HTTPException(401, "unauthorized")
-    body = await read_body(request, settings.max_body_bytes)
+
+
+async def eventgrid(request: Request) -> Response:
+    """Event Grid deliveries, both schemas, and the Event Grid schema's validation handshake. The delivery key is
+    required on the handshake too: Azure sends static delivery attributes with the validation request."""
+    _require_delivery_key(request)
+    body = await read_body(request, _settings(request).max_body_bytes)
     try:
         events = parse_eventgrid(body, request.headers.get("content-type", ""))
     except MalformedDelivery as exc:
-        if not authorized:
-            raise HTTPException(401, "unauthorized") from None
         raise HTTPException(400, str(exc)) from None
     code = _handshake(events)
     if code is not None:
         logger.info("answered an Event Grid subscription validation")
         return JSONResponse({"validationResponse": code})
-    if not authorized:
-        raise HTTPException(401, "unauthorized")
     customer = customer_label(request.headers.get(CUSTOMER_HEADER))
     return await _accept(request, [map_grid_event(event, customer) for event in events])
 
 
 async def eventgrid_options(request: Request) -> Response:
     """CloudEvents 1.0 abuse protection (the CloudEvents schema's handshake): allow the origin that asks."""
+    _require_delivery_key(request)
     origin = request.headers.get("webhook-request-origin")
     if not origin:
         raise HTTPException(400, "WebHook-Request-Origin is missing")
