@@ -8,8 +8,6 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from onboarding.settings import REPOSITORY
-
 
 class ReceiverSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ONBOARDING_RECEIVER_", extra="ignore")
@@ -35,8 +33,9 @@ class ReceiverSettings(BaseSettings):
         description="Largest request body accepted (413 above it); Event Grid batches are at most 1 MB",
     )
     spool_path: Path = Field(
-        REPOSITORY / ".receiver" / "spool.db",
-        description="SQLite file of every delivery seen and the Prefect events not yet confirmed by the API",
+        Path(".receiver") / "spool.db",
+        description="SQLite file of every delivery seen and the Prefect events not yet confirmed by the API "
+        "(relative paths are from the working directory); keep it on a persistent volume",
     )
     forward_batch: int = Field(100, ge=1, description="Most spooled events sent to Prefect in one request")
     forward_retry_base_s: float = Field(0.5, gt=0, description="First wait after the Prefect API failed")
