@@ -209,3 +209,18 @@ def test_spool_keeps_each_delivery_once_and_what_was_sent_across_restarts(tmp_pa
     assert reopened.pending(10) == []
     assert reopened.counts() == {"sent": 1, "pending": 0, "recorded_only": 1}
     reopened.close()
+
+
+def test_a_marketplace_notification_as_documented_keeps_its_plan() -> None:
+    """Learn's Marketplace sample: seven fractional digits in eventTime, plan and billingDetails."""
+    body = notification("PUT", "Succeeded", eventTime="2019-08-14T19:20:08.1707163Z")
+    del body["applicationDefinitionId"]
+    body |= {
+        "billingDetails": {"resourceUsageId": "0000"},
+        "plan": {"publisher": "p", "product": "q", "name": "n"},
+    }
+    outcome = map_notification(parse_notification(json.dumps(body).encode()), "")
+    assert outcome.event is not None
+    assert outcome.event.payload["plan"] == {"publisher": "p", "product": "q", "name": "n"}
+    assert "applicationDefinitionId" not in outcome.event.payload
+    assert outcome.event.occurred.isoformat().startswith("2019-08-14T19:20:08.170716")
