@@ -5,7 +5,7 @@ export PATH := $(CURDIR)/.tools/bin:$(CURDIR)/node_modules/.bin:$(CURDIR)/.venv/
 export PREFECT_HOME ?= $(CURDIR)/.prefect
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: install test test-fast demo bench scale-demo lint format lock clean
+.PHONY: install test test-fast demo bench scale-demo receiver lint format lock clean
 
 install: $(STAMP) node_modules/.package-lock.json .tools/.kube-tools .tools/az/.installed
 
@@ -46,6 +46,10 @@ demo: install
 
 bench: install
 	$(PY) -m benchmarks.run $(BENCH_ARGS)
+
+# The push-event receiver (README "Receiver"); needs PREFECT_API_URL and the ONBOARDING_RECEIVER_ secrets.
+receiver: install
+	$(PY) -m receiver $(RECEIVER_ARGS)
 
 scale-demo: install .tools/.system-packages
 	$(PY) -m tools.scale_demo $(SCALE_ARGS)
