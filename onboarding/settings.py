@@ -8,7 +8,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 UPSTREAM_CHART_REPOSITORY = "https://raw.githubusercontent.com/Azure/aad-pod-identity/master/charts"
@@ -97,6 +97,16 @@ class Settings(BaseSettings):
     fleet_parallelism: int = Field(8, ge=1, description="Customers reconciled at once by the fleet flow")
     subscription_concurrency: int = Field(
         2, ge=1, description="Onboardings at once per subscription (a Prefect global concurrency limit)"
+    )
+    receiver_public_url: str | None = Field(
+        None,
+        description="The receiver's public https URL (the receiver's own ONBOARDING_RECEIVER_PUBLIC_URL): each "
+        "customer's Event Grid subscriptions deliver to <url>/eventgrid; unset: no subscription is made",
+    )
+    receiver_eventgrid_key: SecretStr | None = Field(
+        None,
+        description="The secret static delivery attribute X-Ama-Delivery-Key of every Event Grid subscription "
+        "(the receiver's own ONBOARDING_RECEIVER_EVENTGRID_KEY)",
     )
 
 
