@@ -64,17 +64,15 @@ def watched_groups(cluster: ClusterInfo) -> list[WatchedGroup]:
 
 
 @contextlib.contextmanager
-def node_rg_refusals(rec: StepRecorder, group: WatchedGroup) -> Iterator[None]:
-    """In the node resource group, a 403 is reported (the watch covers its node pools) instead of raised."""
+def node_rg_refusals(rec: StepRecorder, group: WatchedGroup, *, what: str, then: str) -> Iterator[None]:
+    """In the node resource group, a 403 is reported as ``group: Azure refused what (code): then`` instead of
+    raised."""
     try:
         yield
     except OnboardingError as exc:
         if not group.node_rg or exc.status != 403:
             raise
-        rec.unchanged(
-            f"{group.label}: no event subscription, Azure refused it ({exc.code or exc.status}): the watch "
-            "covers its node pools"
-        )
+        rec.unchanged(f"{group.label}: Azure refused {what} ({exc.code or exc.status}): {then}")
 
 
 def wanted_subscription(ctx: CustomerContext) -> WantedSubscription | None:
@@ -172,7 +170,9 @@ def ensure_event_subscriptions(
     ctx = ctx.for_cluster(cluster)
     for group in watched_groups(cluster):
         client = ctx.client(EventGridManagementClient, node_rg=group.node_rg)
-        with node_rg_refusals(rec, group):
+        with node_rg_refusals(
+            rec, group, what="the event subscription", then="the watch covers its node pools"
+        ):
             topic = _topic(ctx, rec, client, group)
             _subscription(ctx, rec, client, group, topic, wanted)
     return rec.finish(

@@ -16,7 +16,7 @@ from .base import ArmError, ArmRouter, Call, error_response
 
 MANAGEMENT_AUDIENCES = {"https://management.azure.com", "https://management.core.windows.net"}
 _SUBSCRIPTION = re.compile(r"^/subscriptions/([^/]+)", re.IGNORECASE)
-_READ_ACTIONS = re.compile(r"/list[a-z]*$", re.IGNORECASE)
+_READ_ACTIONS = re.compile(r"/(list[a-z]*|getDeliveryAttributes|getFullUrl)$", re.IGNORECASE)
 
 
 def request_kind(request: Request) -> str:
