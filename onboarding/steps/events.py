@@ -105,14 +105,13 @@ def _topic(
         rec.unchanged(f"{group.label}: system topic {found[0].name}")
         return str(found[0].name)
     name = eventgrid.topic_name(group.name)
+    if not rec.dry_run:
+        with ctx.errors(STEP, f"create system topic {name} on {group.label}"):
+            eventgrid.create_topic(
+                client, group.name, group.group_id, timeout_s=remaining(ctx.settings.sdk_call_timeout_s)
+            )
     rec.changed(f"{group.label}: created system topic {name}", f"create system topic {name} on {group.label}")
-    if rec.dry_run:
-        return None
-    with ctx.errors(STEP, f"create system topic {name} on {group.label}"):
-        eventgrid.create_topic(
-            client, group.name, group.group_id, timeout_s=remaining(ctx.settings.sdk_call_timeout_s)
-        )
-    return name
+    return None if rec.dry_run else name
 
 
 def _subscription(
@@ -132,7 +131,7 @@ def _subscription(
                 eventgrid.delivery_attributes(client, group.name, topic, name) if current is not None else []
             )
     if current is None:
-        rec.changed(
+        done, planned = (
             f"{group.label}: created event subscription {name}",
             f"create event subscription {name} on {group.label} to {wanted.endpoint_url}",
         )
@@ -141,12 +140,23 @@ def _subscription(
         if not differs:
             rec.unchanged(f"{group.label}: event subscription {name} to {wanted.endpoint_url}")
             return
-        rec.changed(
+        done, planned = (
             f"{group.label}: updated event subscription {name} ({', '.join(differs)})",
             f"update event subscription {name} on {group.label} ({', '.join(differs)})",
         )
-    if rec.dry_run or topic is None:
-        return
+    if topic is not None and not rec.dry_run:
+        _put(ctx, client, group, topic, name, wanted)
+    rec.changed(done, planned)
+
+
+def _put(
+    ctx: CustomerContext,
+    client: EventGridManagementClient,
+    group: WatchedGroup,
+    topic: str,
+    name: str,
+    wanted: WantedSubscription,
+) -> None:
     try:
         with ctx.errors(STEP, f"write event subscription {name} on {group.label}"):
             eventgrid.put_subscription(
