@@ -22,10 +22,11 @@ from azure.mgmt.eventgrid.models import StringInAdvancedFilter
 from onboarding.azure import eventgrid
 from onboarding.cluster import ClusterInfo
 from onboarding.context import CustomerContext
+from onboarding.errors import PermanentError
 from onboarding.operations.offboard import offboard_customer
 from onboarding.settings import Settings
 from onboarding.steps.discover import discover_cluster
-from onboarding.steps.events import SKIPPED, ensure_event_subscriptions
+from onboarding.steps.events import HANDSHAKE_HINT, SKIPPED, ensure_event_subscriptions
 from sandbox.client import SandboxProcess
 from sandbox.httpd import free_port
 from tests.receiver_process import receiver_process, wait_for
@@ -242,6 +243,26 @@ def test_no_receiver_url_skips_with_one_line(
     result = ensure_event_subscriptions(CustomerContext(ctx.spec, _settings(None)), cluster)
     assert (result.changed, result.unchanged) == ([], [SKIPPED])
     assert sandbox.requests_log(mark) == []
+
+
+def test_a_failed_handshake_fails_the_step_and_a_rerun_repairs_it(
+    receiver: RunningReceiver, owner: tuple[CustomerContext, ClusterInfo]
+) -> None:
+    """Onboarding with a key the receiver does not hold: Event Grid's handshake gets 401, the step fails naming
+    the handshake (never the key); the next run with the right key repairs the failed subscriptions."""
+    ctx, cluster = owner
+    wrong = CustomerContext(ctx.spec, _settings(receiver, NEW_KEY))
+    with pytest.raises(PermanentError) as failed:
+        ensure_event_subscriptions(wrong, cluster)
+    assert "validation handshake" in str(failed.value) and failed.value.hint == HANDSHAKE_HINT
+    assert NEW_KEY not in str(failed.value) and KEY not in str(failed.value)
+    name = eventgrid.subscription_name("evowner")
+    (mrg_label, _, _), _ = _groups(cluster)
+    repaired = ensure_event_subscriptions(ctx, cluster)
+    assert repaired.changed[0] == (
+        f"{mrg_label}: updated event subscription {name} (provisioning state Failed, delivery attribute "
+        "X-Ama-Delivery-Key)"
+    )
 
 
 def test_offboarding_removes_only_what_onboarding_made(
