@@ -20,7 +20,8 @@ _READ_ACTIONS = re.compile(r"/(list[a-z]*|getDeliveryAttributes|getFullUrl)$", r
 
 
 def request_kind(request: Request) -> str:
-    """``read`` for GET/HEAD and POST list* actions (as ARM counts them), ``write`` otherwise."""
+    """``read`` for GET/HEAD and POST list* actions (as ARM counts them) and Event Grid's getDeliveryAttributes /
+    getFullUrl (reads of what GET hides), ``write`` otherwise."""
     if request.method in ("GET", "HEAD") or (request.method == "POST" and _READ_ACTIONS.search(request.path)):
         return "read"
     return "write"
