@@ -8,7 +8,7 @@ read of it, so comparing what is there with what is wanted takes both reads.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from azure.core.exceptions import ResourceNotFoundError
 from azure.mgmt.eventgrid import EventGridManagementClient
@@ -56,7 +56,7 @@ class WantedSubscription:
 
     endpoint_url: str
     customer: str
-    key: str
+    key: str = field(repr=False)
 
     def attributes(self) -> list[StaticDeliveryAttributeMapping]:
         return [

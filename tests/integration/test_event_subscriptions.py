@@ -265,6 +265,15 @@ def test_a_failed_handshake_fails_the_step_and_a_rerun_repairs_it(
     )
 
 
+def test_a_receiver_url_without_the_key_is_refused(
+    receiver: RunningReceiver, owner: tuple[CustomerContext, ClusterInfo]
+) -> None:
+    ctx, cluster = owner
+    settings = _settings(receiver).model_copy(update={"receiver_eventgrid_key": None})
+    with pytest.raises(PermanentError, match="ONBOARDING_RECEIVER_EVENTGRID_KEY is not"):
+        ensure_event_subscriptions(CustomerContext(ctx.spec, settings), cluster)
+
+
 def test_offboarding_removes_only_what_onboarding_made(
     sandbox: SandboxProcess, receiver: RunningReceiver, owner: tuple[CustomerContext, ClusterInfo]
 ) -> None:
