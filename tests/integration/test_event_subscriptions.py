@@ -235,14 +235,17 @@ def test_locked_node_rg_is_reported_and_onboarding_goes_on(
     ]
 
 
-def test_no_receiver_url_skips_with_one_line(
-    sandbox: SandboxProcess, owner: tuple[CustomerContext, ClusterInfo]
+def test_no_receiver_url_skips_with_one_line_and_a_url_without_key_is_refused(
+    sandbox: SandboxProcess, receiver: RunningReceiver, owner: tuple[CustomerContext, ClusterInfo]
 ) -> None:
     ctx, cluster = owner
     mark = sandbox.mark()
     result = ensure_event_subscriptions(CustomerContext(ctx.spec, _settings(None)), cluster)
     assert (result.changed, result.unchanged) == ([], [SKIPPED])
     assert sandbox.requests_log(mark) == []
+    keyless = _settings(receiver).model_copy(update={"receiver_eventgrid_key": None})
+    with pytest.raises(PermanentError, match="ONBOARDING_RECEIVER_EVENTGRID_KEY is not"):
+        ensure_event_subscriptions(CustomerContext(ctx.spec, keyless), cluster)
 
 
 def test_a_failed_handshake_fails_the_step_and_a_rerun_repairs_it(
@@ -263,15 +266,6 @@ def test_a_failed_handshake_fails_the_step_and_a_rerun_repairs_it(
         f"{mrg_label}: updated event subscription {name} (provisioning state Failed, delivery attribute "
         "X-Ama-Delivery-Key)"
     )
-
-
-def test_a_receiver_url_without_the_key_is_refused(
-    receiver: RunningReceiver, owner: tuple[CustomerContext, ClusterInfo]
-) -> None:
-    ctx, cluster = owner
-    settings = _settings(receiver).model_copy(update={"receiver_eventgrid_key": None})
-    with pytest.raises(PermanentError, match="ONBOARDING_RECEIVER_EVENTGRID_KEY is not"):
-        ensure_event_subscriptions(CustomerContext(ctx.spec, settings), cluster)
 
 
 def test_offboarding_removes_only_what_onboarding_made(
