@@ -28,7 +28,7 @@ from .scale_stack import ScaleStack
 from .stack import ROOT
 
 WATCHER = (
-    "watch-node-pools/every-minute"  # paused: the fleet run alone writes, so the figures are the fleet's
+    "watch-node-pools/safety-net"  # paused: the fleet run alone writes, so the figures are the fleet's
 )
 EVENT_DEPLOYMENT = "attach-node-pool/on-event"
 
