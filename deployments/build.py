@@ -115,59 +115,64 @@ def operations_deployments() -> list[dict[str, Any]]:
             "tags": ["node-pools"],
             "schedules": [{"interval": get_settings().watch_interval_s, "active": True}],
         },
-        {
-            "name": "on-event",
-            "description": "Attach identities to one node pool: a scale set or agent pool Azure wrote, or one the "
-            "watch found lacking an identity",
-            "entrypoint": "flows/node_pools.py:attach_node_pool",
-            "work_pool": pool,
-            "tags": ["node-pools"],
-            "triggers": [
-                event_trigger(
-                    "aks.nodepool.*",
-                    [CREATED, DRIFTED, NODE_POOL_WRITTEN],
-                    vmss_id="{{ event.resource.get('azure.vmss.id', '') }}",
-                ),
-                event_trigger(
-                    "aks.agentpool.*",
-                    [AGENT_POOL_WRITTEN],
-                    agent_pool_id="{{ event.resource.get('azure.agentpool.id', '') }}",
-                ),
-            ],
-        },
-        {
-            "name": "on-event",
-            "description": "Attach what is missing on every node pool of a cluster Azure wrote",
-            "entrypoint": "flows/node_pools.py:check_node_pools",
-            "work_pool": pool,
-            "tags": ["node-pools"],
-            "triggers": [
-                event_trigger(
-                    "aks.cluster.*",
-                    [CLUSTER_WRITTEN],
-                    cluster_id="{{ event.resource.get('azure.cluster.id', '') }}",
-                )
-            ],
-        },
-        {
-            "name": "on-notification",
-            "description": "A managed application was deployed, failed or deleted: onboard it (or propose its "
-            "catalog entry), report the error, or plan its offboarding",
-            "entrypoint": "flows/application_events.py:application_event",
-            "work_pool": pool,
-            "tags": ["intake"],
-            "triggers": [
-                event_trigger(
-                    "ama.application.*",
-                    [PROVISIONED, FAILED, DELETED],
-                    event="{{ event.event }}",
-                    application_id="{{ event.resource.get('azure.application.id', '') }}",
-                    payload="{{ event.payload }}",
-                    reason=None,
-                )
-            ],
-        },
+        event_deployment(
+            "flows/node_pools.py:attach_node_pool",
+            "Attach identities to one node pool: a scale set or agent pool Azure wrote, or one the watch found "
+            "lacking an identity",
+            event_trigger(
+                "aks.nodepool.*",
+                [CREATED, DRIFTED, NODE_POOL_WRITTEN],
+                vmss_id="{{ event.resource.get('azure.vmss.id', '') }}",
+            ),
+            event_trigger(
+                "aks.agentpool.*",
+                [AGENT_POOL_WRITTEN],
+                agent_pool_id="{{ event.resource.get('azure.agentpool.id', '') }}",
+            ),
+        ),
+        event_deployment(
+            "flows/node_pools.py:check_node_pools",
+            "Attach what is missing on every node pool of a cluster Azure wrote",
+            event_trigger(
+                "aks.cluster.*",
+                [CLUSTER_WRITTEN],
+                cluster_id="{{ event.resource.get('azure.cluster.id', '') }}",
+            ),
+        ),
+        event_deployment(
+            "flows/application_events.py:application_event",
+            "A managed application was deployed, failed or deleted: onboard it (or propose its catalog entry), "
+            "report the error, or plan its offboarding",
+            event_trigger(
+                "ama.application.*",
+                [PROVISIONED, FAILED, DELETED],
+                reason=None,
+                event="{{ event.event }}",
+                application_id="{{ event.resource.get('azure.application.id', '') }}",
+                payload="{{ event.payload }}",
+            ),
+            name="on-notification",
+            tag="intake",
+        ),
     ]
+
+
+def event_deployment(
+    entrypoint: str,
+    description: str,
+    *triggers: dict[str, Any],
+    name: str = "on-event",
+    tag: str = "node-pools",
+) -> dict[str, Any]:
+    """A deployment whose runs its triggers start (no schedule)."""
+    return {
+        "name": name,
+        "description": description,
+        "entrypoint": entrypoint,
+        "work_pool": POOL,
+        "tags": [tag],
+        "triggers": list(triggers),
+    }
 
 
 def event_trigger(

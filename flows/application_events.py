@@ -48,7 +48,8 @@ def _key(text: str) -> str:
 
 def _start_onboarding(name: str, event_id: str) -> str:
     """Start the customer's onboarding (its own deployment, else the fleet's by-name one for a customer added
-    since the last deploy) without waiting; one run per event, however often this flow is retried."""
+    since the last deploy) without waiting; one run per event, however often this flow is retried. Returns the
+    run's id (its name changes when it starts)."""
     key = f"application-event-{event_id or name}"
     try:
         run = run_deployment(f"onboard-customer/{name}", timeout=0, idempotency_key=key)
@@ -57,8 +58,8 @@ def _start_onboarding(name: str, event_id: str) -> str:
             FLEET_DEPLOYMENT, parameters={"customer": name, "dry_run": False}, timeout=0, idempotency_key=key
         )
     started = cast(FlowRun, run)
-    get_run_logger().info("started onboarding of %s: flow run %s", name, started.name)
-    return str(started.name)
+    get_run_logger().info("started onboarding of %s: flow run %s", name, started.id)
+    return str(started.id)
 
 
 def _provisioned(app_id: str, spec: CustomerSpec | None, event_id: str) -> dict[str, Any]:
@@ -107,7 +108,18 @@ def _deleted(app_id: str, spec: CustomerSpec | None) -> dict[str, Any]:
     if spec is None:
         get_run_logger().info("application %s is in no catalog entry: nothing to offboard", app_id)
         return {"application": app_id, "customer": None}
-    return report(offboard_customer_task(spec, True), title="Offboarding plan", key="offboard")
+    try:
+        result = offboard_customer_task(spec, True)
+    except OnboardingError as exc:  # the application, and its managed resource group with it, may be gone
+        message = redact(str(exc))
+        create_markdown_artifact(
+            key=f"offboard-{spec.name}",
+            markdown=f"# Offboarding plan of {spec.name}\n\nThe plan could not be read: {message}\n\n"
+            f"Remove `{spec.name}.yaml` from the catalog once nothing of the customer's is left.",
+            description=f"Offboarding plan of {spec.name}",
+        )
+        return {"application": app_id, "customer": spec.name, "plan": None, "error": message}
+    return report(result, title="Offboarding plan", key="offboard")
 
 
 @flow(name="application-event", flow_run_name="application-{customer}-{event}", log_prints=True)

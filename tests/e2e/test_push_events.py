@@ -48,13 +48,23 @@ def _post(stack: PrefectStack, event_id: str, event: str, resource: dict[str, st
 
 
 def _runs(stack: PrefectStack, name_like: str) -> list[dict[str, Any]]:
-    query = {"flow_runs": {"name": {"like_": name_like}}, "limit": 50}
+    """The flow runs whose name is like ``name_like`` or whose id it is."""
+    field = {"id": {"any_": [name_like]}} if _is_id(name_like) else {"name": {"like_": name_like}}
+    query = {"flow_runs": field, "limit": 50}
     with httpx.Client(base_url=stack.api_url, timeout=30) as http:
         return list(http.post("/flow_runs/filter", json=query).json())
 
 
+def _is_id(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _finished(stack: PrefectStack, name_like: str, count: int = 1) -> list[dict[str, Any]]:
-    """Waits for ``count`` runs named like ``name_like`` to end; asserts they completed."""
+    """Waits for ``count`` runs named like ``name_like`` (or with that id) to end; asserts they completed."""
 
     def done() -> bool:
         runs = _runs(stack, name_like)
@@ -156,6 +166,19 @@ def test_a_cluster_write_attaches_what_an_upgrade_removed(
     )
     _finished(prefect_stack, "check-pushpool-aks.cluster.written%")
     assert _identity_on(sandbox, pushpool, "aks-nodepool1-") and _identity_on(sandbox, pushpool, "aks-burst-")
+
+
+def test_a_deleted_application_gets_its_offboarding_plan(
+    sandbox: SandboxProcess, prefect_stack: PrefectStack, pushpool: CustomerSpec
+) -> None:
+    mark = sandbox.mark()
+    _post_event(prefect_stack, "ama.application.deleted", _application_resource(pushpool, "pushpool"))
+    _finished(prefect_stack, "application-pushpool-ama.application.deleted%")
+    plan = _artifact(prefect_stack, "offboard-pushpool")
+    assert "Offboarding plan" in plan and "pushpoolaks-identity" in plan, plan
+    assert [w for w in sandbox.arm_writes(mark) if pushpool.subscription_id in w] == [], (
+        "a plan writes nothing"
+    )
 
 
 def _application_resource(spec: CustomerSpec, customer: str = "") -> dict[str, str]:
