@@ -24,7 +24,7 @@ TIMEOUT_S = 600.0
 BATCH = 5
 
 
-def _percentile(values: list[float], q: float) -> float:
+def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
@@ -57,7 +57,7 @@ def run(bench: Bench, stack: PrefectStack, customer: str, additions: int, batch:
     from_tick = list(reactions.values())
     if not from_tick:
         raise TimeoutError(f"no node pool of {customer} got its identity within {TIMEOUT_S:g} s")
-    p50, p95 = statistics.median(from_tick), _percentile(from_tick, 0.95)
+    p50, p95 = statistics.median(from_tick), percentile(from_tick, 0.95)
     bench.details["events"] = {
         "customer": customer,
         "additions": additions,

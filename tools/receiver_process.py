@@ -4,6 +4,7 @@ that need a real one answering (its own tests, Event Grid's validation handshake
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import subprocess
 import sys
@@ -14,7 +15,9 @@ from typing import Any
 
 import httpx
 
-from tools.stack import ROOT, _signal_group
+from sandbox.httpd import free_port
+
+from .stack import ROOT, _signal_group
 
 
 def wait_for(predicate: Callable[[], Any], timeout_s: float = 60.0, what: str = "condition") -> Any:
@@ -58,3 +61,32 @@ def receiver_process(
         process.wait(timeout=20)
     text = log.read_text()
     assert not any(secret in text for secret in secrets), "a secret reached the receiver's log"
+
+
+class Receiver:
+    """The receiver for a Prefect API, with its port, spool and log kept across a stop and a start (the same
+    receiver coming back); ``key`` and ``sig`` are the Event Grid delivery key and the notification secret."""
+
+    def __init__(self, work: Path, *, api_url: str, catalog: Path, key: str, sig: str) -> None:
+        work.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.work = work
+        self.secrets = (key, sig)
+        self.env = {
+            **os.environ,
+            "PREFECT_API_URL": api_url,
+            "ONBOARDING_CATALOG_DIR": str(catalog),
+            "ONBOARDING_RECEIVER_EVENTGRID_KEY": key,
+            "ONBOARDING_RECEIVER_NOTIFICATION_SECRET": sig,
+            "ONBOARDING_RECEIVER_SPOOL_PATH": str(work / "spool.db"),
+        }
+        self._running = contextlib.ExitStack()
+
+    def start(self) -> Receiver:
+        log = self.work / "receiver.log"
+        self._running.enter_context(receiver_process(self.env, port=self.port, log=log, secrets=self.secrets))
+        return self
+
+    def stop(self) -> None:
+        self._running.close()
