@@ -13,6 +13,7 @@ import sys
 import time
 
 from onboarding.catalog import load_catalog
+from onboarding.errors import OnboardingError
 from onboarding.models import CustomerSpec, load_customer_spec
 from onboarding.settings import REPOSITORY_CATALOG, Settings
 from sandbox.client import SandboxProcess
@@ -62,8 +63,9 @@ def purchase_path(box: SandboxProcess, stack: PrefectStack, receiver: Receiver, 
         with plan_notifications(box, plan.model_dump(), f"{receiver.url}/notifications?sig={sig}"):
             purchase(spec, Settings())
             wait_for(lambda: onboard_runs(stack.api_url, app), timeout_s=900, interval_s=0.5)
-    except TimeoutError:
-        return {"customer": app, "result": "failed", "seconds": "-", "reason": "purchase not onboarded"}
+    except (TimeoutError, OnboardingError) as exc:
+        reason = str(exc) if isinstance(exc, OnboardingError) else "the purchase was not onboarded within 900 s"
+        return {"customer": app, "result": "failed", "seconds": "-", "reason": reason[:160]}
     seconds = time.monotonic() - started
     print(f"purchase of {app}: verified in {seconds:.1f} s (push, automatic intake)")
     return {"customer": app, "result": "verified", "seconds": f"{seconds:.1f}", "reason": "from purchase"}
@@ -86,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     worker_catalog = state / "catalog"  # automatic intake writes here, never into the repository's catalog
     shutil.copytree(REPOSITORY_CATALOG, worker_catalog)
     box = SandboxProcess(state / "sandbox", profile="realistic", time_scale=args.time_scale).start()
+    box.apply_env()  # this process buys a plan for a customer, as the customer would
     print(f"sandbox ready in {box.start_seconds:.1f} s (realistic profile, time scale {args.time_scale})")
     env = {**box.env, "ONBOARDING_CATALOG_DIR": str(worker_catalog), "ONBOARDING_INTAKE_AUTO": "true"}
     stack = PrefectStack(state / "prefect", extra_env=env)
