@@ -128,12 +128,24 @@ class PrefectStack:
     ) -> subprocess.Popen[bytes]:
         """A process worker; ``limit`` caps the flow runs it runs at once (default: only the pool's limit);
         ``queues`` restricts it to those work queues of the pool (default: all)."""
-        log = open(self.home / f"{name}.log", "wb")  # noqa: SIM115 - lives as long as the worker
         cmd = [*_prefect(), "worker", "start", "--pool", WORK_POOL, "--type", "process", "--name", name]
         cmd += [arg for queue in queues or [] for arg in ("--work-queue", queue)]
+        return self._start_runner(name, [*cmd, "--limit", str(limit)] if limit else cmd)
+
+    def start_warm_runner(self, flows: list[str] | None = None) -> subprocess.Popen[bytes]:
+        """The long-lived runner of the event path's flows (``flows/warm_runner.py``; default: its own list)."""
+        cmd = [sys.executable, "-m", "flows.warm_runner", "--pool", WORK_POOL]
+        cmd = [*cmd, "--flows", ",".join(flows)] if flows else cmd
+        # what the deployments' job variables give a worker's flow run process
+        return self._start_runner("warm-runner", cmd, {"PREFECT_LOGGING_EXTRA_LOGGERS": "onboarding"})
+
+    def _start_runner(
+        self, name: str, cmd: list[str], env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
+        log = open(self.home / f"{name}.log", "wb")  # noqa: SIM115 - lives as long as the process
         proc = subprocess.Popen(
-            [*cmd, "--limit", str(limit)] if limit else cmd,
-            env=self.env(),
+            cmd,
+            env={**self.env(), **(env or {})},
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=ROOT,

@@ -1,0 +1,109 @@
+"""A long-lived runner for the event path: it takes the work pool's scheduled runs of a few flows (by default
+``attach-node-pool``) and runs them in its own process, already importing Prefect and the SDKs, instead of a new
+Python process per run (the process worker's ~3 s of CPU per node pool run before its first step, far more on a
+busy machine).
+
+It polls the pool like a worker, only faster (``--poll``), and claims a run by proposing Pending: the server accepts
+one claim, so a process worker on the same pool and queues stays the fallback (it takes the runs while this runner
+is down, and the rare run it claims first). Runs execute in threads (``--slots`` at once); a run's cancellation from
+the UI is not delivered (the run finishes), and a runner that dies mid-run leaves that run Running like a killed
+worker process does.
+
+    python -m flows.warm_runner --pool ama-onboarding [--flows attach-node-pool] [--poll 0.25] [--slots 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from prefect import Flow, get_client
+from prefect.client.orchestration import SyncPrefectClient
+from prefect.client.schemas.filters import WorkPoolFilter, WorkPoolFilterName
+from prefect.client.schemas.objects import FlowRun
+from prefect.client.schemas.responses import SetStateStatus
+from prefect.flow_engine import run_flow
+from prefect.flows import load_flow_from_entrypoint
+from prefect.states import Pending
+
+log = logging.getLogger("onboarding.warm_runner")
+DEFAULT_FLOWS = ("attach-node-pool",)
+
+
+@dataclass
+class WarmRunner:
+    pool: str
+    flow_names: frozenset[str]
+    poll_s: float = 0.25
+    slots: int = 4
+    # deployment id -> its flow loaded here, or None when that deployment's flow is not one this runner serves
+    _flows: dict[UUID, Flow[..., Any] | None] = field(default_factory=dict)
+    _running: set[UUID] = field(default_factory=set)
+
+    def preload(self, client: SyncPrefectClient) -> None:
+        """Import every served flow before the first run (the point of a warm process)."""
+        in_pool = WorkPoolFilter(name=WorkPoolFilterName(any_=[self.pool]))
+        for deployment in client.read_deployments(work_pool_filter=in_pool):
+            self._flow_for(client, deployment.id)
+
+    def _flow_for(self, client: SyncPrefectClient, deployment_id: UUID) -> Flow[..., Any] | None:
+        if deployment_id not in self._flows:
+            deployment = client.read_deployment(deployment_id)
+            flow_name = client.read_flow(deployment.flow_id).name
+            entrypoint = deployment.entrypoint if flow_name in self.flow_names else None
+            self._flows[deployment_id] = load_flow_from_entrypoint(entrypoint) if entrypoint else None
+            if entrypoint:
+                log.info("warm runner serves %s (%s)", flow_name, entrypoint)
+        return self._flows[deployment_id]
+
+    def claim(self, client: SyncPrefectClient) -> list[tuple[Flow[..., Any], UUID]]:
+        """The due runs of served flows that this runner won (Pending accepted)."""
+        free = self.slots - len(self._running)
+        claimed: list[tuple[Flow[..., Any], UUID]] = []
+        for response in client.get_scheduled_flow_runs_for_work_pool(self.pool):
+            run = response.flow_run
+            flow = self._flow_for(client, run.deployment_id) if run.deployment_id else None
+            if flow is None or len(claimed) >= free:
+                continue
+            if client.set_flow_run_state(run.id, Pending()).status == SetStateStatus.ACCEPT:
+                claimed.append((flow, run.id))
+        return claimed
+
+    def serve(self) -> None:
+        with get_client(sync_client=True) as client, ThreadPoolExecutor(self.slots) as executor:
+            self.preload(client)
+            log.info("warm runner polling pool %s every %g s", self.pool, self.poll_s)
+            while True:
+                for flow, run_id in self.claim(client):
+                    self._running.add(run_id)
+                    executor.submit(self._execute, flow, client.read_flow_run(run_id))
+                time.sleep(self.poll_s)
+
+    def _execute(self, flow: Flow[..., Any], flow_run: FlowRun) -> None:
+        try:
+            run_flow(flow, flow_run=flow_run, return_type="state")
+        except BaseException:  # the engine has already recorded the run's final state
+            log.exception("flow run %s ended with an error", flow_run.id)
+        finally:
+            self._running.discard(flow_run.id)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m flows.warm_runner", description=__doc__)
+    parser.add_argument("--pool", default="ama-onboarding", help="work pool to take runs from")
+    parser.add_argument("--flows", default=",".join(DEFAULT_FLOWS), help="comma-separated flow names")
+    parser.add_argument("--poll", type=float, default=0.25, help="seconds between polls")
+    parser.add_argument("--slots", type=int, default=4, help="runs at once")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    names = frozenset(name for name in args.flows.split(",") if name)
+    WarmRunner(args.pool, names, poll_s=args.poll, slots=args.slots).serve()
+
+
+if __name__ == "__main__":
+    main()
