@@ -7,13 +7,11 @@ engine) and prelude (Running -> first task)."""
 
 from __future__ import annotations
 
-import json
 import statistics
 import time
-import urllib.request
-import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from prefect import get_client
 from prefect.client.orchestration import SyncPrefectClient
@@ -44,30 +42,7 @@ def _scale_set_id(bench: Bench, customer: str) -> str:
     raise RuntimeError(f"{customer} has no node pool scale set")
 
 
-def _post_event(stack: PrefectStack, customer: str, vmss_id: str) -> tuple[str, datetime]:
-    event_id, occurred = str(uuid.uuid4()), datetime.now(UTC)
-    event = {
-        "id": event_id,
-        "occurred": occurred.isoformat(),
-        "event": "aks.nodepool.drifted",
-        "resource": {
-            "prefect.resource.id": f"aks.nodepool.{customer}.{vmss_id.rsplit('/', 1)[-1]}",
-            "customer.id": customer,
-            "azure.vmss.id": vmss_id,
-        },
-        "payload": {"bench": "startup"},
-    }
-    request = urllib.request.Request(
-        f"{stack.api_url}/events",
-        data=json.dumps([event]).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=30):
-        return event_id, occurred
-
-
-def _wait_run(client: SyncPrefectClient, deployment_id: uuid.UUID, event_id: str) -> FlowRun:
+def _wait_run(client: SyncPrefectClient, deployment_id: UUID, event_id: str) -> FlowRun:
     deadline = time.monotonic() + TIMEOUT_S
     while time.monotonic() < deadline:
         for run in client.read_flow_runs(sort=FlowRunSort.EXPECTED_START_TIME_DESC, limit=20):
@@ -82,10 +57,16 @@ def _stages(client: SyncPrefectClient, run: FlowRun, occurred: datetime) -> dict
     """Seconds of each stage, and who ran it (a process worker labels its runs with its name)."""
     states = {s.type.value: s.timestamp for s in client.read_flow_run_states(run.id)}
     tasks = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run.id])))
-    first_task = min(t.start_time or t.created for t in tasks if t.start_time or t.created)
-    marks = [occurred, run.created, states["PENDING"], states["RUNNING"], first_task]
-    seconds = {
-        name: round((b - a).total_seconds(), 2) for name, a, b in zip(STAGES, marks, marks[1:], strict=True)
+    first_task = min(t.start_time for t in tasks if t.start_time)
+    marks: list[datetime] = [
+        occurred,
+        run.created or occurred,
+        states["PENDING"],
+        states["RUNNING"],
+        first_task,
+    ]
+    seconds: dict[str, Any] = {
+        name: round((b - a).total_seconds(), 2) for name, a, b in zip(STAGES, marks, marks[1:], strict=False)
     }
     seconds["total"] = round((first_task - occurred).total_seconds(), 2)
     seconds["runner"] = str((run.labels or {}).get("prefect.worker.name", "warm-runner"))
@@ -98,21 +79,17 @@ def _measure(bench: Bench, stack: PrefectStack, customer: str, samples: int) -> 
     with stack.settings(), get_client(sync_client=True) as client:
         deployment_id = client.read_deployment_by_name(DEPLOYMENT).id
         for _ in range(samples):
-            event_id, occurred = _post_event(stack, customer, vmss_id)
+            resource = {
+                "prefect.resource.id": f"aks.nodepool.{customer}.{vmss_id.rsplit('/', 1)[-1]}",
+                "customer.id": customer,
+                "azure.vmss.id": vmss_id,
+            }
+            event_id, occurred = stack.post_event("aks.nodepool.drifted", resource)
             run = _wait_run(client, deployment_id, event_id)
             if not (run.state and run.state.is_completed()):
                 raise RuntimeError(f"{run.name}: {run.state.message if run.state else '?'}")
             measured.append(_stages(client, run, occurred))
     return measured
-
-
-def _wait_ready(stack: PrefectStack) -> None:
-    """Until the warm runner has imported its flows and polls (paid once per runner, not per run)."""
-    log, deadline = stack.home / "warm-runner.log", time.monotonic() + TIMEOUT_S
-    while b"polling pool" not in (log.read_bytes() if log.exists() else b""):
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"warm runner not polling within {TIMEOUT_S:g} s; see {log}")
-        time.sleep(0.25)
 
 
 def _report(bench: Bench, name: str, measured: list[dict[str, Any]], note: str) -> None:
@@ -126,6 +103,5 @@ def _report(bench: Bench, name: str, measured: list[dict[str, Any]], note: str) 
 def run(bench: Bench, stack: PrefectStack, customer: str, samples: int = 5) -> None:
     """Process worker alone, then with the warm runner (left running for the scenarios after this one)."""
     _report(bench, "event_run_startup_process", _measure(bench, stack, customer, samples), "process worker")
-    stack.start_warm_runner()
-    _wait_ready(stack)
+    stack.start_warm_runner()  # its imports are paid once here, not per run
     _report(bench, "event_run_startup", _measure(bench, stack, customer, samples), "event -> first step")

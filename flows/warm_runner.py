@@ -19,6 +19,7 @@ import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -65,7 +66,8 @@ class WarmRunner:
         """The due runs of served flows that this runner won (Pending accepted)."""
         free = self.slots - len(self._running)
         claimed: list[tuple[Flow[..., Any], UUID]] = []
-        for response in client.get_scheduled_flow_runs_for_work_pool(self.pool):
+        due = client.get_scheduled_flow_runs_for_work_pool(self.pool, scheduled_before=datetime.now(UTC))
+        for response in due:  # not later ones: a run awaiting its retry is Scheduled in the future
             run = response.flow_run
             flow = self._flow_for(client, run.deployment_id) if run.deployment_id else None
             if flow is None or len(claimed) >= free:
