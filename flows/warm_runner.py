@@ -32,7 +32,8 @@ from prefect.flow_engine import run_flow
 from prefect.flows import load_flow_from_entrypoint
 from prefect.states import Pending
 
-log = logging.getLogger("onboarding.warm_runner")
+# not under "onboarding": that logger also sends to the API, which needs a flow run
+log = logging.getLogger("ama.warm_runner")
 DEFAULT_FLOWS = ("attach-node-pool",)
 
 
@@ -102,7 +103,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--poll", type=float, default=0.25, help="seconds between polls")
     parser.add_argument("--slots", type=int, default=4, help="runs at once")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    log.setLevel(logging.INFO)  # Prefect's console handler on the root logger prints it
     names = frozenset(name for name in args.flows.split(",") if name)
     WarmRunner(args.pool, names, poll_s=args.poll, slots=args.slots).serve()
 
