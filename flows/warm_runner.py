@@ -3,19 +3,22 @@
 Python process per run (the process worker's ~3 s of CPU per node pool run before its first step, far more on a
 busy machine).
 
-It polls the pool like a worker, only faster (``--poll``), and claims a run by proposing Pending: the server accepts
-one claim, so a process worker on the same pool and queues stays the fallback (it takes the runs while this runner
+It claims the pool's due runs the moment the server announces a Scheduled flow run (the events websocket, as the
+UI's event feed gets them), and also polls the pool like a worker (``--poll``) in case an announcement is missed. It
+claims a run by proposing Pending: the server accepts one claim, so a process worker on the same pool and queues stays the fallback (it takes the runs while this runner
 is down, and the rare run it claims first). Runs execute in threads (``--slots`` at once); a run's cancellation from
 the UI is not delivered (the run finishes), and a runner that dies mid-run leaves that run Running like a killed
 worker process does.
 
-    python -m flows.warm_runner --pool ama-onboarding [--flows attach-node-pool] [--poll 0.25] [--slots 4]
+    python -m flows.warm_runner --pool ama-onboarding [--flows attach-node-pool] [--poll 1] [--slots 4]
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -28,6 +31,8 @@ from prefect.client.orchestration import SyncPrefectClient
 from prefect.client.schemas.filters import WorkPoolFilter, WorkPoolFilterName
 from prefect.client.schemas.objects import FlowRun
 from prefect.client.schemas.responses import SetStateStatus
+from prefect.events.clients import get_events_subscriber
+from prefect.events.filters import EventFilter, EventNameFilter
 from prefect.flow_engine import run_flow
 from prefect.flows import load_flow_from_entrypoint
 from prefect.states import Pending
@@ -41,7 +46,7 @@ DEFAULT_FLOWS = ("attach-node-pool",)
 class WarmRunner:
     pool: str
     flow_names: frozenset[str]
-    poll_s: float = 0.25
+    poll_s: float = 1.0
     slots: int = 4
     # deployment id -> its flow loaded here, or None when that deployment's flow is not one this runner serves
     _flows: dict[UUID, Flow[..., Any] | None] = field(default_factory=dict)
@@ -78,14 +83,17 @@ class WarmRunner:
         return claimed
 
     def serve(self) -> None:
+        wake = threading.Event()
+        threading.Thread(target=_wake_on_scheduled, args=(wake,), daemon=True).start()
         with get_client(sync_client=True) as client, ThreadPoolExecutor(self.slots) as executor:
             self.preload(client)
-            log.info("warm runner polling pool %s every %g s", self.pool, self.poll_s)
+            log.info("warm runner polling pool %s every %g s and on Scheduled events", self.pool, self.poll_s)
             while True:
+                wake.clear()  # before claiming: an announcement during the claim wakes the next round at once
                 for flow, run_id in self.claim(client):
                     self._running.add(run_id)
                     executor.submit(self._execute, flow, client.read_flow_run(run_id))
-                time.sleep(self.poll_s)
+                wake.wait(self.poll_s)
 
     def _execute(self, flow: Flow[..., Any], flow_run: FlowRun) -> None:
         try:
@@ -96,11 +104,30 @@ class WarmRunner:
             self._running.discard(flow_run.id)
 
 
+def _wake_on_scheduled(wake: threading.Event) -> None:
+    """Set ``wake`` on every ``prefect.flow-run.Scheduled`` event; reconnects for ever (the poll covers gaps)."""
+
+    async def listen() -> None:
+        scheduled = EventFilter(event=EventNameFilter(name=["prefect.flow-run.Scheduled"]))
+        async with get_events_subscriber(filter=scheduled) as subscriber:
+            async for _ in subscriber:
+                wake.set()
+
+    while True:
+        try:
+            asyncio.run(listen())
+        except Exception as exc:
+            log.warning("events subscription lost (%s); polling only until it is back", type(exc).__name__)
+        time.sleep(5.0)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m flows.warm_runner", description=__doc__)
     parser.add_argument("--pool", default="ama-onboarding", help="work pool to take runs from")
     parser.add_argument("--flows", default=",".join(DEFAULT_FLOWS), help="comma-separated flow names")
-    parser.add_argument("--poll", type=float, default=0.25, help="seconds between polls")
+    parser.add_argument(
+        "--poll", type=float, default=1.0, help="seconds between polls (events wake it sooner)"
+    )
     parser.add_argument("--slots", type=int, default=4, help="runs at once")
     args = parser.parse_args(argv)
     log.setLevel(logging.INFO)  # Prefect's console handler on the root logger prints it
