@@ -4,11 +4,11 @@ Python process per run (the process worker's ~3 s of CPU per node pool run befor
 busy machine).
 
 It claims the pool's due runs the moment the server announces a Scheduled flow run (the events websocket, as the
-UI's event feed gets them), and also polls the pool like a worker (``--poll``) in case an announcement is missed. It
-claims a run by proposing Pending: the server accepts one claim, so a process worker on the same pool and queues stays the fallback (it takes the runs while this runner
-is down, and the rare run it claims first). Runs execute in threads (``--slots`` at once); a run's cancellation from
-the UI is not delivered (the run finishes), and a runner that dies mid-run leaves that run Running like a killed
-worker process does.
+UI's event feed gets them), and also polls the pool like a worker (``--poll``) in case an announcement is missed.
+It claims a run by proposing Pending: the server accepts one claim, so a process worker on the same pool and queues
+stays the fallback (it takes the runs while this runner is down, and the rare run it claims first). Runs execute in
+threads (``--slots`` at once); a run's cancellation from the UI is not delivered (the run finishes), and a runner
+that dies mid-run leaves that run Running like a killed worker process does.
 
     python -m flows.warm_runner --pool ama-onboarding [--flows attach-node-pool] [--poll 1] [--slots 4]
 """
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import logging
 import threading
 import time
@@ -63,7 +64,7 @@ class WarmRunner:
             deployment = client.read_deployment(deployment_id)
             flow_name = client.read_flow(deployment.flow_id).name
             entrypoint = deployment.entrypoint if flow_name in self.flow_names else None
-            self._flows[deployment_id] = load_flow_from_entrypoint(entrypoint) if entrypoint else None
+            self._flows[deployment_id] = _load(entrypoint) if entrypoint else None
             if entrypoint:
                 log.info("warm runner serves %s (%s)", flow_name, entrypoint)
         return self._flows[deployment_id]
@@ -102,6 +103,12 @@ class WarmRunner:
             log.exception("flow run %s ended with an error", flow_run.id)
         finally:
             self._running.discard(flow_run.id)
+
+
+@functools.cache
+def _load(entrypoint: str) -> Flow[..., Any]:
+    """Once per entrypoint (deployments of one flow share it)."""
+    return load_flow_from_entrypoint(entrypoint)
 
 
 def _wake_on_scheduled(wake: threading.Event) -> None:
