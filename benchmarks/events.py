@@ -11,14 +11,15 @@ import statistics
 import time
 
 from onboarding.catalog import find_customer
+from onboarding.settings import get_settings
 from tools.cloud_actions import add_agent_pool, scale_set_identities
 from tools.stack import PrefectStack
 
 from .common import Bench, Figure
 from .prefect_runs import start_run
 
-WATCH = "watch-node-pools/every-minute"
-WATCH_INTERVAL_S = 60.0  # prefect.yaml: the every-minute schedule
+WATCH = "watch-node-pools/safety-net"
+WATCH_INTERVAL_S = get_settings().watch_interval_s  # prefect.yaml: the safety-net schedule
 TIMEOUT_S = 600.0
 BATCH = 5
 

@@ -17,9 +17,10 @@ from typing import Any
 import yaml
 
 from onboarding.catalog import load_catalog
+from onboarding.intake import DELETED, FAILED, PROVISIONED
 from onboarding.models import CustomerSpec
 from onboarding.settings import get_settings
-from onboarding.watch import CREATED, DRIFTED
+from onboarding.watch import AGENT_POOL_WRITTEN, CLUSTER_WRITTEN, CREATED, DRIFTED, NODE_POOL_WRITTEN
 
 ROOT = Path(__file__).resolve().parent.parent
 PREFECT_YAML = ROOT / "prefect.yaml"
@@ -106,36 +107,93 @@ def operations_deployments() -> list[dict[str, Any]]:
             "schedules": [{"cron": "0 2 * * *", "timezone": "UTC", "active": True}],
         },
         {
-            "name": "every-minute",
-            "description": "One scale set list per customer; an event per node pool that lacks an identity",
+            "name": "safety-net",
+            "description": "One scale set list per customer every ONBOARDING_WATCH_INTERVAL_S; an event per node "
+            "pool that lacks an identity (repairs what no Azure event announced)",
             "entrypoint": "flows/node_pools.py:watch_node_pools",
             "work_pool": pool,
             "tags": ["node-pools"],
-            "schedules": [{"interval": 60, "active": True}],
+            "schedules": [{"interval": get_settings().watch_interval_s, "active": True}],
         },
-        {
-            "name": "on-event",
-            "description": "Attach identities to a new or drifted node pool (triggered by the watcher's events)",
-            "entrypoint": "flows/node_pools.py:attach_node_pool",
-            "work_pool": pool,
-            "tags": ["node-pools"],
-            "triggers": [
-                {
-                    "type": "event",
-                    "enabled": True,
-                    "match": {"prefect.resource.id": "aks.nodepool.*"},
-                    "expect": [CREATED, DRIFTED],
-                    # .get() with a default: a missing label gives a run that fails loudly, not no run at all.
-                    "parameters": {
-                        "customer": "{{ event.resource.get('customer.id', '') }}",
-                        "vmss_id": "{{ event.resource.get('azure.vmss.id', '') }}",
-                        "reason": "{{ event.event }}",
-                        "event_id": "{{ event.id | string }}",
-                    },
-                }
-            ],
-        },
+        event_deployment(
+            "flows/node_pools.py:attach_node_pool",
+            "Attach identities to one node pool: a scale set or agent pool Azure wrote, or one the watch found "
+            "lacking an identity",
+            event_trigger(
+                "aks.nodepool.*",
+                [CREATED, DRIFTED, NODE_POOL_WRITTEN],
+                vmss_id="{{ event.resource.get('azure.vmss.id', '') }}",
+            ),
+            event_trigger(
+                "aks.agentpool.*",
+                [AGENT_POOL_WRITTEN],
+                agent_pool_id="{{ event.resource.get('azure.agentpool.id', '') }}",
+            ),
+        ),
+        event_deployment(
+            "flows/node_pools.py:check_node_pools",
+            "Attach what is missing on every node pool of a cluster Azure wrote",
+            event_trigger(
+                "aks.cluster.*",
+                [CLUSTER_WRITTEN],
+                cluster_id="{{ event.resource.get('azure.cluster.id', '') }}",
+            ),
+        ),
+        event_deployment(
+            "flows/application_events.py:application_event",
+            "A managed application was deployed, failed or deleted: onboard it (or propose its catalog entry), "
+            "report the error, or plan its offboarding",
+            event_trigger(
+                "ama.application.*",
+                [PROVISIONED, FAILED, DELETED],
+                reason=None,
+                event="{{ event.event }}",
+                application_id="{{ event.resource.get('azure.application.id', '') }}",
+                payload="{{ event.payload }}",
+            ),
+            name="on-notification",
+            tag="intake",
+        ),
     ]
+
+
+def event_deployment(
+    entrypoint: str,
+    description: str,
+    *triggers: dict[str, Any],
+    name: str = "on-event",
+    tag: str = "node-pools",
+) -> dict[str, Any]:
+    """A deployment whose runs its triggers start (no schedule)."""
+    return {
+        "name": name,
+        "description": description,
+        "entrypoint": entrypoint,
+        "work_pool": POOL,
+        "tags": [tag],
+        "triggers": list(triggers),
+    }
+
+
+def event_trigger(
+    resource: str, events: list[str], reason: str | None = "{{ event.event }}", **labels: str
+) -> dict[str, Any]:
+    """A trigger that starts one run per matching event (reactive, threshold 1), its parameters read from the
+    event: the customer.id label, the event's id and name, and ``labels``. ``.get()`` with a default: a missing
+    label gives a run that fails loudly, not no run at all."""
+    parameters = {"customer": "{{ event.resource.get('customer.id', '') }}", **labels}
+    if reason is not None:
+        parameters["reason"] = reason
+    return {
+        "type": "event",
+        "enabled": True,
+        "match": {"prefect.resource.id": resource},
+        "expect": events,
+        "posture": "Reactive",
+        "threshold": 1,
+        "within": 0,
+        "parameters": {**parameters, "event_id": "{{ event.id | string }}"},
+    }
 
 
 def render(catalog_dir: Path | None = None) -> str:

@@ -103,6 +103,9 @@ STEPS: tuple[Step, ...] = (
         finds_cluster=True,
     ),
     Step(STORAGE_READER, "steps.storage:ensure_storage_reader", stage=2, when=grants_reader_early),
+    # Cheap (a few reads, and writes only on the first run); after the reader grant so that it runs while that
+    # grant propagates. Its handshake answers in milliseconds when the receiver is up.
+    Step("ensure-event-subscriptions", "steps.events:ensure_event_subscriptions", stage=2),
     Step("ensure-node-rg-roles", "steps.roles:ensure_node_rg_roles", stage=3),
     Step("attach-identities", "steps.attach:attach_identities", stage=4, needs=Needs.SCALE_SET),
     Step("install-pod-identity", "steps.pod_identity:install_pod_identity", stage=5),

@@ -8,7 +8,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 UPSTREAM_CHART_REPOSITORY = "https://raw.githubusercontent.com/Azure/aad-pod-identity/master/charts"
@@ -95,8 +95,30 @@ class Settings(BaseSettings):
     probe_image: str = Field("python:3.11-slim", description="Image of the storage probe pod (stdlib Python)")
     catalog_dir: Path = Field(REPOSITORY_CATALOG, description="Folder of customer YAML files (the catalog)")
     fleet_parallelism: int = Field(8, ge=1, description="Customers reconciled at once by the fleet flow")
+    watch_interval_s: float = Field(
+        900.0,
+        ge=10,
+        description="Seconds between runs of the node pool watch (the safety net: Event Grid's writes, through "
+        "the receiver, are the fast path; the watch repairs drift that no event announced). Read by "
+        "`python -m deployments.build` for the watch deployment's schedule",
+    )
+    intake_auto: bool = Field(
+        False,
+        description="When a purchase notification names an application not in the catalog, also write the "
+        "proposed entry into the catalog folder and start its onboarding (default: only propose it)",
+    )
     subscription_concurrency: int = Field(
         2, ge=1, description="Onboardings at once per subscription (a Prefect global concurrency limit)"
+    )
+    receiver_public_url: str | None = Field(
+        None,
+        description="The receiver's public https URL (the receiver's own ONBOARDING_RECEIVER_PUBLIC_URL): each "
+        "customer's Event Grid subscriptions deliver to <url>/eventgrid; unset: no subscription is made",
+    )
+    receiver_eventgrid_key: SecretStr | None = Field(
+        None,
+        description="The secret static delivery attribute X-Ama-Delivery-Key of every Event Grid subscription "
+        "(the receiver's own ONBOARDING_RECEIVER_EVENTGRID_KEY)",
     )
 
 

@@ -21,6 +21,10 @@ from .ids import ResourceId
 
 CREATED = "aks.nodepool.created"
 DRIFTED = "aks.nodepool.drifted"
+# What Azure's own writes become (Event Grid, through the receiver): the push path beside the watch's findings.
+AGENT_POOL_WRITTEN = "aks.agentpool.written"
+NODE_POOL_WRITTEN = "aks.nodepool.written"
+CLUSTER_WRITTEN = "aks.cluster.written"
 
 
 class FindingKind(StrEnum):

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import logging
 
-from onboarding.azure.managed_app import application_id
-from onboarding.catalog import load_catalog
 from onboarding.errors import InvalidSpecError
+from onboarding.intake import catalog_customer
+from onboarding.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
@@ -15,9 +15,8 @@ logger = logging.getLogger(__name__)
 def customer_of_application(app_id: str) -> str:
     """The name of the catalog customer whose spec names this application, else "" (not onboarded yet)."""
     try:
-        specs = load_catalog()
+        spec = catalog_customer(app_id, get_settings().catalog_dir)
     except InvalidSpecError as exc:
         logger.warning("the catalog cannot be read (%s): the notification names no customer", exc)
         return ""
-    wanted = app_id.rstrip("/").lower()
-    return next((spec.name for spec in specs if application_id(spec).lower() == wanted), "")
+    return spec.name if spec else ""

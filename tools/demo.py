@@ -35,7 +35,7 @@ def node_pool_event_path(box: SandboxProcess, stack: PrefectStack, spec: Custome
     pool = "demo"
     print(f"\nadding node pool {pool!r} to {spec.name} through ARM ...")
     created = add_agent_pool(box, spec, pool)
-    stack.run_deployments(["watch-node-pools/every-minute"])
+    stack.run_deployments(["watch-node-pools/safety-net"])
     identity = f"/{spec.managed_application.parameters.aks_name.lower()}-identity"
 
     def attached() -> bool:

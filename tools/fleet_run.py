@@ -85,7 +85,7 @@ class FleetOutcome:
 
 
 def pause_schedules(api_url: str, deployments: list[str]) -> None:
-    """Pause deployments' schedules (their auto-scheduled runs are deleted), e.g. the every-minute watcher."""
+    """Pause deployments' schedules (their auto-scheduled runs are deleted), e.g. the node pool watch."""
     with prefect_api(api_url) as client:
         for name in deployments:
             client.pause_deployment(client.read_deployment_by_name(name).id)

@@ -27,9 +27,7 @@ from .fleet_run import FleetOutcome, pause_schedules, run_fleet, trigger_latency
 from .scale_stack import ScaleStack
 from .stack import ROOT
 
-WATCHER = (
-    "watch-node-pools/every-minute"  # paused: the fleet run alone writes, so the figures are the fleet's
-)
+WATCHER = "watch-node-pools/safety-net"  # paused: the fleet run alone writes, so the figures are the fleet's
 EVENT_DEPLOYMENT = "attach-node-pool/on-event"
 
 

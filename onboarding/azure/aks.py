@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from azure.mgmt.containerservice import ContainerServiceClient
-from azure.mgmt.containerservice.models import ManagedCluster
+from azure.mgmt.containerservice.models import AgentPool, ManagedCluster
 
 from ..cluster import IdentityRef
 from ..errors import PermanentError
@@ -12,6 +12,16 @@ from ..ids import ResourceId
 
 def get_cluster(client: ContainerServiceClient, resource_group: str, name: str) -> ManagedCluster:
     return client.managed_clusters.get(resource_group, name)
+
+
+def get_agent_pool(client: ContainerServiceClient, agent_pool_id: str) -> AgentPool:
+    pool = ResourceId(agent_pool_id)
+    cluster = pool.parent
+    return client.agent_pools.get(str(pool.resource_group), cluster.name if cluster else "", pool.name)
+
+
+def provisioning_state(pool: AgentPool) -> str:
+    return str(pool.provisioning_state or "")
 
 
 def kubelet_identity(cluster: ManagedCluster) -> IdentityRef:

@@ -29,10 +29,17 @@ SYSTEM_AND_USER = "SystemAssigned, UserAssigned"
 USER = "UserAssigned"
 SYSTEM = "SystemAssigned"
 NONE = "None"
+# The tag AKS puts on each node pool's scale set: the agent pool's name.
+POOL_NAME_TAG = "aks-managed-poolName"
 
 
 def list_scale_sets(client: ComputeManagementClient, resource_group: str) -> list[VirtualMachineScaleSet]:
     return list(client.virtual_machine_scale_sets.list(resource_group))
+
+
+def pool_name(vmss: VirtualMachineScaleSet) -> str:
+    """The name of the AKS agent pool the scale set belongs to ("" when it carries no pool tag)."""
+    return str((vmss.tags or {}).get(POOL_NAME_TAG) or "")
 
 
 def _group_and_name(vmss_id: str) -> tuple[str, str]:

@@ -3,7 +3,8 @@
 In order: the pod identity objects labelled as this customer's (AzureIdentityBinding, AzureIdentity,
 ServiceAccount), the aad-pod-identity release when this product installed it (for a workload identity customer
 helm runs only when helm's release records hold one, left from an earlier mode), the workload identity federated
-credential (the product's deterministic name), this product's identities on every node pool scale set (every
+credential (the product's deterministic name), the Event Grid subscriptions named as this product names them
+(and its system topics, when nothing else subscribes to them), this product's identities on every node pool scale set (every
 other identity stays: the kubelet identity and anything the product did not add), and the role assignments that
 are provably ours (``roles.provably_ours``) at the managed and node resource groups and the storage account.
 The managed application itself is kept: the customer owns it and deletes it themselves.
@@ -14,9 +15,10 @@ A dry run (the default) reads everything and returns the plan; a second real run
 from __future__ import annotations
 
 from azure.mgmt.compute import ComputeManagementClient
+from azure.mgmt.eventgrid import EventGridManagementClient
 from azure.mgmt.msi import ManagedServiceIdentityClient
 
-from ..azure import federated_credentials, roles, vmss
+from ..azure import eventgrid, federated_credentials, roles, vmss
 from ..azure.identities import same_id, short_name
 from ..changes import Change
 from ..cluster import ClusterInfo
@@ -31,6 +33,7 @@ from ..results import StepResult
 from ..steps import StepRecorder
 from ..steps.assignments import delete_assignments
 from ..steps.discover import discover_cluster
+from ..steps.events import WatchedGroup, node_rg_refusals, watched_groups
 from ..steps.roles import scope_label
 from .audit import grant_scopes, read_made_at
 
@@ -80,6 +83,47 @@ def _federated_credential(ctx: CustomerContext, rec: StepRecorder, cluster: Clus
     rec.changed(f"deleted {what}", f"delete {what}")
     if not rec.dry_run:
         federated_credentials.delete_federated_credential(msi, cluster.app_identity, **kw)
+
+
+def _topic(
+    ctx: CustomerContext,
+    rec: StepRecorder,
+    client: EventGridManagementClient,
+    group: WatchedGroup,
+    topic: str,
+) -> None:
+    """Delete our subscription on ``topic``, then the topic when it is ours and nothing else subscribes to it."""
+    ours = eventgrid.subscription_name(ctx.spec.name)
+    timeout = ctx.settings.sdk_call_timeout_s
+    with ctx.errors(STEP, f"list event subscriptions of system topic {topic} in {group.label}"):
+        found = [str(s.name) for s in eventgrid.subscriptions_of(client, group.name, topic)]
+    others = [s for s in found if s != ours]
+    if ours in found:
+        what = f"event subscription {ours} on {group.label}"
+        rec.changed(f"deleted {what}", f"delete {what}")
+        if not rec.dry_run:
+            with ctx.errors(STEP, f"delete {what}"):
+                eventgrid.delete_subscription(client, group.name, topic, ours, timeout_s=timeout)
+    if topic != eventgrid.topic_name(group.name):
+        rec.unchanged(f"system topic {topic} in {group.label} left: not ours")
+    elif others:
+        rec.unchanged(f"system topic {topic} in {group.label} left: it holds {', '.join(others)} (not ours)")
+    else:
+        what = f"system topic {topic} in {group.label}"
+        rec.changed(f"deleted {what}", f"delete {what}")
+        if not rec.dry_run:
+            with ctx.errors(STEP, f"delete {what}"):
+                eventgrid.delete_topic(client, group.name, topic, timeout_s=timeout)
+
+
+def _event_subscriptions(ctx: CustomerContext, rec: StepRecorder, cluster: ClusterInfo) -> None:
+    for group in watched_groups(cluster):
+        client = ctx.client(EventGridManagementClient, node_rg=group.node_rg)
+        with node_rg_refusals(rec, group, what="removing its event subscriptions", then="left as they are"):
+            with ctx.errors(STEP, f"list system topics in {group.label}"):
+                topics = [str(t.name) for t in eventgrid.topics_on(client, group.name, group.group_id)]
+            for topic in topics:
+                _topic(ctx, rec, client, group, topic)
 
 
 def _scale_sets(ctx: CustomerContext, rec: StepRecorder, cluster: ClusterInfo) -> None:
@@ -140,6 +184,7 @@ def offboard_customer(ctx: CustomerContext, *, dry_run: bool = True) -> StepResu
     with customer_cluster(ctx, cluster, step=STEP) as access:
         _cluster_objects(ctx, rec, access)
         _chart(ctx, rec, access)
+    _event_subscriptions(ctx, rec, cluster)
     _federated_credential(ctx, rec, cluster)
     _scale_sets(ctx, rec, cluster)
     _role_assignments(ctx, rec, cluster)

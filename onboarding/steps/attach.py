@@ -7,18 +7,23 @@ import time
 
 from azure.mgmt.compute import ComputeManagementClient
 from azure.mgmt.compute.models import VirtualMachineScaleSet
+from azure.mgmt.containerservice import ContainerServiceClient
 
-from ..azure import vmss
+from ..azure import aks, vmss
 from ..azure.identities import short_name
 from ..cluster import ClusterInfo
 from ..context import CustomerContext
 from ..deadline import remaining
-from ..errors import TransientError
+from ..errors import PermanentError, TransientError
+from ..ids import ResourceId
 from ..results import StepResult
 from ..watch import ScaleSetSurvey
 from . import StepRecorder
 
 STEP = "attach_identities"
+RESOLVE_STEP = "resolve_agent_pool"
+# Agent pool provisioning states after which the pool's scale set is what it will be.
+POOL_SETTLED = {"succeeded", "failed", "canceled"}
 HINT = (
     "the node resource group credential cannot write scale sets: the application's identity lacks the node role "
     "its template grants on the node resource group; refresh_permissions does not restore a template's role "
@@ -36,6 +41,42 @@ def survey_scale_sets(ctx: CustomerContext, cluster: ClusterInfo) -> ScaleSetSur
     with ctx.errors("watch_node_pools", f"list scale sets in {cluster.node_resource_group}"):
         scale_sets = vmss.list_scale_sets(compute, cluster.node_resource_group)
     return ScaleSetSurvey.of(scale_sets, _wanted(cluster))
+
+
+def pool_scale_set(ctx: CustomerContext, cluster: ClusterInfo, agent_pool_id: str) -> str:
+    """The scale set of one of the cluster's agent pools: the node resource group's scale set tagged
+    ``aks-managed-poolName`` = the pool's name, once the pool's provisioning has ended (TransientError before:
+    the retry policy waits for it). An agent pool write event arrives when the write ends, so usually at once."""
+    pool = ResourceId(agent_pool_id)
+    if not pool.valid or pool.parent != ResourceId(cluster.cluster_id):
+        raise PermanentError(
+            f"{agent_pool_id} is not an agent pool of cluster {cluster.cluster_name}",
+            customer=ctx.spec.name,
+            step=RESOLVE_STEP,
+            hint="the event names a foreign agent pool",
+        )
+    with ctx.errors(RESOLVE_STEP, f"read agent pool {pool.name}"):
+        state = aks.provisioning_state(aks.get_agent_pool(ctx.client(ContainerServiceClient), agent_pool_id))
+    if state.lower() not in POOL_SETTLED:
+        raise TransientError(
+            f"agent pool {pool.name} is {state or 'not provisioned yet'}",
+            customer=ctx.spec.name,
+            step=RESOLVE_STEP,
+            hint="its scale set is looked up again once the pool's provisioning ends",
+        )
+    compute = ctx.for_cluster(cluster).client(ComputeManagementClient, node_rg=True)
+    with ctx.errors(RESOLVE_STEP, f"list scale sets in {cluster.node_resource_group}"):
+        scale_sets = vmss.list_scale_sets(compute, cluster.node_resource_group)
+    found = [str(s.id) for s in scale_sets if vmss.pool_name(s).lower() == pool.name.lower()]
+    if not found:
+        raise TransientError(
+            f"no scale set in {cluster.node_resource_group} is tagged {vmss.POOL_NAME_TAG}={pool.name} "
+            f"(agent pool {state})",
+            customer=ctx.spec.name,
+            step=RESOLVE_STEP,
+            hint="looked up again; a pool of virtual machines without a scale set has nothing to attach to",
+        )
+    return found[0]
 
 
 def attach_identities(

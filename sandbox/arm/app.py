@@ -16,11 +16,12 @@ from .base import ArmError, ArmRouter, Call, error_response
 
 MANAGEMENT_AUDIENCES = {"https://management.azure.com", "https://management.core.windows.net"}
 _SUBSCRIPTION = re.compile(r"^/subscriptions/([^/]+)", re.IGNORECASE)
-_READ_ACTIONS = re.compile(r"/list[a-z]*$", re.IGNORECASE)
+_READ_ACTIONS = re.compile(r"/(list[a-z]*|getDeliveryAttributes|getFullUrl)$", re.IGNORECASE)
 
 
 def request_kind(request: Request) -> str:
-    """``read`` for GET/HEAD and POST list* actions (as ARM counts them), ``write`` otherwise."""
+    """``read`` for GET/HEAD and POST list* actions (as ARM counts them) and Event Grid's getDeliveryAttributes /
+    getFullUrl (reads of what GET hides), ``write`` otherwise."""
     if request.method in ("GET", "HEAD") or (request.method == "POST" and _READ_ACTIONS.search(request.path)):
         return "read"
     return "write"

@@ -86,7 +86,7 @@ def test_an_unknown_name_fails_the_fleet_and_the_watcher_before_any_cloud_call(
     prefect_stack: PrefectStack,
 ) -> None:
     runs = prefect_stack.run_deployments(
-        ["reconcile-fleet/nightly", "watch-node-pools/every-minute"],
+        ["reconcile-fleet/nightly", "watch-node-pools/safety-net"],
         parameters={"customers": ["contoso", "contsoo"]},
     )
     for name, run in runs.items():

@@ -15,7 +15,7 @@ from tools.stack import PrefectStack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("prefect")]
 
-WATCH = "watch-node-pools/every-minute"
+WATCH = "watch-node-pools/safety-net"
 APP_IDENTITY = "/fabrikamaks-identity"
 
 

@@ -11,8 +11,11 @@ from onboarding.models import CustomerSpec, load_customer_spec
 MARKETPLACE_PLAN = {"name": "aks", "publisher": "sandbox-publisher", "product": "ama-aks", "version": "1.0.0"}
 
 
-def adopted_spec(name: str, mode: str = "workload-identity", **extra: Any) -> CustomerSpec:
-    """A customer of its own tenant and subscription whose application ``<name>-ama`` was bought already."""
+def adopted_spec(
+    name: str, mode: str = "workload-identity", *, adopt_only: bool = True, **extra: Any
+) -> CustomerSpec:
+    """A customer of its own tenant and subscription whose application ``<name>-ama`` was bought already (with
+    ``adopt_only=False``: one that onboarding, or the customer's purchase, deploys from the Marketplace plan)."""
     return load_customer_spec(
         {
             "name": name,
@@ -21,7 +24,7 @@ def adopted_spec(name: str, mode: str = "workload-identity", **extra: Any) -> Cu
             "managed_application": {
                 "resource_group": f"{name}-app",
                 "name": f"{name}-ama",
-                "adopt_only": True,
+                "adopt_only": adopt_only,
                 "plan": MARKETPLACE_PLAN,
                 "parameters": {"aks_name": f"{name}aks", "node_resource_group": f"{name}-ama-aks-rg"},
             },

@@ -9,10 +9,9 @@ import asyncio
 import shutil
 import signal
 import subprocess
-import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,7 +42,8 @@ from tests.receiver_deliveries import (
     write_event,
 )
 from tests.receiver_deliveries import application_id as app_id
-from tools.stack import ROOT, PrefectStack, _signal_group
+from tests.receiver_process import receiver_process, wait_for
+from tools.stack import PrefectStack, _signal_group
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("receiver")]
 
@@ -89,16 +89,6 @@ def read_events(stack: PrefectStack, event_filter: EventFilter) -> list[Any]:
         return asyncio.run(read())
 
 
-def wait_for(predicate: Callable[[], Any], timeout_s: float = 60.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def prefect_event(receiver: Receiver, delivery_id: str) -> Any:
     """The Prefect event of one delivery, once the Prefect API has stored it."""
     wanted = EventFilter(id=EventIDFilter(id=[event_id(delivery_id)]))
@@ -134,30 +124,8 @@ def receiver(stack: PrefectStack, tmp_path_factory: pytest.TempPathFactory) -> I
         "ONBOARDING_RECEIVER_FORWARD_RETRY_MAX_S": "1",
     }
     log = work / "receiver.log"
-    with open(log, "wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "receiver", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            cwd=ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    running = Receiver(f"http://127.0.0.1:{port}", process, log, stack)
-
-    def healthy() -> bool:
-        assert process.poll() is None, log.read_text()
-        try:
-            return running.counts()["status"] == "ok"
-        except httpx.HTTPError:
-            return False
-
-    wait_for(healthy, what="the receiver to answer")
-    yield running
-    _signal_group(process, signal.SIGTERM)
-    process.wait(timeout=20)
-    text = log.read_text()
-    assert SIG not in text and KEY not in text, "a secret reached the receiver's log"
+    with receiver_process(env, port=port, log=log, secrets=(SIG, KEY)) as process:
+        yield Receiver(f"http://127.0.0.1:{port}", process, log, stack)
 
 
 def test_event_grid_handshake_in_both_schemas(receiver: Receiver) -> None:

@@ -35,7 +35,7 @@ LAYERS: list[tuple[str, list[str]]] = [
         ],
     ),
     ("clients and cloud calls", ["azure", "kube", "helm"]),
-    ("one customer's context, domain rules over what the clients read", ["context", "watch"]),
+    ("one customer's context, domain rules over what the clients read", ["context", "watch", "intake"]),
     ("steps", ["steps"]),
     ("orchestration and operations", ["pipeline", "report", "operations"]),
     ("entry points", ["cli", "__main__"]),
