@@ -1,5 +1,5 @@
 """A long-lived runner for the event path: it takes the work pool's scheduled runs of a few flows (by default
-``attach-node-pool``) and runs them in its own process, already importing Prefect and the SDKs, instead of a new
+the event-triggered ones) and runs them in its own process, already importing Prefect and the SDKs, instead of a new
 Python process per run (the process worker's ~3 s of CPU per node pool run before its first step, far more on a
 busy machine).
 
@@ -10,7 +10,7 @@ stays the fallback (it takes the runs while this runner is down, and the rare ru
 threads (``--slots`` at once); a run's cancellation from the UI is not delivered (the run finishes), and a runner
 that dies mid-run leaves that run Running like a killed worker process does.
 
-    python -m flows.warm_runner --pool ama-onboarding [--flows attach-node-pool] [--poll 1] [--slots 4]
+    python -m flows.warm_runner --pool ama-onboarding [--flows attach-node-pool,check-node-pools] [--poll 1] [--slots 4]
 """
 
 from __future__ import annotations
@@ -40,7 +40,8 @@ from prefect.states import Pending
 
 # not under "onboarding": that logger also sends to the API, which needs a flow run
 log = logging.getLogger("ama.warm_runner")
-DEFAULT_FLOWS = ("attach-node-pool",)
+# the flows that events start (the deployments with triggers in prefect.yaml)
+DEFAULT_FLOWS = ("attach-node-pool", "check-node-pools", "application-event")
 
 
 @dataclass
