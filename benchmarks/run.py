@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from onboarding.settings import get_settings
 from sandbox.client import SandboxProcess
 from tools.stack import PrefectStack
 
@@ -145,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     box.apply_env()
     bench = Bench(box=box, time_scale=args.time_scale, catalog_dir=state / "catalog")
     os.environ["ONBOARDING_CATALOG_DIR"] = str(bench.catalog_dir)  # flows called in this process read it too
+    get_settings.cache_clear()  # a scenario module may have read the settings at import, before the line above
     bench.details["timing"] = bench.timing
     print(f"# sandbox: realistic profile, time scale {args.time_scale}, load {load['start']}", flush=True)
     try:
