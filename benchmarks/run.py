@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from sandbox.client import SandboxProcess
 from tools.stack import PrefectStack
 
-from . import critical_path, events, fleet, orchestration, prefect_fleet, push, rerun
+from . import critical_path, events, fleet, orchestration, prefect_fleet, push, rerun, startup
 from .common import ROOT, Bench, Figure
 from .prefect_runs import pause_schedule
 
@@ -30,7 +30,16 @@ STACK_TIMEOUT_S = (
     300.0  # a fresh SQLite server takes ~14 s on an idle 2-core machine, minutes on a loaded one
 )
 T = TypeVar("T")
-SCENARIOS = ("critical_path", "orchestration", "events", "push", "prefect_fleet", "fleet", "rerun")
+SCENARIOS = (
+    "critical_path",
+    "orchestration",
+    "events",
+    "startup",
+    "push",
+    "prefect_fleet",
+    "fleet",
+    "rerun",
+)
 
 
 def load_average() -> str:
@@ -63,6 +72,8 @@ def prefect_scenarios(bench: Bench, state: Path, args: argparse.Namespace) -> No
             customer = attempt(bench, "onboard", lambda: orchestration.onboard_deployed(bench, stack))
         if customer and "events" in args.only:
             attempt(bench, "events", lambda: events.run(bench, stack, customer, args.events))
+        if customer and "startup" in args.only:
+            attempt(bench, "startup", lambda: startup.run(bench, stack, customer))
         if customer and "push" in args.only:
             attempt(bench, "push", lambda: push.run(bench, stack, customer, args.events, state / "receiver"))
         if args.prefect_fleet and "prefect_fleet" in args.only:
@@ -78,7 +89,7 @@ def prefect_scenarios(bench: Bench, state: Path, args: argparse.Namespace) -> No
 def measure(bench: Bench, state: Path, args: argparse.Namespace) -> None:
     if "critical_path" in args.only:
         attempt(bench, "critical_path", lambda: critical_path.run(bench))
-    if {"orchestration", "events", "push", "prefect_fleet"} & set(args.only):
+    if {"orchestration", "events", "startup", "push", "prefect_fleet"} & set(args.only):
         attempt(bench, "prefect", lambda: prefect_scenarios(bench, state, args))
     fleets = attempt(bench, "fleet", lambda: fleet.run(bench, args.fleet)) if "fleet" in args.only else None
     if fleets and "rerun" in args.only:

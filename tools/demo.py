@@ -110,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         stack.deploy()
         stack.start_worker()
+        stack.start_warm_runner()  # the event path's flows start in a process that is already warm
         names = [f"onboard-customer/{spec.name}" for spec in catalog]
         print(f"running {len(names)} deployments: {', '.join(names)}")
         runs = stack.run_deployments(names)

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -128,12 +131,33 @@ class PrefectStack:
     ) -> subprocess.Popen[bytes]:
         """A process worker; ``limit`` caps the flow runs it runs at once (default: only the pool's limit);
         ``queues`` restricts it to those work queues of the pool (default: all)."""
-        log = open(self.home / f"{name}.log", "wb")  # noqa: SIM115 - lives as long as the worker
         cmd = [*_prefect(), "worker", "start", "--pool", WORK_POOL, "--type", "process", "--name", name]
         cmd += [arg for queue in queues or [] for arg in ("--work-queue", queue)]
+        return self._start_runner(name, [*cmd, "--limit", str(limit)] if limit else cmd)
+
+    def start_warm_runner(
+        self, flows: list[str] | None = None, *, timeout_s: float = 300.0
+    ) -> subprocess.Popen[bytes]:
+        """The long-lived runner of the event path's flows (``flows/warm_runner.py``; default: its own list),
+        returned once it has imported them and polls."""
+        cmd = [sys.executable, "-m", "flows.warm_runner", "--pool", WORK_POOL]
+        cmd = [*cmd, "--flows", ",".join(flows)] if flows else cmd
+        # what the deployments' job variables give a worker's flow run process
+        proc = self._start_runner("warm-runner", cmd, {"PREFECT_LOGGING_EXTRA_LOGGERS": "onboarding"})
+        log, deadline = self.home / "warm-runner.log", time.monotonic() + timeout_s
+        while b"polling pool" not in log.read_bytes():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"warm runner not polling; see {log}")
+            time.sleep(0.25)
+        return proc
+
+    def _start_runner(
+        self, name: str, cmd: list[str], env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
+        log = open(self.home / f"{name}.log", "wb")  # noqa: SIM115 - lives as long as the process
         proc = subprocess.Popen(
-            [*cmd, "--limit", str(limit)] if limit else cmd,
-            env=self.env(),
+            cmd,
+            env={**self.env(), **(env or {})},
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=ROOT,
@@ -143,16 +167,29 @@ class PrefectStack:
         return proc
 
     def stop(self) -> None:
-        procs = [p for p in [*self.workers, self.services, self.server] if p]
-        for proc in procs:
-            if proc.poll() is None:
-                _signal_group(proc, signal.SIGTERM)
-        for proc in procs:
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                _signal_group(proc, signal.SIGKILL)
-                proc.wait(timeout=10)
+        _terminate([p for p in [*self.workers, self.services, self.server] if p])
+
+    def stop_runner(self, proc: subprocess.Popen[bytes]) -> None:
+        """Stop one worker or warm runner this stack started."""
+        _terminate([proc])
+        self.workers.remove(proc)
+
+    def post_event(
+        self, event: str, resource: dict[str, str], payload: dict[str, Any] | None = None
+    ) -> tuple[str, datetime]:
+        """Post one event to the REST API's ``POST /events`` (as the receiver forwards its events); returns its
+        id and time."""
+        event_id, occurred = str(uuid.uuid4()), datetime.now(UTC)
+        body = [{"id": event_id, "occurred": occurred.isoformat(), "event": event, "resource": resource}]
+        body[0]["payload"] = payload or {}
+        request = urllib.request.Request(
+            f"{self.api_url}/events",
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=30):
+            return event_id, occurred
 
     def run_deployments(
         self, names: list[str], *, timeout_s: float = 900.0, parameters: dict[str, Any] | None = None
@@ -166,6 +203,18 @@ class PrefectStack:
         from prefect.settings import PREFECT_API_URL, temporary_settings
 
         return temporary_settings(updates={PREFECT_API_URL: self.api_url})
+
+
+def _terminate(procs: list[subprocess.Popen[bytes]]) -> None:
+    for proc in procs:
+        if proc.poll() is None:
+            _signal_group(proc, signal.SIGTERM)
+    for proc in procs:
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            _signal_group(proc, signal.SIGKILL)
+            proc.wait(timeout=10)
 
 
 def _signal_group(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
