@@ -64,7 +64,9 @@ def purchase_path(box: SandboxProcess, stack: PrefectStack, receiver: Receiver, 
             purchase(spec, Settings())
             wait_for(lambda: onboard_runs(stack.api_url, app), timeout_s=900, interval_s=0.5)
     except (TimeoutError, OnboardingError) as exc:
-        reason = str(exc) if isinstance(exc, OnboardingError) else "the purchase was not onboarded within 900 s"
+        reason = (
+            str(exc) if isinstance(exc, OnboardingError) else "the purchase was not onboarded within 900 s"
+        )
         return {"customer": app, "result": "failed", "seconds": "-", "reason": reason[:160]}
     seconds = time.monotonic() - started
     print(f"purchase of {app}: verified in {seconds:.1f} s (push, automatic intake)")
