@@ -250,7 +250,10 @@ def verify_storage(customer: str = CustomerArgument, catalog: Path | None = Cata
 def publish(
     dry_run: bool = typer.Option(False, "--dry-run", help="Say what would be written; write nothing"),
     package: Path | None = typer.Option(
-        None, "--package", help="Where the package zip goes [default: dist/app.zip]", show_default=False
+        None,
+        "--package",
+        help="Where the package zip goes (default: the repository's dist/app.zip)",
+        show_default=False,
     ),
 ) -> None:
     """Package templates/ into a deterministic zip (mainTemplate.json and createUiDefinition.json at its root: what

@@ -21,11 +21,11 @@ from typing import Any
 from urllib.parse import quote
 
 from azure.core.credentials import TokenCredential
-from azure.core.exceptions import AzureError, ResourceNotFoundError
+from azure.core.exceptions import AzureError
 from azure.mgmt.resource.resources import ResourceManagementClient
 
 from .azure.clients import make_client
-from .azure.managed_app import SOLUTIONS_API_VERSION
+from .azure.managed_app import SOLUTIONS_API_VERSION, get_application
 from .errors import InvalidSpecError, from_azure
 from .ids import ResourceId
 from .redact import register_secret
@@ -49,6 +49,9 @@ _COMPARED = (
     "createUiDefinition",
     "notificationPolicy",
 )
+# Compared only when ARM answers them back: where it keeps an inline package to itself, the packageSha256 tag (a hash
+# of every file of the package) still tells a changed package.
+_INLINE_PACKAGE = {"mainTemplate", "createUiDefinition"}
 
 
 @dataclass(frozen=True)
@@ -190,7 +193,8 @@ def differences(desired: dict[str, Any], current: dict[str, Any] | None) -> list
     changed = [
         name
         for name in _COMPARED
-        if _comparable(name, desired["properties"].get(name)) != _comparable(name, props.get(name))
+        if not (name in _INLINE_PACKAGE and name not in props)
+        and _comparable(name, desired["properties"].get(name)) != _comparable(name, props.get(name))
     ]
     tags = current.get("tags") or {}
     changed += [f"tags.{k}" for k, v in desired["tags"].items() if tags.get(k) != v]
@@ -211,13 +215,9 @@ def _definition_id(settings: Settings) -> ResourceId:
 
 
 def _get(client: ResourceManagementClient, definition_id: str) -> dict[str, Any] | None:
-    try:
-        found = client.resources.get_by_id(definition_id, api_version=SOLUTIONS_API_VERSION)
-    except ResourceNotFoundError as exc:
-        if str(getattr(exc.error, "code", None) or "").lower() == "resourcenotfound":
-            return None
-        raise
-    return dict(found.as_dict())
+    """The definition as ARM has it, or None when it is not there (the same rule as an application's)."""
+    found = get_application(client, definition_id)
+    return None if found is None else dict(found.as_dict())
 
 
 def publish(

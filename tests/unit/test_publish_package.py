@@ -9,11 +9,13 @@ import os
 import shutil
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from onboarding.errors import InvalidSpecError
-from onboarding.publish import TEMPLATES, build_package, write_package
+from onboarding.publish import TEMPLATES, build_package, desired_properties, differences, write_package
+from onboarding.settings import Settings
 
 
 def test_the_zip_has_the_templates_at_its_root_in_a_fixed_order() -> None:
@@ -51,3 +53,36 @@ def test_a_package_without_its_ui_definition_is_refused(tmp_path: Path) -> None:
     (tmp_path / "mainTemplate.json").write_text("{}")
     with pytest.raises(InvalidSpecError, match=r"lacks createUiDefinition\.json"):
         build_package(tmp_path)
+
+
+def _desired() -> dict[str, Any]:
+    package = build_package()
+    settings = Settings(publisher_principal_id="AAAA-1111", definition_version="2.0.0")
+    return {
+        "tags": {"version": "2.0.0", "packageSha256": package.sha256},
+        "properties": desired_properties(package, settings, "https://r.example/notifications?sig=x"),
+    }
+
+
+def test_what_arm_answers_differently_but_equivalently_is_no_difference() -> None:
+    desired = _desired()
+    props = {
+        **desired["properties"],
+        "lockLevel": "readonly",
+        "authorizations": [
+            {
+                "principalId": "aaaa-1111",
+                "roleDefinitionId": "/subscriptions/s/providers/Microsoft.Authorization/roleDefinitions/"
+                "8E3AF657-A8FF-443C-A75C-2FE8C4BCB635",
+            }
+        ],
+        "provisioningState": "Succeeded",
+    }
+    del props["createUiDefinition"]  # an inline package ARM keeps to itself: the hash tag speaks for it
+    current = {"tags": {**desired["tags"], "owner": "team"}, "properties": props}
+    assert differences(desired, current) == []
+    assert differences(desired, None) == ["definition"]
+    stale = {**current, "tags": {**current["tags"], "packageSha256": "0" * 64}}
+    moved = {**current, "properties": {**props, "notificationPolicy": None}}
+    assert differences(desired, stale) == ["tags.packageSha256"]
+    assert differences(desired, moved) == ["notificationPolicy"]
