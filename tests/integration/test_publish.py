@@ -55,10 +55,14 @@ def resources(sandbox: SandboxProcess) -> ResourceManagementClient:
 
 
 @pytest.fixture(scope="module")
-def publisher_object_id(resources: ResourceManagementClient) -> str:
-    """The publisher principal's object id, as the seeded definition authorizes it."""
+def publisher_object_id(sandbox: SandboxProcess, resources: ResourceManagementClient) -> str:
+    """The publisher principal's object id, as the sandbox gives it and its seeded definition authorizes it."""
     seeded = resources.resources.get_by_id(seed.APPLICATION_DEFINITION_ID, api_version=SOLUTIONS_API_VERSION)
-    return str(seeded.properties["authorizations"][0]["principalId"])
+    assert (
+        seeded.properties["authorizations"][0]["principalId"]
+        == sandbox.env["ONBOARDING_PUBLISHER_PRINCIPAL_ID"]
+    )
+    return sandbox.env["ONBOARDING_PUBLISHER_PRINCIPAL_ID"]
 
 
 def _settings(publisher_object_id: str, definition: str, **extra: Any) -> Settings:
