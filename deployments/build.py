@@ -71,6 +71,11 @@ MANUAL_OPERATIONS = [
         "flows/offboard_customer.py:offboard_customer",
         "Remove what onboarding added for a customer (plan unless dry_run is false); keeps the application",
     ),
+    (
+        "flows/publish.py:publish_package",
+        "Package templates/ and create or update the service catalog application definition (writes only what "
+        "differs)",
+    ),
 ]
 
 

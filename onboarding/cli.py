@@ -24,7 +24,8 @@ app = typer.Typer(
     help="Onboard customers of the AKS managed application, without a Prefect server. `validate` checks the "
     "catalog (no cloud access); `plan` shows what onboarding one customer would change and `status` what is in "
     "place (both read-only); `onboard` runs the onboarding flow's steps here, in this process; `audit`, "
-    "`offboard`, `refresh-permissions` and `verify-storage` run the operations. The catalog is --catalog, else "
+    "`offboard`, `refresh-permissions` and `verify-storage` run the operations; `publish` packages templates/ and "
+    "creates or updates the service catalog application definition. The catalog is --catalog, else "
     "ONBOARDING_CATALOG_DIR, else the repository's deployments/customers."
     "\n\n"
     "Azure access: the publisher's app registration in AZURE_TENANT_ID and AZURE_CLIENT_ID, with its secret in "
@@ -35,7 +36,8 @@ app = typer.Typer(
     "the step and what to do); 2 invalid catalog or command line (a customer not in the catalog included).\n\n"
     "Examples: python -m onboarding validate | python -m onboarding plan contoso | "
     "python -m onboarding onboard contoso | "
-    "python -m onboarding status contoso fabrikam | python -m onboarding offboard contoso --apply",
+    "python -m onboarding status contoso fabrikam | python -m onboarding offboard contoso --apply | "
+    "python -m onboarding publish --dry-run",
     no_args_is_help=True,
     add_completion=False,
 )
@@ -242,3 +244,37 @@ def verify_storage(customer: str = CustomerArgument, catalog: Path | None = Cata
     from .operations.storage_check import verify_storage as check
 
     _operation(spec, "Storage check from the publisher", check)
+
+
+@app.command()
+def publish(
+    dry_run: bool = typer.Option(False, "--dry-run", help="Say what would be written; write nothing"),
+    package: Path | None = typer.Option(
+        None,
+        "--package",
+        help="Where the package zip goes (default: the repository's dist/app.zip)",
+        show_default=False,
+    ),
+) -> None:
+    """Package templates/ into a deterministic zip (mainTemplate.json and createUiDefinition.json at its root: what
+    a Marketplace plan takes) and create or update the service catalog application definition
+    ONBOARDING_APPLICATION_DEFINITION_ID: the template inline, version (ONBOARDING_DEFINITION_VERSION, default
+    the template's contentVersion), the publisher's authorization (ONBOARDING_PUBLISHER_PRINCIPAL_ID and
+    ONBOARDING_PUBLISHER_ROLE_DEFINITION_ID) and the notification endpoint
+    (ONBOARDING_RECEIVER_PUBLIC_URL/notifications?sig=ONBOARDING_RECEIVER_NOTIFICATION_SECRET). Writes only what
+    differs: a re-run with nothing changed writes nothing."""
+    from .azure.credentials import publisher_credential
+    from .publish import DEFAULT_PACKAGE_PATH, summary
+    from .publish import publish as run_publish
+
+    settings = _settings()
+    try:
+        result = run_publish(
+            settings,
+            publisher_credential(settings),
+            dry_run=dry_run,
+            package_path=package or DEFAULT_PACKAGE_PATH,
+        )
+    except OnboardingError as exc:
+        _fail(exc)
+    typer.echo(summary(result))

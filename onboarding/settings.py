@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -119,6 +120,33 @@ class Settings(BaseSettings):
         None,
         description="The secret static delivery attribute X-Ama-Delivery-Key of every Event Grid subscription "
         "(the receiver's own ONBOARDING_RECEIVER_EVENTGRID_KEY)",
+    )
+    receiver_notification_secret: SecretStr | None = Field(
+        None,
+        description="The sig query secret of the notification endpoint `publish` puts on the application "
+        "definition (the receiver's own ONBOARDING_RECEIVER_NOTIFICATION_SECRET)",
+    )
+    publisher_principal_id: str | None = Field(
+        None,
+        description="Object id of the publisher's principal (or group) that `publish` authorizes on every "
+        "managed resource group of the definition (required to publish)",
+    )
+    publisher_role_definition_id: str = Field(
+        "8e3af657-a8ff-443c-a75c-2fe8c4bcb635",
+        description="Role (definition GUID) of that authorization; default Owner",
+    )
+    definition_version: str | None = Field(
+        None,
+        description="Version `publish` gives the application definition (its `version` tag); default the "
+        "package's mainTemplate contentVersion",
+    )
+    definition_lock_level: Literal["None", "CanNotDelete", "ReadOnly"] = Field(
+        "ReadOnly", description="Lock the definition puts on every managed resource group"
+    )
+    definition_location: str | None = Field(
+        None,
+        description="Region of a definition `publish` creates; default its resource group's (an existing "
+        "definition keeps its own)",
     )
 
 

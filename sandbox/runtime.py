@@ -90,6 +90,8 @@ class Sandbox:
             "ONBOARDING_CA_BUNDLE": ca,
             "ONBOARDING_DEFAULT_CHART_REPOSITORY": world.urls["charts"],
             "ONBOARDING_APPLICATION_DEFINITION_ID": seed.APPLICATION_DEFINITION_ID,
+            # Whom `python -m onboarding publish` authorizes on the definition: the publisher principal.
+            "ONBOARDING_PUBLISHER_PRINCIPAL_ID": publisher.object_id,
         }
 
     def write_cloud_config(self) -> Path:

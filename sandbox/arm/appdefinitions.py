@@ -1,7 +1,7 @@
 """Microsoft.Solutions/applicationDefinitions: a publisher's service catalog definitions (PUT/GET/list/DELETE).
 
 A definition carries its template inline (``properties.mainTemplate``, an object or a JSON string, as the REST
-spec allows) and optionally ``properties.notificationPolicy.notificationEndpoints[].uri``, where the applications
+spec allows; ``createUiDefinition`` likewise, kept and answered back) and optionally ``properties.notificationPolicy.notificationEndpoints[].uri``, where the applications
 made from it are notified (``notifications``). ``packageFileUri`` is refused: the sandbox fetches no packages.
 PUT answers 201 (200 when replacing) with the definition, already Succeeded; DELETE answers 200 (204 when there
 was none) — the synchronous answers the spec (stable 2019-07-01) lists beside its long-running ones.
@@ -54,6 +54,19 @@ def _template(props: dict[str, Any]) -> tuple[dict[str, Any], str]:
     return template, json.dumps(template)
 
 
+def _create_ui_definition(props: dict[str, Any]) -> dict[str, Any] | None:
+    """The inline UI definition (object or JSON string, like ``mainTemplate``), answered back as an object."""
+    ui = props.get("createUiDefinition")
+    if isinstance(ui, str):
+        try:
+            ui = json.loads(ui)
+        except ValueError as exc:
+            raise _invalid(f"properties.createUiDefinition is not well-formed JSON: {exc}.") from exc
+    if ui is not None and not isinstance(ui, dict):
+        raise _invalid("properties.createUiDefinition must be a JSON object or a JSON string.")
+    return ui
+
+
 def _notification_policy(props: dict[str, Any]) -> dict[str, Any] | None:
     policy = props.get("notificationPolicy")
     if policy is None:
@@ -83,6 +96,9 @@ def put_definition(call: Call) -> Response:
         "mainTemplate": template,
         "provisioningState": "Succeeded",
     }
+    ui = _create_ui_definition(props)
+    if ui is not None:
+        stored_props["createUiDefinition"] = ui
     policy = _notification_policy(props)
     if policy is not None:
         stored_props["notificationPolicy"] = policy
