@@ -4,8 +4,6 @@ customer on an older plan keeps the post-deployment grant and, moved forward by 
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,20 +22,11 @@ from .adopted import adopted_spec
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("template_versions")]
 
-REPO = Path(__file__).resolve().parents[2]
 STORAGE_ASSIGNMENT = "/providers/microsoft.storage/storageaccounts/"
 
 
-def _settings() -> Settings:
-    return Settings(
-        helm_executable=shutil.which("helm") or str(REPO / ".tools" / "bin" / "helm"),
-        poll_interval_s=0.05,
-        retry_base_delay_s=0.1,
-        retry_max_delay_s=0.5,
-        propagation_budget_s=30.0,
-        deployment_timeout_s=60.0,
-        probe_timeout_s=60.0,
-    )
+def _context(spec: CustomerSpec) -> CustomerContext:
+    return CustomerContext(spec, Settings(poll_interval_s=0.05, propagation_budget_s=30.0))
 
 
 def _service_catalog(name: str, definition_id: str) -> CustomerSpec:
@@ -73,7 +62,7 @@ def test_a_service_catalog_customer_on_each_version_onboards_to_verified(
 ) -> None:
     spec = _service_catalog(f"tplv{version.replace('.', '')}", definition_id)
     register_customer(sandbox, spec)
-    steps, storage_writes = _onboard(sandbox, CustomerContext(spec, _settings()))
+    steps, storage_writes = _onboard(sandbox, _context(spec))
     assert steps[-1].details["verified"] is True
     storage = _storage_step(steps)
     assert storage.details["template_version"] == version
@@ -91,7 +80,7 @@ def test_an_old_plan_customer_moved_forward_by_refresh_permissions_needs_no_gran
 ) -> None:
     spec = adopted_spec("tplvmove", "aad-pod-identity-managed")
     register_customer(sandbox, spec)
-    ctx = CustomerContext(spec, _settings())
+    ctx = _context(spec)
     steps, storage_writes = _onboard(sandbox, ctx)
     assert steps[-1].details["verified"] is True
     storage = _storage_step(steps)
