@@ -13,6 +13,10 @@ the sandbox imposes (``GET /state`` -> ``timing``, already multiplied by the tim
    write it only once its Owner on the managed resource group is effective (step 2), and the probe needs it.
 4. ``pod_start_s``: the probe pod starts; it needs both branches of step 3 (the chart's pods start meanwhile).
 
+The ideal limit (``critical_path_limit_ideal``) is that path with every grant made at deployment time, as the
+package's template does since 1.2.0: the deployment, one propagation, the scale set update and the pod start.
+Today's limit is kept for continuity: it still charges the Storage Blob Data Reader's own propagation.
+
 An adopted (Marketplace) application is deployed and its assignments replicated before onboarding starts, so its
 limit is steps 3 and 4 only. Helm, Kubernetes object writes and ARM round trips are work, not configured waits: they
 count against the product.
@@ -34,6 +38,11 @@ def critical_path_limit(timing: dict[str, Any], *, created: bool, grant_reader: 
     deploy = float(timing["app_deploy_s"]) + float(timing["role_propagation_s"]) if created else 0.0
     storage_role = float(timing["role_propagation_s"]) if grant_reader else 0.0
     return deploy + max(float(timing["vmss_update_s"]), storage_role) + float(timing["pod_start_s"])
+
+
+def critical_path_limit_ideal(timing: dict[str, Any], *, created: bool) -> float:
+    """Every grant made by the template: nothing propagates after the deployment's own assignments."""
+    return critical_path_limit(timing, created=created, grant_reader=False)
 
 
 def seed_procedure_seconds(timing: dict[str, Any], *, time_scale: float, scale_sets: int) -> float:

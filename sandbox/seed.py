@@ -17,13 +17,17 @@ APPLICATION_DEFINITION_ID = (
     "/providers/Microsoft.Solutions/applicationDefinitions/ama-aks"
 )
 PUBLISHER_RG_ID = f"/subscriptions/{PUBLISHER_SUBSCRIPTION_ID}/resourceGroups/publisher-rg"
+# The definition of the package before 1.2.0 (templates/1.1.0/), for customers still on it.
+PREVIOUS_DEFINITION_ID = (
+    f"{PUBLISHER_RG_ID}/providers/Microsoft.Solutions/applicationDefinitions/ama-aks-1.1.0"
+)
 DEFAULT_LOCATION = "westus"
 # The package this repository ships: the definition carries its template inline.
 PACKAGE_TEMPLATE = Path(__file__).resolve().parents[1] / "templates" / "mainTemplate.json"
+PREVIOUS_PACKAGE_TEMPLATE = PACKAGE_TEMPLATE.parent / "1.1.0" / "mainTemplate.json"
 
 
 def seed_world(world: World) -> None:
-    template_text = PACKAGE_TEMPLATE.read_text()
     with world.lock:
         for role in authz.BUILTIN_ROLES:
             world.role_definitions[role.id] = role
@@ -64,20 +68,27 @@ def seed_world(world: World) -> None:
                 "properties": {"provisioningState": "Succeeded"},
             }
         )
-        world.put(
-            {
-                "id": APPLICATION_DEFINITION_ID,
-                "name": "ama-aks",
-                "type": "Microsoft.Solutions/applicationDefinitions",
-                "location": DEFAULT_LOCATION,
-                "properties": {
-                    "lockLevel": "ReadOnly",
-                    "displayName": "AKS managed application",
-                    "description": "Deploys AKS, a user-assigned identity and an ADLS Gen2 account (the seed template)",
-                    "authorizations": [{"principalId": publisher.object_id, "roleDefinitionId": authz.OWNER}],
-                    "mainTemplate": json.loads(template_text),
-                    "provisioningState": "Succeeded",
-                },
-                "_sandbox": {"main_template_text": template_text},
-            }
-        )
+        for definition_id, package in (
+            (APPLICATION_DEFINITION_ID, PACKAGE_TEMPLATE),
+            (PREVIOUS_DEFINITION_ID, PREVIOUS_PACKAGE_TEMPLATE),
+        ):
+            world.put(_definition(definition_id, package.read_text(), publisher.object_id))
+
+
+def _definition(definition_id: str, template_text: str, publisher_id: str) -> dict[str, object]:
+    """A service catalog definition of one package, the publisher its Owner."""
+    return {
+        "id": definition_id,
+        "name": definition_id.rsplit("/", 1)[-1],
+        "type": "Microsoft.Solutions/applicationDefinitions",
+        "location": DEFAULT_LOCATION,
+        "properties": {
+            "lockLevel": "ReadOnly",
+            "displayName": "AKS managed application",
+            "description": "Deploys AKS, a user-assigned identity and an ADLS Gen2 account (the seed template)",
+            "authorizations": [{"principalId": publisher_id, "roleDefinitionId": authz.OWNER}],
+            "mainTemplate": json.loads(template_text),
+            "provisioningState": "Succeeded",
+        },
+        "_sandbox": {"main_template_text": template_text},
+    }

@@ -1,11 +1,15 @@
 """refreshPermissions: the Managed Applications service re-applies the publisher's authorizations of the
 definition or plan (optionally of plan version ``targetVersion``), as the publisher does after changing them in
 Partner Center. It does not redeploy the template: a role assignment the template made and someone deleted is
-not restored by it. A long-running operation, polled until it ends."""
+not restored by it. A long-running operation, polled until it ends.
+
+``target_version`` moves a Marketplace customer to that plan version: onboarding then takes the version's path
+(from 1.2.0 the template's Storage Blob Data Reader is read, not written, when present: a customer who onboarded
+on an older version holds the publisher's grant, so it needs none)."""
 
 from __future__ import annotations
 
-from ..azure import managed_app
+from ..azure import managed_app, template_versions
 from ..context import CustomerContext
 from ..errors import PermanentError
 from ..results import StepResult
@@ -41,4 +45,8 @@ def refresh_permissions(ctx: CustomerContext, *, target_version: str | None = No
             hint="check the application's definition (or plan version) and its authorizations",
         )
     rec.changed(f"refreshed permissions of managed application {name}{version}", "")
-    return rec.finish(application_id=ctx.application_id, target_version=target_version, status=status)
+    with ctx.errors(STEP, f"read managed application {name}"):
+        now_on = template_versions.read_version(ctx.resources, ctx.application_id)
+    return rec.finish(
+        application_id=ctx.application_id, target_version=target_version, status=status, version=now_on
+    )

@@ -1,5 +1,5 @@
-"""The customer's ADLS Gen2 account from the publisher's side: granting the application's identity Storage Blob
-Data Reader on it (as the publisher), and proving the identity can list and read there with a ``listTokens``
+"""The customer's ADLS Gen2 account from the publisher's side: the application's identity holding Storage Blob
+Data Reader on it (granted by the template since package 1.2.0, by the publisher afterwards before it), and proving the identity can list and read there with a ``listTokens``
 token."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from typing import Any
 
 from azure.storage.filedatalake import DataLakeServiceClient
 
-from ..azure import roles
+from ..azure import roles, template_versions
 from ..azure.credentials import ApplicationTokenCredential
 from ..azure.roles import DesiredAssignment
 from ..cluster import ClusterInfo
@@ -33,14 +33,26 @@ def _require_account(ctx: CustomerContext, cluster: ClusterInfo) -> tuple[str, s
 
 
 def ensure_storage_reader(ctx: CustomerContext, cluster: ClusterInfo, *, dry_run: bool = False) -> StepResult:
-    """The application's identity holds Storage Blob Data Reader on the account (written by the publisher)."""
+    """The application's identity holds Storage Blob Data Reader on the account.
+
+    A version whose template grants it: a read that finds the template's assignment (written here only if someone
+    removed it, or the application moved to the version by refreshPermissions, which does not redeploy).
+    Older versions: the publisher grants it after the deployment."""
     rec = StepRecorder(ctx, "ensure_storage_reader", dry_run=dry_run)
     account_id, account_name, _ = _require_account(ctx, cluster)
+    with ctx.errors(rec.result.step, f"read managed application {ctx.spec.managed_application.name}"):
+        version = template_versions.read_version(ctx.resources, ctx.application_id)
+    in_template = template_versions.grants_storage_reader(version)
     want = DesiredAssignment(
         account_id, roles.STORAGE_BLOB_DATA_READER, cluster.app_identity, f"storage account {account_name}"
     )
     created = ensure_assignments(ctx, rec, [want], step=rec.result.step, node_rg=False)
-    return rec.finish(assignment=want.name, created=[w.name for w in created])
+    return rec.finish(
+        assignment=want.name,
+        created=[w.name for w in created],
+        template_version=version,
+        template_grants=in_template,
+    )
 
 
 def verify_storage_from_publisher(ctx: CustomerContext, cluster: ClusterInfo) -> dict[str, Any]:

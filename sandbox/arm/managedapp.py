@@ -10,8 +10,10 @@ the cluster with its node resource group and scale sets, the storage account and
 by the ARM handlers the template's resources are sent to.
 
 Packages: a service catalog definition carries its template inline (``properties.mainTemplate``, as the
-applicationDefinitions API accepts it); every Marketplace plan deploys this repository's ``templates/`` package
-(the sandbox publishes one offer).
+applicationDefinitions API accepts it); the sandbox publishes one Marketplace offer whose plan versions deploy
+this repository's packages: 1.2.0 and later ``templates/`` (the current package), earlier ones ``templates/1.1.0/``
+(the package before the template granted Storage Blob Data Reader), as Partner Center keeps every published plan
+version's package.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ from .template.jsonpos import loads_with_positions
 
 APP_TYPE = "Microsoft.Solutions/applications"
 PACKAGE_DIR = Path(__file__).resolve().parents[2] / "templates"
+CURRENT_PLAN_VERSION = (1, 2, 0)
+PREVIOUS_PACKAGE_DIR = PACKAGE_DIR / "1.1.0"
 _LONG_AGO_S = 3600.0
 
 
@@ -54,9 +58,15 @@ def package_template(world: World, app: dict[str, Any]) -> tuple[dict[str, Any],
         if text is None:
             return definition["properties"]["mainTemplate"], {}
     else:
-        text = (PACKAGE_DIR / "mainTemplate.json").read_text()
+        text = (plan_package(app["plan"]["version"]) / "mainTemplate.json").read_text()
     template, positions = loads_with_positions(text)
     return template, positions
+
+
+def plan_package(version: str) -> Path:
+    """The package a plan version of the sandbox's offer deploys."""
+    parts = tuple(int(p) for p in version.split(".")[:3] if p.isdigit())
+    return PACKAGE_DIR if parts >= CURRENT_PLAN_VERSION else PREVIOUS_PACKAGE_DIR
 
 
 def publisher_authorizations(world: World, app: dict[str, Any]) -> list[tuple[str, str]]:

@@ -153,9 +153,11 @@ def test_fresh_customer_onboards_then_reruns_without_writes(sandbox: SandboxProc
         assert cluster.app_identity.resource_id.lower() in identities
     assert survey_scale_sets(ctx, cluster).gaps() == {}
 
-    # Storage: the publisher grants Storage Blob Data Reader, then reads as the identity (listTokens).
+    # Storage: the template (package 1.2.0) granted Storage Blob Data Reader; the publisher finds it, then reads as
+    # the identity (listTokens).
     reader = ensure_storage_reader(ctx, cluster)
-    assert reader.changed and "Storage Blob Data Reader for identity azfreshaks-identity" in reader.changed[0]
+    assert reader.changed == [] and reader.details["template_grants"] is True
+    assert "Storage Blob Data Reader for identity azfreshaks-identity" in reader.unchanged[0]
     seen = verify_storage_from_publisher(ctx, cluster)
     assert seen["listing"] == ["folder1/t1.csv"]
     assert seen["bytes"] > 0 and seen["first_line"]

@@ -30,6 +30,7 @@ from onboarding.steps.pod_identity import install_pod_identity
 from onboarding.steps.roles import ensure_node_rg_roles
 from onboarding.steps.verify import verify_storage_access
 from sandbox.client import SandboxProcess
+from sandbox.seed import PREVIOUS_DEFINITION_ID
 from tools.customers import register_customer
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("steps-cluster")]
@@ -252,8 +253,15 @@ def test_workload_identity(sandbox: SandboxProcess) -> None:
 
 
 def test_storage_role_propagation_is_waited_for_then_permanent(sandbox: SandboxProcess) -> None:
+    # On package 1.1.0, whose template does not grant Storage Blob Data Reader (1.2.0's does).
     spec = _spec("piprop", "aad-pod-identity-managed")
-    spec = spec.model_copy(update={"storage": spec.storage.model_copy(update={"grant_reader": False})})
+    app = spec.managed_application.model_copy(update={"definition_id": PREVIOUS_DEFINITION_ID})
+    spec = spec.model_copy(
+        update={
+            "managed_application": app,
+            "storage": spec.storage.model_copy(update={"grant_reader": False}),
+        }
+    )
     ctx, cluster = _onboard(sandbox, spec)
     install_pod_identity(ctx, cluster, dry_run=False)
 

@@ -80,7 +80,14 @@ class FakeScope:
         return {"tenantId": "t-1", "countryCode": "US"}
 
     def deployment(self) -> dict[str, Any]:
-        return {"name": "deploy-1", "properties": {"template": {}, "parameters": {}, "mode": "Incremental"}}
+        return {
+            "name": "deploy-1",
+            "properties": {
+                "template": {"contentVersion": "1.0.0.0"},
+                "parameters": {},
+                "mode": "Incremental",
+            },
+        }
 
     def environment(self) -> dict[str, Any]:
         return {
@@ -746,6 +753,7 @@ def test_reference_and_list_functions_go_to_the_scope() -> None:
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_FILES = [
     ROOT / "templates" / "mainTemplate.json",
+    ROOT / "templates" / "1.1.0" / "mainTemplate.json",
     ROOT / "templates" / "roleAssignment.json",
     ROOT.parent / "shared" / "seed" / "ama-aks" / "mainTemplate.json",
     ROOT.parent / "shared" / "seed" / "managedIdentityRoleAssignment.json",
