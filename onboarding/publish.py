@@ -81,8 +81,9 @@ class PublishResult:
 
 
 def build_package(templates: Path = TEMPLATES) -> Package:
-    """Zip every file under ``templates`` (paths relative to it, so the two required files are at the root)."""
-    files = sorted(p for p in templates.rglob("*") if p.is_file())
+    """Zip the files at the top of ``templates`` (the two required ones at the root); earlier template versions,
+    kept in sub-folders named after their version for customers still on them, are not part of this package."""
+    files = sorted(p for p in templates.iterdir() if p.is_file())
     names = {p.relative_to(templates).as_posix() for p in files}
     missing = [name for name in REQUIRED_FILES if name not in names]
     if missing:

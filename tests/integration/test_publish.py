@@ -95,7 +95,8 @@ def test_publish_creates_then_writes_nothing_then_updates_on_a_template_change(
     assert sandbox.arm_writes(mark) == [f"PUT {_definition_id('published')}"]
     got = resources.resources.get_by_id(_definition_id("published"), api_version=SOLUTIONS_API_VERSION)
     props = got.properties
-    assert got.tags == {"version": "1.1.0.0", "packageSha256": created.package_sha256}
+    shipped = json.loads((TEMPLATES / "mainTemplate.json").read_text())["contentVersion"]
+    assert got.tags == {"version": shipped, "packageSha256": created.package_sha256}
     assert props["notificationPolicy"] == {
         "notificationEndpoints": [{"uri": f"{PUBLIC_URL}/notifications?sig={SECRET}"}]
     }
@@ -114,7 +115,7 @@ def test_publish_creates_then_writes_nothing_then_updates_on_a_template_change(
     assert sandbox.arm_writes(mark) == []
 
     main = json.loads((templates / "mainTemplate.json").read_text())
-    main["contentVersion"] = "1.2.0.0"
+    main["contentVersion"] = "9.9.0.0"
     (templates / "mainTemplate.json").write_text(json.dumps(main, indent=2))
     mark = sandbox.mark()
     updated = publish(settings, cred, package_path=zip_path, templates=templates)
@@ -123,8 +124,8 @@ def test_publish_creates_then_writes_nothing_then_updates_on_a_template_change(
     assert updated.package_sha256 != created.package_sha256 and updated.package_written
     assert sandbox.arm_writes(mark) == [f"PUT {_definition_id('published')}"]
     got = resources.resources.get_by_id(_definition_id("published"), api_version=SOLUTIONS_API_VERSION)
-    assert got.tags["version"] == "1.2.0.0"
-    assert got.properties["mainTemplate"]["contentVersion"] == "1.2.0.0"
+    assert got.tags["version"] == "9.9.0.0"
+    assert got.properties["mainTemplate"]["contentVersion"] == "9.9.0.0"
 
 
 def test_a_customer_deploys_from_the_published_definition_and_is_onboarded(
