@@ -67,11 +67,14 @@ def scale_set_identities(box: SandboxProcess, spec: CustomerSpec) -> dict[str, l
     return found
 
 
-def wait_for(condition: Any, *, timeout_s: float, interval_s: float = 0.5) -> float:
-    """Poll ``condition()`` until truthy; returns the seconds it took; raises TimeoutError."""
+def wait_for(
+    condition: Any, *, timeout_s: float = 60.0, interval_s: float = 0.5, what: str = "condition"
+) -> Any:
+    """Poll ``condition()`` until truthy; returns that value; raises TimeoutError naming ``what``."""
     started = time.monotonic()
     while time.monotonic() - started < timeout_s:
-        if condition():
-            return time.monotonic() - started
+        value = condition()
+        if value:
+            return value
         time.sleep(interval_s)
-    raise TimeoutError(f"condition not met within {timeout_s} s")
+    raise TimeoutError(f"{what} not met within {timeout_s} s")

@@ -22,10 +22,10 @@ from onboarding.pipeline import run_onboarding
 from onboarding.settings import Settings
 from sandbox.client import SandboxProcess
 from tests.integration.adopted import MARKETPLACE_PLAN, adopted_spec
-from tools.cloud_actions import add_agent_pool
+from tools.cloud_actions import add_agent_pool, wait_for
 from tools.customers import register_customer
 from tools.push_path import attached, onboard_runs, plan_notifications, pool_reaction, purchase
-from tools.receiver_process import Receiver, wait_for
+from tools.receiver_process import Receiver
 from tools.stack import PrefectStack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("prefect")]

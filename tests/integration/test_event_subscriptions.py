@@ -29,9 +29,9 @@ from onboarding.steps.discover import discover_cluster
 from onboarding.steps.events import HANDSHAKE_HINT, SKIPPED, ensure_event_subscriptions
 from sandbox.client import SandboxProcess
 from sandbox.httpd import free_port
-from tools.cloud_actions import add_agent_pool
+from tools.cloud_actions import add_agent_pool, wait_for
 from tools.customers import register_customer
-from tools.receiver_process import receiver_process, wait_for
+from tools.receiver_process import receiver_process
 
 from .adopted import adopted_spec
 

@@ -42,7 +42,8 @@ from tests.receiver_deliveries import (
     write_event,
 )
 from tests.receiver_deliveries import application_id as app_id
-from tools.receiver_process import receiver_process, wait_for
+from tools.cloud_actions import wait_for
+from tools.receiver_process import receiver_process
 from tools.stack import PrefectStack, _signal_group
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("receiver")]
