@@ -43,7 +43,9 @@ def _onboard(box: SandboxProcess, ctx: CustomerContext) -> tuple[list[StepResult
     mark = box.mark()
     steps, _ = run_onboarding(ctx, dry_run=False)
     writes = [
-        w for w in box.arm_writes(mark) if STORAGE_ASSIGNMENT in w.lower() and "roleassignments" in w.lower()
+        w
+        for w in box.arm_writes(mark, ctx.spec.subscription_id)
+        if STORAGE_ASSIGNMENT in w.lower() and "roleassignments" in w.lower()
     ]
     return steps, writes
 
