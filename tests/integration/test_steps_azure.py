@@ -131,17 +131,18 @@ def test_fresh_customer_onboards_then_reruns_without_writes(sandbox: SandboxProc
     roles_plan = ensure_node_rg_roles(ctx, cluster, dry_run=True)
     attach_plan = [attach_identities(ctx, cluster, v, dry_run=True) for v in cluster.scale_sets]
     assert sandbox.arm_writes(mark, spec.subscription_id) == []
-    assert [c for c in roles_plan.changed if c.startswith("would create role assignment")]
+    assert roles_plan.changed == [], "the template (1.2.0) made every assignment"
     assert roles_plan.details["effective"].startswith("not proven in a dry run"), roles_plan.details
     assert all(p.changed and p.changed[0].startswith("would attach azfreshaks-identity") for p in attach_plan)
 
-    # The template made the node resource group assignments; the product adds the kubelet's MIO on the managed RG.
+    # The template (1.2.0) made every assignment, the kubelet's MIO on the managed RG included: onboarding finds them.
     roles = ensure_node_rg_roles(ctx, cluster)
     assert roles.details["effective"].startswith("proven by the next write"), roles.details
-    assert (
-        len(roles.changed) == 1
-        and "Managed Identity Operator for identity azfreshaks-agentpool on managed" in roles.changed[0]
-    )
+    assert roles.changed == []
+    assert any(
+        u.startswith("Managed Identity Operator for identity azfreshaks-agentpool on managed resource group")
+        for u in roles.unchanged
+    ), roles.unchanged
     assert any(
         u.startswith("Owner for identity azfreshaks-identity on node resource group") for u in roles.unchanged
     )
