@@ -9,12 +9,12 @@ import copy
 import json
 from typing import Any
 
-from azure.identity import ClientSecretCredential
 from azure.mgmt.resource.resources import ResourceManagementClient
 
 from onboarding.azure.managed_app import SOLUTIONS_API_VERSION
 from sandbox import seed
 from sandbox.client import SandboxProcess
+from tools.cloud_actions import publisher_client
 
 VARIANT_ID = seed.APPLICATION_DEFINITION_ID.rsplit("/", 1)[0] + "/ama-aks-byo-kubelet"
 
@@ -76,23 +76,7 @@ def byo_kubelet_template(template: dict[str, Any]) -> dict[str, Any]:
 
 def publish_variant(box: SandboxProcess) -> str:
     """The variant as a service catalog definition of the publisher's (beside the seeded one)."""
-    env = box.env
-    credential = ClientSecretCredential(
-        env["AZURE_TENANT_ID"],
-        env["AZURE_CLIENT_ID"],
-        env["AZURE_CLIENT_SECRET"],
-        authority=env["AZURE_AUTHORITY_HOST"],
-        disable_instance_discovery=True,
-        connection_verify=env["SANDBOX_CA_BUNDLE"],
-    )
-    client = ResourceManagementClient(
-        credential,
-        seed.PUBLISHER_SUBSCRIPTION_ID,
-        base_url=env["SANDBOX_ARM_URL"],
-        credential_scopes=["https://management.azure.com/.default"],
-        polling_interval=0.2,
-        connection_verify=env["SANDBOX_CA_BUNDLE"],
-    )
+    client = publisher_client(box, ResourceManagementClient, seed.PUBLISHER_SUBSCRIPTION_ID)
     template = json.loads(seed.PACKAGE_TEMPLATE.read_text())
     seeded = client.resources.get_by_id(seed.APPLICATION_DEFINITION_ID, api_version=SOLUTIONS_API_VERSION)
     body = {

@@ -30,7 +30,7 @@ from sandbox.kube.cluster import cluster_guid
 from sandbox.kube.kubelet import pod_imds_url
 
 from .armkit import credential, eventually, guid, make
-from .sandbox_kube_world import wait_for
+from .sandbox_kube_world import nmi_daemonset, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -234,25 +234,7 @@ def test_with_workload_identity_any_pod_reads_the_kubelet_identitys_storage(
     assert wait_for(lambda: _read(blob, token, sandbox.env["SANDBOX_CA_BUNDLE"]) == 200)
 
     client.AppsV1Api(core.api_client).create_namespaced_daemon_set(
-        "kube-system",
-        {
-            "metadata": {"name": "aad-pod-identity-nmi"},
-            "spec": {
-                "selector": {"matchLabels": {"app": "nmi"}},
-                "template": {
-                    "metadata": {"labels": {"app": "nmi"}},
-                    "spec": {
-                        "containers": [
-                            {
-                                "name": "nmi",
-                                "image": "mcr.microsoft.com/oss/azure/aad-pod-identity/nmi:v1.8.17",
-                                "args": ["--operation-mode=managed"],
-                            }
-                        ]
-                    },
-                },
-            },
-        },
+        "kube-system", nmi_daemonset(["--operation-mode=managed"])
     )
     status, answer = _imds_token(url)
     assert status == 404 and "no AzureAssignedIdentity found for pod:default/nobody" in answer
