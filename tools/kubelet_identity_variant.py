@@ -1,7 +1,11 @@
 """A variant of the package's template (not shipped) with AKS "bring your own kubelet identity": the application
 identity as the cluster's kubelet identity, so that AKS itself puts it on every node pool scale set. Published as a
 service catalog definition of its own beside the seeded one, for the kubelet identity benchmark and its tests (see
-the README, "Kubelet identity: why the template does not offer it")."""
+the README, "Kubelet identity: AKS's own attach step, evaluated and not offered").
+
+Measured in aad-pod-identity managed mode and workload identity mode: in standard mode (``assignKubeletRoles``) the
+node resource group deployment would give the application identity its node role twice when that role is Virtual
+Machine Contributor (once as the identity, once as the kubelet), which ARM refuses (409 RoleAssignmentExists)."""
 
 from __future__ import annotations
 
