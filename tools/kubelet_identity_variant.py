@@ -3,7 +3,7 @@ identity as the cluster's kubelet identity, so that AKS itself puts it on every 
 service catalog definition of its own beside the seeded one, for the kubelet identity benchmark and its tests (see
 the README, "Kubelet identity: AKS's own attach step, evaluated and not offered").
 
-Measured in aad-pod-identity managed mode and workload identity mode: in standard mode (``assignKubeletRoles``) the
+Used in aad-pod-identity managed mode (the benchmark and its tests): in standard mode (``assignKubeletRoles``) the
 node resource group deployment would give the application identity its node role twice when that role is Virtual
 Machine Contributor (once as the identity, once as the kubelet), which ARM refuses (409 RoleAssignmentExists)."""
 
