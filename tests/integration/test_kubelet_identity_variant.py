@@ -48,11 +48,7 @@ def _variant_customer(name: str, *, adopt_only: bool) -> CustomerSpec:
 
 
 def _scale_set_writes(box: SandboxProcess, mark: int, spec: CustomerSpec) -> list[str]:
-    return [
-        w
-        for w in box.arm_writes(mark)
-        if spec.subscription_id in w and "/virtualmachinescalesets/" in w.lower()
-    ]
+    return [w for w in box.arm_writes(mark, spec.subscription_id) if "/virtualmachinescalesets/" in w.lower()]
 
 
 def _codes(error: Any) -> list[str]:
