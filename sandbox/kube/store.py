@@ -5,7 +5,8 @@ Objects are stored per (group, plural) and (namespace, name). Every write takes 
 from a resourceVersion older than the history gets 410 Expired. Stored objects are replaced, never changed
 in place, so events can be shared; callers get deep copies. A ``dry_run`` write validates and returns what
 it would store (a create without a resourceVersion, an update keeping the current one) and changes nothing:
-no resourceVersion, no event, no CRD registration, no garbage collection.
+no resourceVersion, no event, no CRD registration, no garbage collection. A create runs the mutating admission
+hooks (``admission``, e.g. the workload identity webhook) first, dry run included, as the API server calls webhooks.
 """
 
 from __future__ import annotations

@@ -94,6 +94,11 @@ class AzCli:
     def tsv(self, *args: str, env: dict[str, str] | None = None) -> str:
         return self.run(*args, "--output", "tsv", env=env).stdout.strip()
 
+    def login_service_principal(self, client_id: str, secret: str, tenant: str) -> None:
+        self.run(
+            "login", "--service-principal", "--username", client_id, "--password", secret, "--tenant", tenant
+        )
+
     def use_sandbox_cloud(self, cloud_config: Path) -> None:
         """Register the sandbox as a cloud from its ``azure-cloud.json`` and make it the active cloud, and turn
         off MSAL's instance discovery (it would ask login.microsoftonline.com about the sandbox's authority;

@@ -243,18 +243,7 @@ def test_az_aks_update_then_only_new_pods_get_the_token(sandbox: Any, tmp_path: 
 
     trust_ca(Path(sandbox.env["SANDBOX_CA_BUNDLE"]))
     az = AzCli(tmp_path / "az")
-    az.use_sandbox_cloud(Path(sandbox.env["SANDBOX_AZURE_CLOUD_CONFIG"]))
-    az.run(
-        "login",
-        "--service-principal",
-        "--username",
-        sandbox.env["AZURE_CLIENT_ID"],
-        "--password",
-        sandbox.env["AZURE_CLIENT_SECRET"],
-        "--tenant",
-        sandbox.env["AZURE_TENANT_ID"],
-    )
-    az.run("account", "set", "--subscription", customer["subscription_id"])
+    az.sign_in_as_publisher(sandbox.env, customer["subscription_id"])
     where = ["-g", customer["mrg"], "-n", customer["cluster"]]
     updated = az.json("aks", "update", *where, "--enable-oidc-issuer", "--enable-workload-identity")
     assert updated["provisioningState"] == "Succeeded"
