@@ -4,9 +4,10 @@ Fault rules (set through the admin API) answer matching ARM requests with an err
 ``count`` times or with a ``probability`` (seeded). A rule naming an ``operation`` (an LRO's name, e.g.
 ``managedcluster.update``) matches no request: it fails that long-running operation when it would complete (its
 ``path`` is then matched against the operation's resource id), as a resource provider reports a failed
-operation: the status monitor says ``Failed`` with the rule's ``code`` and ``message``, nothing is applied. Throttling is a token bucket per subscription + principal
-+ kind (read/write), sized from ``world.timing``, answering 429 with
-``Retry-After`` and the body ARM sends.
+operation: the status monitor says ``Failed`` with the rule's ``code`` and ``message``, nothing is applied.
+
+Throttling is a token bucket per subscription + principal + kind (read/write), sized from ``world.timing``,
+answering 429 with ``Retry-After`` and the body ARM sends.
 """
 
 from __future__ import annotations
