@@ -5,7 +5,9 @@ only pods created after the update (docs/fidelity/aks-update.md)."""
 
 from __future__ import annotations
 
+import json
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -202,18 +204,28 @@ def _kubeconfig(customer: dict[str, Any], tmp_path: Path) -> Path:
     return path
 
 
-def _pod(name: str) -> str:
+def _pod(name: str, command: list[str] | None = None) -> str:
+    """A pod of the ``workload`` service account that opts in to workload identity (nginx idles; a command runs)."""
+    container: dict[str, Any] = {"name": "main", "image": "mcr.microsoft.com/oss/nginx/nginx:1.25"}
+    if command:
+        container = {"name": "main", "image": "python:3.11-slim", "command": command}
     return yaml.safe_dump(
         {
             "apiVersion": "v1",
             "kind": "Pod",
             "metadata": {"name": name, "labels": {"azure.workload.identity/use": "true"}},
-            "spec": {
-                "serviceAccountName": "workload",
-                "containers": [{"name": "main", "image": "mcr.microsoft.com/oss/nginx/nginx:1.25"}],
-            },
+            "spec": {"serviceAccountName": "workload", "restartPolicy": "Never", "containers": [container]},
         }
     )
+
+
+def _workload_account(kubeconfig: Path, client_id: str) -> None:
+    account = {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": {"name": "workload", "annotations": {"azure.workload.identity/client-id": client_id}},
+    }
+    _kubectl(kubeconfig, "apply", "-f", "-", stdin=yaml.safe_dump(account))
 
 
 def _env_names(pod: dict[str, Any]) -> set[str]:
@@ -228,17 +240,7 @@ def test_az_aks_update_then_only_new_pods_get_the_token(sandbox: Any, tmp_path: 
         customer["mrg"], "workload-id", {"location": "westus"}
     )
     kubeconfig = _kubeconfig(customer, tmp_path)
-    account = yaml.safe_dump(
-        {
-            "apiVersion": "v1",
-            "kind": "ServiceAccount",
-            "metadata": {
-                "name": "workload",
-                "annotations": {"azure.workload.identity/client-id": identity.client_id},
-            },
-        }
-    )
-    _kubectl(kubeconfig, "apply", "-f", "-", stdin=account)
+    _workload_account(kubeconfig, identity.client_id)
     _kubectl(kubeconfig, "apply", "-f", "-", stdin=_pod("before"))
 
     trust_ca(Path(sandbox.env["SANDBOX_CA_BUNDLE"]))
@@ -273,3 +275,50 @@ def test_az_aks_update_then_only_new_pods_get_the_token(sandbox: Any, tmp_path: 
             }
         }
     ]
+
+
+# What a workload's SDK does with the injected env: exchange the projected token for an access token.
+EXCHANGE = """import json, os, urllib.parse, urllib.request
+form = {"client_id": os.environ["AZURE_CLIENT_ID"], "grant_type": "client_credentials",
+        "scope": "https://storage.azure.com/.default",
+        "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        "client_assertion": open(os.environ["AZURE_FEDERATED_TOKEN_FILE"]).read()}
+url = os.environ["AZURE_AUTHORITY_HOST"].rstrip("/") + "/" + os.environ["AZURE_TENANT_ID"] + "/oauth2/v2.0/token"
+with urllib.request.urlopen(url, urllib.parse.urlencode(form).encode()) as resp:
+    print(json.dumps({"token_type": json.load(resp)["token_type"]}))
+"""
+
+
+def test_a_pod_created_after_the_update_signs_in_with_its_federated_credential(
+    sandbox: Any, tmp_path: Path
+) -> None:
+    """The whole path a migration relies on: enable, federate the identity with the new issuer, a new pod's
+    projected token is exchanged at the sandbox's Entra ID."""
+    customer = _customer(sandbox, "wifed")
+    msi = customer["msi"]
+    identity = msi.user_assigned_identities.create_or_update(
+        customer["mrg"], "fed-id", {"location": "westus"}
+    )
+    issuer = _put(customer, _enable(_get(customer))).result().oidc_issuer_profile.issuer_url
+    msi.federated_identity_credentials.create_or_update(
+        customer["mrg"],
+        "fed-id",
+        "workload",
+        {
+            "issuer": issuer,
+            "subject": "system:serviceaccount:default:workload",
+            "audiences": ["api://AzureADTokenExchange"],
+        },
+    )
+    kubeconfig = _kubeconfig(customer, tmp_path)
+    _workload_account(kubeconfig, identity.client_id)
+    _kubectl(kubeconfig, "apply", "-f", "-", stdin=_pod("exchange", ["python", "-c", EXCHANGE]))
+    phase = ""
+    for _ in range(200):
+        phase = _kubectl(kubeconfig, "get", "pod", "exchange", "-o", "jsonpath={.status.phase}")
+        if phase in ("Succeeded", "Failed"):
+            break
+        time.sleep(0.1)
+    logs = _kubectl(kubeconfig, "logs", "exchange")
+    assert phase == "Succeeded", logs
+    assert json.loads(logs) == {"token_type": "Bearer"}
