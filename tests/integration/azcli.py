@@ -94,6 +94,22 @@ class AzCli:
     def tsv(self, *args: str, env: dict[str, str] | None = None) -> str:
         return self.run(*args, "--output", "tsv", env=env).stdout.strip()
 
+    def sign_in_as_publisher(self, box_env: dict[str, str], subscription: str) -> None:
+        """The sandbox cloud (``box_env``: the sandbox's ``sandbox.env``), the publisher's service principal logged
+        in, ``subscription`` the current one."""
+        self.use_sandbox_cloud(Path(box_env["SANDBOX_AZURE_CLOUD_CONFIG"]))
+        self.run(
+            "login",
+            "--service-principal",
+            "--username",
+            box_env["AZURE_CLIENT_ID"],
+            "--password",
+            box_env["AZURE_CLIENT_SECRET"],
+            "--tenant",
+            box_env["AZURE_TENANT_ID"],
+        )
+        self.run("account", "set", "--subscription", subscription)
+
     def use_sandbox_cloud(self, cloud_config: Path) -> None:
         """Register the sandbox as a cloud from its ``azure-cloud.json`` and make it the active cloud, and turn
         off MSAL's instance discovery (it would ask login.microsoftonline.com about the sandbox's authority;

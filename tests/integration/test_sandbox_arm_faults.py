@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import urllib.error
 from typing import Any
 
 import pytest
@@ -141,3 +142,17 @@ def test_request_log_entries(sandbox: Any, resources: Any) -> None:
     )
     assert entries[0]["principal"] == publisher["object_id"]
     assert entries[0]["query"]["api-version"]
+
+
+def test_an_operation_rule_answers_no_request(sandbox: Any, resources: Any) -> None:
+    """A rule naming an ``operation`` fails that LRO when it completes (test_sandbox_aks_update.py); requests whose
+    path matches it are served."""
+    [rule] = sandbox.set_faults(
+        [{"operation": "managedcluster.update", "path": "/resourcegroups/publisher-rg$"}]
+    )["rules"]
+    assert rule["operation"] == "managedcluster.update" and rule["count"] == 1
+    assert resources.resource_groups.get("publisher-rg").name == "publisher-rg"
+    assert [r["fired"] for r in sandbox.admin("GET", "/faults")["rules"]] == [0]
+    with pytest.raises(urllib.error.HTTPError) as err:
+        sandbox.set_faults([{"path": "/anything"}])  # neither status nor operation
+    assert err.value.code == 400

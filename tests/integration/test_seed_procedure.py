@@ -126,18 +126,7 @@ def seed(sandbox: SandboxProcess, tmp_path_factory: pytest.TempPathFactory) -> S
     state.customer = sandbox.add_customer(name=CUSTOMER)
     state.sub = state.customer["subscription_id"]
     pub = state.publisher
-    pub.use_sandbox_cloud(Path(sandbox.env["SANDBOX_AZURE_CLOUD_CONFIG"]))
-    pub.run(
-        "login",
-        "--service-principal",
-        "--username",
-        sandbox.env["AZURE_CLIENT_ID"],
-        "--password",
-        sandbox.env["AZURE_CLIENT_SECRET"],
-        "--tenant",
-        sandbox.env["AZURE_TENANT_ID"],
-    )
-    pub.run("account", "set", "--subscription", state.sub)
+    pub.sign_in_as_publisher(sandbox.env, state.sub)
     parameters = {
         "aksName": {"value": AKS},
         "identityName": {"value": IDENTITY},
