@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 
 _PATTERNS = [
     # JWTs (access tokens, service account tokens)
@@ -18,16 +19,20 @@ _PATTERNS = [
 ]
 
 _known_secrets: set[str] = set()
+_lock = threading.Lock()  # customers onboard in threads of one process (fleet runs): one registers while one redacts
 
 
 def register_secret(value: str | None) -> None:
     """Remember a secret value (a client secret, a kubeconfig token) so it is masked wherever it appears."""
     if value and len(value) >= 6:
-        _known_secrets.add(value)
+        with _lock:
+            _known_secrets.add(value)
 
 
 def redact(text: str) -> str:
-    for secret in _known_secrets:
+    with _lock:
+        known = tuple(_known_secrets)
+    for secret in known:
         if secret in text:
             text = text.replace(secret, "***")
     for pattern in _PATTERNS:

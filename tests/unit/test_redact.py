@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import threading
+
+from onboarding import redact as redact_module
 from onboarding.errors import PermanentError
 from onboarding.redact import redact, register_secret
 
@@ -21,3 +24,22 @@ def test_errors_never_carry_tokens() -> None:
     error = PermanentError(f"call failed with {JWT}", customer="contoso", step="roles", hint="check roles")
     assert "eyJ" not in str(error)
     assert str(error).startswith("customer 'contoso' step roles:")
+
+
+def test_redacting_while_another_thread_registers_secrets() -> None:
+    """Fleet runs onboard customers in threads of one process: one registers its kubeconfig token while another
+    redacts an error (this raised "Set changed size during iteration" in a chaos fleet run)."""
+    stop = threading.Event()
+
+    def register_many() -> None:
+        for n in range(20_000):
+            register_secret(f"thread-secret-{n:06d}")
+        stop.set()
+
+    writer = threading.Thread(target=register_many)
+    writer.start()
+    while not stop.is_set():
+        assert "thread-secret-000000" not in redact("an error naming thread-secret-000000")
+    writer.join()
+    with redact_module._lock:
+        redact_module._known_secrets.difference_update(f"thread-secret-{n:06d}" for n in range(20_000))
