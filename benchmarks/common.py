@@ -83,8 +83,8 @@ class DirectRun(NamedTuple):
     steps: list[StepResult]
 
 
-def onboard_direct(spec: CustomerSpec) -> DirectRun:
+def onboard_direct(spec: CustomerSpec, config: Settings | None = None) -> DirectRun:
     """run_onboarding for one customer with a fresh context: its wall seconds and step results."""
     started = time.monotonic()
-    steps, _ = run_onboarding(CustomerContext(spec, settings()), dry_run=False)
+    steps, _ = run_onboarding(CustomerContext(spec, config or settings()), dry_run=False)
     return DirectRun(time.monotonic() - started, steps)
