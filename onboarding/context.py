@@ -69,6 +69,12 @@ class CustomerContext:
         view.spec = spec
         return view
 
+    def with_settings(self, **changes: Any) -> CustomerContext:
+        """This context with some settings changed for one run (the shared clients keep their own settings)."""
+        view = copy.copy(self)
+        view.settings = self.settings.model_copy(update=changes)
+        return view
+
     def for_cluster(self, cluster: ClusterInfo) -> CustomerContext:
         """This context acting as the application identity discovery found in ``cluster``."""
         return self.for_app_identity(cluster.app_identity.resource_id)
