@@ -4,7 +4,7 @@ to commit in front, or, when it failed, why and that nothing was removed."""
 from __future__ import annotations
 
 from .errors import OnboardingError
-from .report import operation_markdown
+from .report import catalog_change_lines, operation_markdown
 from .results import StepResult
 
 TITLES = {"planned": "Migration plan", "migrated": "Migration", "already-migrated": "Migration"}
@@ -19,16 +19,9 @@ def catalog_lines(result: StepResult) -> list[str]:
     change = result.details.get("catalog_change")
     if not change:
         return ["The catalog entry says workload identity already.", ""]
-    lead = "Once migrated, commit" if result.dry_run else "Commit"
-    return [
-        f"{lead} this change to `{change['file']}` ({change['change']}); until then the cluster's migration "
-        "record makes the nightly reconcile onboard it in workload identity mode:",
-        "",
-        "```yaml",
-        change["yaml"].rstrip("\n"),
-        "```",
-        "",
-    ]
+    lead = "Once migrated, commit this change" if result.dry_run else "Commit this change"
+    note = "Until it is committed, the nightly reconcile follows the cluster's migration record."
+    return [*catalog_change_lines(lead, change), note, ""]
 
 
 def migration_markdown(result: StepResult) -> str:

@@ -48,39 +48,18 @@ from ..kube.cleanup import SERVICE_ACCOUNT, OwnedObject, delete_owned, find_owne
 from ..kube.kubeconfig import ClusterAccess, customer_cluster
 from ..kube.objects import kube_errors, owned_by
 from ..kube.pod_identity_users import PodUser, pod_identity_users, rollout_restart, template_problem
-from ..models import CustomerSpec, PodIdentityMode, StorageCheckMode
+from ..models import PodIdentityMode
 from ..results import StepResult
 from ..steps import StepRecorder
 from ..steps.detach import detach_identities
 from ..steps.discover import discover_cluster
+from ..steps.migration import as_mode, catalog_change
 from ..steps.pod_identity import install_pod_identity, selector_for
 from ..steps.verify import verify_storage_access
 
 STEP = "migrate_to_workload_identity"
 MIGRATED, ALREADY_MIGRATED, PLANNED = "migrated", "already-migrated", "planned"
 KEPT = "nothing was removed: pod identity stays as it was"
-
-
-def as_mode(spec: CustomerSpec, mode: PodIdentityMode) -> CustomerSpec:
-    """``spec`` in ``mode``, its storage proven from a pod (the path the workloads take, whatever the catalog's
-    storage check mode)."""
-    return spec.model_copy(
-        update={
-            "pod_identity": spec.pod_identity.model_copy(update={"mode": mode}),
-            "storage": spec.storage.model_copy(update={"mode": StorageCheckMode.POD}),
-        }
-    )
-
-
-def catalog_change(spec: CustomerSpec, catalog_dir: str) -> dict[str, str] | None:
-    """The YAML change the operator commits to the customer's catalog entry; None when it says so already."""
-    if spec.pod_identity.mode is PodIdentityMode.WORKLOAD_IDENTITY:
-        return None
-    return {
-        "file": f"{catalog_dir}/{spec.name}.yaml",
-        "change": f"pod_identity.mode: {spec.pod_identity.mode.value} -> workload-identity",
-        "yaml": "pod_identity:\n  mode: workload-identity\n",
-    }
 
 
 def _enable_cluster_features(ctx: CustomerContext, rec: StepRecorder, cluster: ClusterInfo) -> ClusterInfo:
@@ -215,7 +194,9 @@ def _prove(
     )
     proofs = [("workload identity", wi_ctx, "workload_identity_proof")]
     if binding:
-        proofs.append(("pod identity", ctx.for_spec(as_mode(ctx.spec, aad_mode)), "pod_identity_proof"))
+        proofs.append(
+            ("pod identity", ctx.for_spec(as_mode(ctx.spec, aad_mode, pod_proof=True)), "pod_identity_proof")
+        )
     else:
         rec.unchanged("pod identity proof skipped: the product's AzureIdentityBinding is gone already")
     for path, proof_ctx, key in proofs:
@@ -280,7 +261,7 @@ def migrate_to_workload_identity(ctx: CustomerContext, *, dry_run: bool = True) 
     rec = StepRecorder(ctx, STEP, dry_run=dry_run)
     cluster = discover_cluster(ctx)
     ctx = ctx.for_cluster(cluster)
-    wi_ctx = ctx.for_spec(as_mode(ctx.spec, PodIdentityMode.WORKLOAD_IDENTITY))
+    wi_ctx = ctx.for_spec(as_mode(ctx.spec, PodIdentityMode.WORKLOAD_IDENTITY, pod_proof=True))
     cluster = _enable_cluster_features(ctx, rec, cluster)
     _federation(wi_ctx, rec, cluster)
     change = catalog_change(ctx.spec, str(ctx.settings.catalog_dir))
