@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from kubernetes.client import CoreV1Api, CustomObjectsApi
 from onboarding.azure import federated_credentials
 from onboarding.cluster import IdentityRef
 from onboarding.context import CustomerContext
+from onboarding.errors import OnboardingError, PermanentError
 from onboarding.kube import migration_record
 from onboarding.kube import pod_identity as aad
 from onboarding.kube import workload_identity as wi
@@ -27,10 +29,13 @@ from onboarding.report import onboarding_markdown
 from onboarding.retry import LoggedAttempts, RetryPolicy, run_with_retries
 from onboarding.settings import Settings
 from onboarding.steps.discover import discover_cluster
+from onboarding.steps.pod_identity import selector_for
+from onboarding.steps.verify import probe_request
 from sandbox.client import SandboxProcess
 from tools.cloud_actions import scale_set_identities
 from tools.customers import register_customer
 
+from . import continuity
 from .adopted import adopted_spec
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("migrate")]
@@ -260,3 +265,120 @@ def test_throttled_migration_converges_and_writes_once(sandbox: SandboxProcess) 
     mark = sandbox.mark()
     assert migrate_to_workload_identity(ctx, dry_run=False).details["state"] == "already-migrated"
     assert writes_of(sandbox, ctx, mark) == []
+
+
+def test_a_failed_cluster_update_removes_nothing_and_the_next_run_converges(sandbox: SandboxProcess) -> None:
+    ctx = onboarded_on_pod_identity(sandbox, "migfail", "aad-pod-identity-managed", feature_on=False)
+    cluster = discover_cluster(ctx)
+    assert cluster.oidc_issuer_url is None
+    sandbox.set_faults(
+        [
+            {
+                "operation": "managedcluster.update",
+                "path": cluster.cluster_name,
+                "code": "InternalOperationError",
+                "message": "the update of the cluster failed (injected)",
+            }
+        ]
+    )
+    mark = sandbox.mark()
+    try:
+        with pytest.raises(OnboardingError) as failed:
+            migrate_to_workload_identity(ctx, dry_run=False)
+    finally:
+        sandbox.clear_faults()
+    assert "enable OIDC issuer and workload identity on cluster migfailaks" in str(failed.value)
+    assert "the update of the cluster failed" in str(failed.value)
+    assert [w for w in writes_of(sandbox, ctx, mark) if "federatedIdentityCredentials" in w] == []
+    assert pod_identity_objects(ctx)[aad.BINDINGS], "pod identity stays as it was"
+    assert chart_recorded(ctx)
+
+    done = migrate_to_workload_identity(ctx, dry_run=False)
+    assert done.details["state"] == "migrated"
+    assert any(c.startswith("enabled OIDC issuer and workload identity") for c in done.changed)
+    assert discover_cluster(ctx).oidc_issuer_url
+    assert_on_workload_identity(ctx)
+
+
+def test_pods_still_on_pod_identity_stop_the_removal_until_they_move(sandbox: SandboxProcess) -> None:
+    """Default: the run names the pods and removes nothing; once the customer's template asks for workload
+    identity (its rollout creates pods through the webhook) the next run migrates."""
+    ctx = onboarded_on_pod_identity(sandbox, "migpods", "aad-pod-identity-managed")
+    cluster = discover_cluster(ctx)
+    request = probe_request(ctx, cluster)
+    selector = selector_for(ctx, cluster, cluster.app_identity)
+    with customer_cluster(ctx, cluster, step="test") as access:
+        continuity.deploy_reader(access.api, request, selector=selector)
+        collector = continuity.Collector(access.api, request.namespace).start()
+        try:
+            continuity.wait_for_reads(collector, "pod-identity")
+            with pytest.raises(PermanentError) as refused:
+                migrate_to_workload_identity(ctx, dry_run=False)
+            assert "still take their token from pod identity" in str(refused.value)
+            assert f"(Deployment default/{continuity.NAME})" in str(refused.value)
+            assert "nothing was removed" in str(refused.value)
+            assert pod_identity_objects(ctx)[aad.BINDINGS] and chart_recorded(ctx)
+
+            restarting = ctx.with_settings(migration_restart_workloads=True)
+            with pytest.raises(PermanentError) as not_ready:
+                migrate_to_workload_identity(restarting, dry_run=False)
+            assert f"its pod template lacks the label {wi.USE_LABEL}=true" in str(not_ready.value)
+
+            account = ctx.spec.pod_identity.service_account
+            continuity.move_reader_to_workload_identity(
+                access.api, request, selector=selector, account=account
+            )
+            continuity.wait_for_reads(collector, "workload-identity")
+            done = migrate_to_workload_identity(ctx, dry_run=False)
+        finally:
+            lines = collector.stop()
+    assert done.details["state"] == "migrated"
+    assert pod_identity_objects(ctx) == {aad.IDENTITIES: [], aad.BINDINGS: []}
+    assert lines[-1]["path"] == "workload-identity"
+
+
+def test_continuity_through_the_migration_of_a_cluster_without_workload_identity(
+    sandbox: SandboxProcess,
+) -> None:
+    """A workload reads the storage every PERIOD_S through the whole migration of a cluster that had workload
+    identity off: the cluster update, the federation, both proofs, the migration's rollout restart of the workload
+    (its pods predate the webhook) and the removal of pod identity. No interval without a successful read may be
+    longer than a few read periods."""
+    ctx = onboarded_on_pod_identity(
+        sandbox, "migcont", "aad-pod-identity-standard", feature_on=False, migration_restart_workloads=True
+    )
+    cluster = discover_cluster(ctx)
+    request = probe_request(ctx, cluster)
+    selector = selector_for(ctx, cluster, cluster.app_identity)
+    account = ctx.spec.pod_identity.service_account
+    with customer_cluster(ctx, cluster, step="test") as access:
+        # The workload's template already asks for workload identity (the sandbox admits a pod whose service
+        # account does not exist yet; Kubernetes would not): its pod gets no token while the cluster has the
+        # webhook off, so it reads through pod identity until the migration restarts it.
+        continuity.deploy_reader(access.api, request, selector=selector, service_account=account)
+        collector = continuity.Collector(access.api, request.namespace).start()
+        try:
+            continuity.wait_for_reads(collector, "pod-identity")
+            started = time.time()
+            done = migrate_to_workload_identity(ctx, dry_run=False)
+            migrated = time.time()
+            continuity.wait_for_reads(collector, "workload-identity", count=6)
+            time.sleep(5 * continuity.PERIOD_S)
+        finally:
+            lines = collector.stop()
+    ended = time.time()
+    assert done.details["state"] == "migrated"
+    assert f"restarted Deployment default/{continuity.NAME}" in done.changed
+    assert any(c.startswith("enabled OIDC issuer and workload identity") for c in done.changed)
+    during = [line for line in lines if line["t"] >= started]
+    gap = continuity.longest_gap(during, until=ended)
+    paths = sorted({line["path"] for line in during if line["ok"]})
+    print(
+        f"\nfigure migration_continuity_longest_gap_s={gap:.2f} reads={len(during)} "
+        f"migration_s={migrated - started:.1f} period_s={continuity.PERIOD_S}"
+    )
+    assert paths == ["pod-identity", "workload-identity"]
+    assert [line for line in during if not line["ok"]] == [], "no read failed"
+    assert gap < 6 * continuity.PERIOD_S, f"{gap:.2f} s without a successful read"
+    after = [line for line in lines if line["t"] > migrated]
+    assert after and all(line["path"] == "workload-identity" for line in after)
