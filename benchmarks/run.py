@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from sandbox.client import SandboxProcess
 from tools.stack import PrefectStack
 
-from . import critical_path, events, fleet, orchestration, prefect_fleet, push, rerun, startup
+from . import critical_path, events, fleet, migration, orchestration, prefect_fleet, push, rerun, startup
 from .common import ROOT, Bench, Figure
 from .prefect_runs import pause_schedule
 
@@ -39,6 +39,7 @@ SCENARIOS = (
     "prefect_fleet",
     "fleet",
     "rerun",
+    "migration",
 )
 
 
@@ -94,6 +95,8 @@ def measure(bench: Bench, state: Path, args: argparse.Namespace) -> None:
     fleets = attempt(bench, "fleet", lambda: fleet.run(bench, args.fleet)) if "fleet" in args.only else None
     if fleets and "rerun" in args.only:
         attempt(bench, "rerun", lambda: rerun.run(bench, fleets[max(n for n in args.fleet if n <= 10)]))
+    if "migration" in args.only:
+        attempt(bench, "migration", lambda: migration.run(bench))
     direct = bench.details.get("fleet", {}).get("sizes", {}).get(str(args.prefect_fleet))
     through_prefect = bench.details.get(f"prefect_fleet_{args.prefect_fleet}")
     if direct and through_prefect:

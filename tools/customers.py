@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import urllib.error
+from pathlib import Path
+
+import yaml
 
 from onboarding.azure.managed_app import template_parameters
 from onboarding.models import CustomerSpec
@@ -37,3 +40,10 @@ def register_customer(
     except urllib.error.HTTPError as exc:
         if exc.code != 409:
             raise
+
+
+def write_catalog_entry(catalog: Path, spec: CustomerSpec) -> None:
+    """The customer's file in a catalog folder (a customer flow runs reading that catalog know by name)."""
+    (catalog / f"{spec.name}.yaml").write_text(
+        yaml.safe_dump(spec.model_dump(mode="json", exclude_none=True))
+    )

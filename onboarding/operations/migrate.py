@@ -44,7 +44,7 @@ from ..ids import ResourceId
 from ..kube import migration_record
 from ..kube import pod_identity as aad
 from ..kube import workload_identity as wi
-from ..kube.cleanup import SERVICE_ACCOUNT, OwnedObject, delete_owned, find_owned, helm_release_recorded
+from ..kube.cleanup import CUSTOM_KINDS, OwnedObject, delete_owned, find_owned, helm_release_recorded
 from ..kube.kubeconfig import ClusterAccess, customer_cluster
 from ..kube.objects import kube_errors, owned_by
 from ..kube.pod_identity_users import PodUser, pod_identity_users, rollout_restart, template_problem
@@ -107,7 +107,8 @@ def _federation(wi_ctx: CustomerContext, rec: StepRecorder, cluster: ClusterInfo
 
 def _product_pod_identity(ctx: CustomerContext, access: ClusterAccess) -> list[OwnedObject]:
     """The product's labelled AzureIdentityBindings then AzureIdentities."""
-    return [o for o in find_owned(access.api, customer=ctx.spec.name, step=STEP) if o.kind != SERVICE_ACCOUNT]
+    kinds = dict(CUSTOM_KINDS)
+    return [o for o in find_owned(access.api, customer=ctx.spec.name, step=STEP) if o.kind in kinds]
 
 
 def _foreign_bindings(ctx: CustomerContext, access: ClusterAccess) -> list[str]:

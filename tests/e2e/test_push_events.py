@@ -11,7 +11,6 @@ from typing import Any
 
 import httpx
 import pytest
-import yaml
 
 from onboarding.azure.managed_app import application_id
 from onboarding.models import CustomerSpec
@@ -19,7 +18,7 @@ from onboarding.settings import get_settings
 from sandbox.client import SandboxProcess
 from tests.integration.adopted import adopted_spec
 from tools.cloud_actions import add_agent_pool, cluster_id, scale_set_identities, wait_for
-from tools.customers import register_customer
+from tools.customers import register_customer, write_catalog_entry
 from tools.stack import PrefectStack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("prefect")]
@@ -86,17 +85,11 @@ def _artifact(stack: PrefectStack, key: str) -> str:
     return str(found[0]["data"])
 
 
-def _add_to_catalog(catalog: Path, spec: CustomerSpec) -> None:
-    (catalog / f"{spec.name}.yaml").write_text(
-        yaml.safe_dump(spec.model_dump(mode="json", exclude_none=True))
-    )
-
-
 @pytest.fixture(scope="module")
 def pushpool(sandbox: SandboxProcess, prefect_stack: PrefectStack, worker_catalog: Path) -> CustomerSpec:
     spec = adopted_spec("pushpool")
     register_customer(sandbox, spec)
-    _add_to_catalog(worker_catalog, spec)
+    write_catalog_entry(worker_catalog, spec)
     name = "onboard-customer/fleet"
     run = prefect_stack.run_deployments([name], parameters={"customer": spec.name, "dry_run": False})[name]
     assert run.state.is_completed(), run.state.message

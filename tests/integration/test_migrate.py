@@ -24,6 +24,7 @@ from onboarding.kube import workload_identity as wi
 from onboarding.kube.cleanup import helm_release_recorded
 from onboarding.kube.kubeconfig import customer_cluster
 from onboarding.operations.migrate import migrate_to_workload_identity
+from onboarding.operations.offboard import offboard_customer
 from onboarding.pipeline import run_onboarding
 from onboarding.report import onboarding_markdown
 from onboarding.retry import LoggedAttempts, RetryPolicy, run_with_retries
@@ -178,6 +179,8 @@ def test_the_nightly_reconcile_follows_the_record_not_the_catalog(
         customer="migstd", outcome="verified", dry_run=False, steps=steps, cluster=cluster
     )
     assert "commit" in report.lower() and "mode: workload-identity" in report
+    offboarding = offboard_customer(ctx)
+    assert f"would delete ConfigMap default/{migration_record.NAME}" in offboarding.changed
 
 
 def test_managed_mode_removes_the_scale_set_identity_when_asked(sandbox: SandboxProcess) -> None:

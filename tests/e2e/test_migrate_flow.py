@@ -1,0 +1,74 @@
+"""The migrate-to-workload-identity/manual deployment as an operator starts it from the UI, through the real
+Prefect server and worker: a customer onboarded on aad-pod-identity (its cluster without workload identity) is
+planned (the default dry run, nothing written), then migrated; the report says the catalog change to commit."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+from onboarding.models import CustomerSpec
+from sandbox.client import SandboxProcess
+from tests.integration.adopted import adopted_spec
+from tools.customers import register_customer, write_catalog_entry
+from tools.stack import PrefectStack
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("prefect")]
+
+DEPLOYMENT = "migrate-to-workload-identity/manual"
+
+
+@pytest.fixture(scope="module")
+def migflow(sandbox: SandboxProcess, prefect_stack: PrefectStack, worker_catalog: Path) -> CustomerSpec:
+    spec = adopted_spec("migflow", "aad-pod-identity-managed")
+    register_customer(sandbox, spec)
+    write_catalog_entry(worker_catalog, spec)
+    name = "onboard-customer/fleet"
+    run = prefect_stack.run_deployments([name], parameters={"customer": spec.name, "dry_run": False})[name]
+    assert run.state.is_completed(), run.state.message
+    return spec
+
+
+def _report(stack: PrefectStack, flow_run_id: object) -> str:
+    async def read() -> list[object]:
+        async with get_client() as client:
+            artifacts = await client.read_artifacts(
+                artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
+            )
+        return [a.data for a in artifacts if a.type == "markdown"]
+
+    with stack.settings():
+        return "\n".join(str(data) for data in asyncio.run(read()))
+
+
+def _writes(box: SandboxProcess, spec: CustomerSpec, mark: int) -> list[str]:
+    return [w for w in box.arm_writes(mark) if spec.subscription_id.lower() in w.lower()]
+
+
+def test_plan_then_migration_from_the_manual_deployment(
+    sandbox: SandboxProcess, prefect_stack: PrefectStack, migflow: CustomerSpec
+) -> None:
+    mark = sandbox.mark()
+    plan = prefect_stack.run_deployments([DEPLOYMENT], parameters={"customer": migflow.name})[DEPLOYMENT]
+    assert plan.state.is_completed(), plan.state.message
+    assert _writes(sandbox, migflow, mark) == [], "the default is a dry run"
+    report = _report(prefect_stack, plan.id)
+    assert "planned: nothing was written" in report
+    assert "would enable OIDC issuer and workload identity on cluster migflowaks" in report
+    assert "would delete AzureIdentityBinding default/" in report
+
+    mark = sandbox.mark()
+    parameters = {"customer": migflow.name, "dry_run": False}
+    run = prefect_stack.run_deployments([DEPLOYMENT], parameters=parameters)[DEPLOYMENT]
+    assert run.state.is_completed(), run.state.message
+    writes = _writes(sandbox, migflow, mark)
+    assert any("/managedClusters/migflowaks" in w for w in writes), writes
+    report = _report(prefect_stack, run.id)
+    assert "migrated to workload identity by this run" in report
+    assert "pod_identity:\n  mode: workload-identity" in report
+    assert "deleted AzureIdentityBinding default/" in report
+    print("\n" + sandbox.arm_figure("migrate_flow_apply", mark))
