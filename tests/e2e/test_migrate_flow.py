@@ -14,8 +14,9 @@ from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRun
 from onboarding.models import CustomerSpec
 from sandbox.client import SandboxProcess
 from tests.integration.adopted import adopted_spec
-from tools.customers import register_customer, write_catalog_entry
 from tools.stack import PrefectStack
+
+from .catalog_customer import onboarded_through_prefect
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("prefect")]
 
@@ -24,13 +25,9 @@ DEPLOYMENT = "migrate-to-workload-identity/manual"
 
 @pytest.fixture(scope="module")
 def migflow(sandbox: SandboxProcess, prefect_stack: PrefectStack, worker_catalog: Path) -> CustomerSpec:
-    spec = adopted_spec("migflow", "aad-pod-identity-managed")
-    register_customer(sandbox, spec)
-    write_catalog_entry(worker_catalog, spec)
-    name = "onboard-customer/fleet"
-    run = prefect_stack.run_deployments([name], parameters={"customer": spec.name, "dry_run": False})[name]
-    assert run.state.is_completed(), run.state.message
-    return spec
+    return onboarded_through_prefect(
+        sandbox, prefect_stack, worker_catalog, adopted_spec("migflow", "aad-pod-identity-managed")
+    )
 
 
 def _report(stack: PrefectStack, flow_run_id: object) -> str:

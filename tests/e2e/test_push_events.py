@@ -18,8 +18,10 @@ from onboarding.settings import get_settings
 from sandbox.client import SandboxProcess
 from tests.integration.adopted import adopted_spec
 from tools.cloud_actions import add_agent_pool, cluster_id, scale_set_identities, wait_for
-from tools.customers import register_customer, write_catalog_entry
+from tools.customers import register_customer
 from tools.stack import PrefectStack
+
+from .catalog_customer import onboarded_through_prefect
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("prefect")]
 
@@ -87,13 +89,7 @@ def _artifact(stack: PrefectStack, key: str) -> str:
 
 @pytest.fixture(scope="module")
 def pushpool(sandbox: SandboxProcess, prefect_stack: PrefectStack, worker_catalog: Path) -> CustomerSpec:
-    spec = adopted_spec("pushpool")
-    register_customer(sandbox, spec)
-    write_catalog_entry(worker_catalog, spec)
-    name = "onboard-customer/fleet"
-    run = prefect_stack.run_deployments([name], parameters={"customer": spec.name, "dry_run": False})[name]
-    assert run.state.is_completed(), run.state.message
-    return spec
+    return onboarded_through_prefect(sandbox, prefect_stack, worker_catalog, adopted_spec("pushpool"))
 
 
 def _identity_on(box: SandboxProcess, spec: CustomerSpec, prefix: str) -> bool:
