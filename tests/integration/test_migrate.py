@@ -13,8 +13,10 @@ from typing import Any
 import pytest
 from azure.mgmt.msi import ManagedServiceIdentityClient
 from kubernetes.client import CoreV1Api, CustomObjectsApi
+from typer.testing import CliRunner
 
 from onboarding.azure import federated_credentials
+from onboarding.cli import app
 from onboarding.cluster import IdentityRef
 from onboarding.context import CustomerContext
 from onboarding.errors import OnboardingError, PermanentError
@@ -34,7 +36,7 @@ from onboarding.steps.pod_identity import selector_for
 from onboarding.steps.verify import probe_request
 from sandbox.client import SandboxProcess
 from tools.cloud_actions import scale_set_identities
-from tools.customers import register_customer
+from tools.customers import register_customer, write_catalog_entry
 
 from . import continuity
 from .adopted import adopted_spec
@@ -181,6 +183,25 @@ def test_the_nightly_reconcile_follows_the_record_not_the_catalog(
     assert "commit" in report.lower() and "mode: workload-identity" in report
     offboarding = offboard_customer(ctx)
     assert f"would delete ConfigMap default/{migration_record.NAME}" in offboarding.changed
+
+
+def test_cli_plans_by_default_and_applies_with_apply(
+    sandbox: SandboxProcess, standard: CustomerContext, tmp_path: Path
+) -> None:
+    """After the migration (the tests above): the plan has nothing to do, --apply writes nothing."""
+    write_catalog_entry(tmp_path, standard.spec)
+    runner = CliRunner()
+    mark = sandbox.mark()
+    planned = runner.invoke(app, ["migrate", "migstd", "--catalog", str(tmp_path)])
+    assert planned.exit_code == 0, planned.output
+    assert "# Migration plan of customer `migstd`" in planned.output and "Plan only" in planned.output
+    applied = runner.invoke(app, ["migrate", "migstd", "--apply", "--catalog", str(tmp_path)])
+    assert applied.exit_code == 0, applied.output
+    assert "already on workload identity: nothing to do, nothing written" in applied.output
+    assert "pod_identity:\n  mode: workload-identity" in applied.output
+    assert writes_of(sandbox, standard, mark) == []
+    missing = runner.invoke(app, ["migrate", "nobody", "--catalog", str(tmp_path)])
+    assert missing.exit_code == 2 and "no customer named 'nobody'" in missing.output
 
 
 def test_managed_mode_removes_the_scale_set_identity_when_asked(sandbox: SandboxProcess) -> None:
