@@ -406,3 +406,43 @@ def test_continuity_through_the_migration_of_a_cluster_without_workload_identity
     assert gap < 6 * continuity.PERIOD_S, f"{gap:.2f} s without a successful read"
     after = [line for line in lines if line["t"] > migrated]
     assert after and all(line["path"] == "workload-identity" for line in after)
+
+
+def test_a_run_stopped_in_the_middle_of_the_removal_converges_on_the_next(sandbox: SandboxProcess) -> None:
+    """The scale set update fails after the record, the objects and the chart went: the next run proves workload
+    identity again (pod identity's binding is gone: that proof passed in the run that removed it) and finishes."""
+    ctx = onboarded_on_pod_identity(
+        sandbox,
+        "migstop",
+        "aad-pod-identity-managed",
+        migration_remove_scale_set_identity=True,
+        sdk_retry_total=0,
+    )
+    sandbox.set_faults(
+        [
+            {
+                "status": 500,
+                "code": "InternalServerError",
+                "method": "PATCH",
+                "path": r"/virtualMachineScaleSets/",
+                "count": 100,
+            }
+        ]
+    )
+    try:
+        with pytest.raises(OnboardingError) as stopped:
+            migrate_to_workload_identity(ctx, dry_run=False)
+    finally:
+        sandbox.clear_faults()
+    assert "remove migstopaks-identity from scale set" in str(stopped.value)
+    assert pod_identity_objects(ctx) == {aad.IDENTITIES: [], aad.BINDINGS: []}
+    assert_on_workload_identity(ctx)
+
+    done = migrate_to_workload_identity(ctx, dry_run=False)
+    assert done.details["state"] == "migrated"
+    assert "pod identity proof skipped: the product's AzureIdentityBinding is gone already" in done.unchanged
+    assert done.details["workload_identity_proof"]["verified"] is True
+    assert [c for c in done.changed if not c.startswith("removed migstopaks-identity from scale set")] == []
+    mark = sandbox.mark()
+    assert migrate_to_workload_identity(ctx, dry_run=False).details["state"] == "already-migrated"
+    assert writes_of(sandbox, ctx, mark) == []
