@@ -20,7 +20,18 @@ from typing import Any, TypeVar
 from sandbox.client import SandboxProcess
 from tools.stack import PrefectStack
 
-from . import critical_path, events, fleet, migration, orchestration, prefect_fleet, push, rerun, startup
+from . import (
+    critical_path,
+    events,
+    fleet,
+    kubelet_identity,
+    migration,
+    orchestration,
+    prefect_fleet,
+    push,
+    rerun,
+    startup,
+)
 from .common import ROOT, Bench, Figure
 from .prefect_runs import pause_schedule
 
@@ -32,6 +43,7 @@ STACK_TIMEOUT_S = (
 T = TypeVar("T")
 SCENARIOS = (
     "critical_path",
+    "kubelet_identity",
     "orchestration",
     "events",
     "startup",
@@ -90,6 +102,8 @@ def prefect_scenarios(bench: Bench, state: Path, args: argparse.Namespace) -> No
 def measure(bench: Bench, state: Path, args: argparse.Namespace) -> None:
     if "critical_path" in args.only:
         attempt(bench, "critical_path", lambda: critical_path.run(bench))
+    if "kubelet_identity" in args.only:
+        attempt(bench, "kubelet_identity", lambda: kubelet_identity.run(bench))
     if {"orchestration", "events", "startup", "push", "prefect_fleet"} & set(args.only):
         attempt(bench, "prefect", lambda: prefect_scenarios(bench, state, args))
     fleets = attempt(bench, "fleet", lambda: fleet.run(bench, args.fleet)) if "fleet" in args.only else None

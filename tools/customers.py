@@ -29,12 +29,15 @@ def register_customer(
         # As if the customer had bought it from the Marketplace: the sandbox deploys it at once.
         app = spec.managed_application
         # With the parameters onboarding itself would deploy it with (the same template, executed).
-        body["adopt"] = {
+        adopt: dict[str, object] = {
             "applicationName": app.name,
             "managedResourceGroupName": app.managed_resource_group_name,
             **{name: p["value"] for name, p in template_parameters(spec).items()},
             **(parameters or {}),
         }
+        if app.definition_id:  # deployed by the customer from that service catalog definition
+            adopt["applicationDefinitionId"] = app.definition_id
+        body["adopt"] = adopt
     try:
         box.add_customer(**body)
     except urllib.error.HTTPError as exc:

@@ -136,7 +136,7 @@ def test_a_scale_set_write_that_finds_nothing_missing_writes_nothing(
         },
     )
     _finished(prefect_stack, "attach-pushpool-aks.nodepool.written%")
-    assert [w for w in sandbox.arm_writes(mark) if pushpool.subscription_id in w] == []
+    assert sandbox.arm_writes(mark, pushpool.subscription_id) == []
 
 
 def test_a_cluster_write_attaches_what_an_upgrade_removed(
@@ -165,9 +165,7 @@ def test_a_deleted_application_gets_its_offboarding_plan(
     _finished(prefect_stack, "application-pushpool-ama.application.deleted%")
     plan = _artifact(prefect_stack, "offboard-pushpool")
     assert "Offboarding plan" in plan and "pushpoolaks-identity" in plan, plan
-    assert [w for w in sandbox.arm_writes(mark) if pushpool.subscription_id in w] == [], (
-        "a plan writes nothing"
-    )
+    assert sandbox.arm_writes(mark, pushpool.subscription_id) == [], "a plan writes nothing"
 
 
 def _application_resource(spec: CustomerSpec, customer: str = "") -> dict[str, str]:
