@@ -42,17 +42,13 @@ def _report(stack: PrefectStack, flow_run_id: object) -> str:
         return "\n".join(str(data) for data in asyncio.run(read()))
 
 
-def _writes(box: SandboxProcess, spec: CustomerSpec, mark: int) -> list[str]:
-    return [w for w in box.arm_writes(mark) if spec.subscription_id.lower() in w.lower()]
-
-
 def test_plan_then_migration_from_the_manual_deployment(
     sandbox: SandboxProcess, prefect_stack: PrefectStack, migflow: CustomerSpec
 ) -> None:
     mark = sandbox.mark()
     plan = prefect_stack.run_deployments([DEPLOYMENT], parameters={"customer": migflow.name})[DEPLOYMENT]
     assert plan.state.is_completed(), plan.state.message
-    assert _writes(sandbox, migflow, mark) == [], "the default is a dry run"
+    assert sandbox.arm_writes(mark, migflow.subscription_id) == [], "the default is a dry run"
     report = _report(prefect_stack, plan.id)
     assert "planned: nothing was written" in report
     assert "would enable OIDC issuer and workload identity on cluster migflowaks" in report
@@ -62,7 +58,7 @@ def test_plan_then_migration_from_the_manual_deployment(
     parameters = {"customer": migflow.name, "dry_run": False}
     run = prefect_stack.run_deployments([DEPLOYMENT], parameters=parameters)[DEPLOYMENT]
     assert run.state.is_completed(), run.state.message
-    writes = _writes(sandbox, migflow, mark)
+    writes = sandbox.arm_writes(mark, migflow.subscription_id)
     assert any("/managedClusters/migflowaks" in w for w in writes), writes
     report = _report(prefect_stack, run.id)
     assert "migrated to workload identity by this run" in report

@@ -74,7 +74,7 @@ def onboarded_on_pod_identity(
 
 def writes_of(box: SandboxProcess, ctx: CustomerContext, mark: int) -> list[str]:
     """This customer's ARM writes since ``mark`` (the sandbox is shared with other modules' background runs)."""
-    return [w for w in box.arm_writes(mark) if ctx.spec.subscription_id.lower() in w.lower()]
+    return box.arm_writes(mark, ctx.spec.subscription_id)
 
 
 def pod_identity_objects(ctx: CustomerContext) -> dict[str, list[str]]:
