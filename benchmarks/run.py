@@ -25,6 +25,7 @@ from . import (
     events,
     fleet,
     kubelet_identity,
+    migration,
     orchestration,
     prefect_fleet,
     push,
@@ -50,6 +51,7 @@ SCENARIOS = (
     "prefect_fleet",
     "fleet",
     "rerun",
+    "migration",
 )
 
 
@@ -107,6 +109,8 @@ def measure(bench: Bench, state: Path, args: argparse.Namespace) -> None:
     fleets = attempt(bench, "fleet", lambda: fleet.run(bench, args.fleet)) if "fleet" in args.only else None
     if fleets and "rerun" in args.only:
         attempt(bench, "rerun", lambda: rerun.run(bench, fleets[max(n for n in args.fleet if n <= 10)]))
+    if "migration" in args.only:
+        attempt(bench, "migration", lambda: migration.run(bench))
     direct = bench.details.get("fleet", {}).get("sizes", {}).get(str(args.prefect_fleet))
     through_prefect = bench.details.get(f"prefect_fleet_{args.prefect_fleet}")
     if direct and through_prefect:

@@ -21,6 +21,7 @@ from ..kube.probe_job import ProbeOutcome, ProbeRequest, run_probe
 from ..models import PodIdentityMode, StorageCheckMode
 from ..results import StepResult
 from . import StepRecorder, storage
+from .migration import follow
 from .pod_identity import selector_for
 
 STEP = "verify_storage_access"
@@ -237,6 +238,9 @@ def verify_storage_access(
         )
     attempts: list[dict[str, Any]] = []
     with customer_cluster(ctx, cluster, step=STEP) as access:
+        followed = follow(ctx, access, rec, step=STEP)
+        if followed is not ctx:  # the cluster's migration record: the probe goes as the recorded mode's pod
+            ctx, request = followed, probe_request(followed, cluster, label_pod=label_pod)
 
         def attempt() -> ProbeOutcome:
             outcome = run_probe(access.api, request, customer=spec.name, step=STEP)
