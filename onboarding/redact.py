@@ -19,7 +19,8 @@ _PATTERNS = [
 ]
 
 _known_secrets: set[str] = set()
-_lock = threading.Lock()  # customers onboard in threads of one process (fleet runs): one registers while one redacts
+# Customers onboard in threads of one process (fleet runs): one registers a secret while another redacts.
+_lock = threading.Lock()
 
 
 def register_secret(value: str | None) -> None:
