@@ -20,7 +20,17 @@ from typing import Any, TypeVar
 from sandbox.client import SandboxProcess
 from tools.stack import PrefectStack
 
-from . import critical_path, events, fleet, orchestration, prefect_fleet, push, rerun, startup
+from . import (
+    critical_path,
+    events,
+    fleet,
+    migration_fleet,
+    orchestration,
+    prefect_fleet,
+    push,
+    rerun,
+    startup,
+)
 from .common import ROOT, Bench, Figure
 from .prefect_runs import pause_schedule
 
@@ -37,6 +47,7 @@ SCENARIOS = (
     "startup",
     "push",
     "prefect_fleet",
+    "migration_fleet",
     "fleet",
     "rerun",
 )
@@ -82,6 +93,8 @@ def prefect_scenarios(bench: Bench, state: Path, args: argparse.Namespace) -> No
                 "prefect_fleet",
                 lambda: prefect_fleet.run(bench, stack, args.prefect_fleet, POOL_LIMIT),
             )
+        if args.prefect_fleet and "migration_fleet" in args.only:
+            attempt(bench, "migration_fleet", lambda: migration_fleet.run(bench, stack, args.prefect_fleet))
     finally:
         stack.stop()
 
@@ -89,7 +102,7 @@ def prefect_scenarios(bench: Bench, state: Path, args: argparse.Namespace) -> No
 def measure(bench: Bench, state: Path, args: argparse.Namespace) -> None:
     if "critical_path" in args.only:
         attempt(bench, "critical_path", lambda: critical_path.run(bench))
-    if {"orchestration", "events", "startup", "push", "prefect_fleet"} & set(args.only):
+    if {"orchestration", "events", "startup", "push", "prefect_fleet", "migration_fleet"} & set(args.only):
         attempt(bench, "prefect", lambda: prefect_scenarios(bench, state, args))
     fleets = attempt(bench, "fleet", lambda: fleet.run(bench, args.fleet)) if "fleet" in args.only else None
     if fleets and "rerun" in args.only:

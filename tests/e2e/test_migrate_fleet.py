@@ -1,0 +1,224 @@
+"""migrate-fleet through the real server and worker, on one fleet of ten aad-pod-identity customers (onboarded
+once for the module, managed and standard mode in turn): a failing canary stops the rollout with the other
+customers untouched; a dry run writes nothing; a run interrupted mid-way (cancelled: the worker kills its process)
+and run again redoes no customer it had finished; a run after that writes nothing at all.
+
+The tests run in order on the same fleet: each starts from where the one before left it."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import pytest
+import yaml
+from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey
+from prefect.client.schemas.objects import FlowRun
+from prefect.states import Cancelling
+
+from onboarding.context import CustomerContext
+from onboarding.models import CustomerSpec, load_customer_spec
+from onboarding.pipeline import run_onboarding
+from onboarding.settings import Settings
+from sandbox.client import SandboxProcess
+from tests.chaos.prefect_runs import prefect_client, task_states
+from tools.customers import register_customer
+from tools.fleet_catalog import customer_document
+from tools.stack import FINAL_STATES, PrefectStack
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("prefect")]
+
+NAMESPACE = uuid.UUID("5b8e2f0a-3c1d-4e6f-8a9b-0c1d2e3f4a5b")
+DEPLOYMENT = "migrate-fleet/manual"
+RUN_TIMEOUT_S = 900.0
+# An Azure Policy deny assignment on the broken canary's subscription: every ARM write there answers 403 (the
+# error ARM gives a write a policy denies), so its migration fails at its first write and changes nothing.
+POLICY_DENY = {
+    "status": 403,
+    "method": "PUT",
+    "code": "RequestDisallowedByPolicy",
+    "message": "Resource was disallowed by policy (injected by the test).",
+    "count": 1000,
+}
+
+
+def _documents(count: int) -> list[dict[str, Any]]:
+    """``count`` customers of the generated catalog's two aad-pod-identity shapes (index % 3 == 0: managed mode,
+    1: standard mode), with names and ids of their own (other tests use fleet-* and ten-*)."""
+    docs = []
+    for index in [i for i in range(1, 2 * count) if i % 3 != 2][:count]:
+        doc = yaml.safe_load(yaml.safe_dump(customer_document(index, tenants=3)).replace("fleet-", "mig-"))
+        doc["subscription_id"] = str(uuid.uuid5(NAMESPACE, f"subscription-{index}"))
+        doc["tenant_id"] = str(uuid.uuid5(NAMESPACE, f"tenant-{index % 3}"))
+        docs.append(doc)
+    return docs
+
+
+def _onboard(spec: CustomerSpec) -> None:
+    run_onboarding(CustomerContext(spec, Settings()), dry_run=False)
+
+
+@pytest.fixture(scope="module")
+def fleet(sandbox: SandboxProcess, worker_catalog: Path) -> Iterator[list[CustomerSpec]]:
+    """Ten onboarded aad-pod-identity customers in the worker's catalog (onboarded here, in parallel, without
+    Prefect: the module is about the migration)."""
+    docs = _documents(10)
+    specs = [load_customer_spec(doc) for doc in docs]
+    for spec in specs:
+        register_customer(sandbox, spec)
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        list(pool.map(_onboard, specs))
+    print(f"\n# fleet of {len(specs)} onboarded in {time.monotonic() - started:.0f} s")
+    paths = [worker_catalog / f"{doc['name']}.yaml" for doc in docs]
+    for path, doc in zip(paths, docs, strict=True):
+        path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    yield specs
+    for path in paths:
+        path.unlink()
+
+
+def _parameters(fleet: list[CustomerSpec], **more: Any) -> dict[str, Any]:
+    return {
+        "customers": [s.name for s in fleet],
+        "canary": [s.name for s in fleet[:2]],
+        "wave_size": 4,
+        "max_failure_rate": 0.25,
+        **more,
+    }
+
+
+def _start(stack: PrefectStack, parameters: dict[str, Any]) -> UUID:
+    with prefect_client(stack) as client:
+        deployment = client.read_deployment_by_name(DEPLOYMENT)
+        return client.create_flow_run_from_deployment(deployment.id, parameters=parameters).id
+
+
+def _wait(stack: PrefectStack, run_id: UUID) -> FlowRun:
+    deadline = time.monotonic() + RUN_TIMEOUT_S
+    with prefect_client(stack) as client:
+        while time.monotonic() < deadline:
+            run = client.read_flow_run(run_id)
+            if run.state and run.state.type.value in FINAL_STATES:
+                return run
+            time.sleep(1.0)
+    raise TimeoutError(f"{DEPLOYMENT} run {run_id} not finished within {RUN_TIMEOUT_S:g} s")
+
+
+def _migrate(stack: PrefectStack, parameters: dict[str, Any]) -> tuple[FlowRun, dict[str, dict[str, Any]]]:
+    """One migrate-fleet run to its end: the run and its fleet table's rows by customer."""
+    started = time.monotonic()
+    run = _wait(stack, _start(stack, parameters))
+    print(
+        f"\n# {DEPLOYMENT} ({'plan' if parameters.get('dry_run', True) else 'apply'}): {run.state_name} "
+        f"in {time.monotonic() - started:.0f} s"
+    )
+    with prefect_client(stack) as client:
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(
+                key=ArtifactFilterKey(any_=["fleet-migration"]),
+                flow_run_id=ArtifactFilterFlowRunId(any_=[run.id]),
+            )
+        )
+    assert len(artifacts) == 1, "the run writes one fleet table"
+    data = artifacts[0].data
+    rows = yaml.safe_load(data) if isinstance(data, str) else data
+    return run, {row["customer"]: row for row in rows}
+
+
+def _writes_by_customer(sandbox: SandboxProcess, mark: int, fleet: list[CustomerSpec]) -> dict[str, int]:
+    """ARM writes since ``mark`` in each customer's subscription (other tests' runs share the sandbox)."""
+    writes = sandbox.arm_writes(mark)
+    return {s.name: sum(f"/subscriptions/{s.subscription_id}/" in w for w in writes) for s in fleet}
+
+
+def test_a_failing_canary_stops_the_rollout_and_leaves_the_others_untouched(
+    sandbox: SandboxProcess, prefect_stack: PrefectStack, fleet: list[CustomerSpec]
+) -> None:
+    good, broken = fleet[0], fleet[1]
+    sandbox.set_faults([{**POLICY_DENY, "path": f"^/subscriptions/{broken.subscription_id}/"}])
+    mark = sandbox.mark()
+    try:
+        run, rows = _migrate(prefect_stack, _parameters(fleet, dry_run=False))
+    finally:
+        sandbox.clear_faults()
+    assert run.state and run.state.is_failed()
+    assert f"the canary wave failed for {broken.name}" in (run.state.message or ""), run.state.message
+    assert rows[good.name]["state"] == "migrated" and rows[good.name]["wave"] == 0
+    assert rows[broken.name]["state"] == "failed" and rows[broken.name]["wave"] == 0
+    assert "RequestDisallowedByPolicy" in rows[broken.name]["error"]
+    others = fleet[2:]
+    assert {rows[s.name]["state"] for s in others} == {"not-started"}
+    assert [rows[s.name]["wave"] for s in others] == [1, 1, 1, 1, 2, 2, 2, 2]
+    writes = _writes_by_customer(sandbox, mark, fleet)
+    assert writes[good.name] > 0
+    assert writes[broken.name] == 0, "the denied write changed nothing"
+    assert {writes[s.name] for s in others} == {0}, writes
+    with prefect_client(prefect_stack) as client:
+        ran = set(task_states(client, run.id))
+    assert not {f"migrate-{s.name}" for s in others} & ran, "no task of a later wave ran"
+
+
+def test_a_dry_run_plans_the_rest_and_writes_nothing(
+    sandbox: SandboxProcess, prefect_stack: PrefectStack, fleet: list[CustomerSpec]
+) -> None:
+    mark = sandbox.mark()
+    run, rows = _migrate(prefect_stack, _parameters(fleet))
+    assert run.state and run.state.is_completed(), run.state
+    assert rows[fleet[0].name]["state"] == "already-migrated"
+    assert {rows[s.name]["state"] for s in fleet[1:]} == {"planned"}
+    assert set(_writes_by_customer(sandbox, mark, fleet).values()) == {0}
+
+
+def test_an_interrupted_rollout_resumes_without_redoing_finished_customers(
+    sandbox: SandboxProcess, prefect_stack: PrefectStack, fleet: list[CustomerSpec]
+) -> None:
+    parameters = _parameters(fleet, dry_run=False)
+    run_id = _start(prefect_stack, parameters)
+    finished = _cancel_once_finished(prefect_stack, run_id, at_least=4)
+    interrupted = _wait(prefect_stack, run_id)
+    assert interrupted.state and interrupted.state.is_cancelled(), interrupted.state
+    unfinished = {s.name for s in fleet} - finished
+    assert unfinished, "the run was interrupted before its last customer"
+
+    mark = sandbox.mark()
+    run, rows = _migrate(prefect_stack, parameters)
+    assert run.state and run.state.is_completed(), run.state.message if run.state else run
+    states = {name: row["state"] for name, row in rows.items()}
+    assert set(states.values()) == {"already-migrated", "migrated"}, states
+    # A task whose end the kill cut off may have finished without the server hearing of it: the migration
+    # (already-migrated) knows better than the task states, so only "finished" -> "not redone" is exact.
+    assert {name for name in finished if states[name] != "already-migrated"} == set()
+    assert {name for name, state in states.items() if state == "migrated"} <= unfinished
+    writes = _writes_by_customer(sandbox, mark, fleet)
+    assert {writes[name] for name in finished} == {0}, f"a finished customer was redone: {writes}"
+
+    mark = sandbox.mark()
+    again, rows = _migrate(prefect_stack, parameters)
+    assert again.state and again.state.is_completed()
+    assert {row["state"] for row in rows.values()} == {"already-migrated"}
+    assert set(_writes_by_customer(sandbox, mark, fleet).values()) == {0}
+
+
+def _cancel_once_finished(stack: PrefectStack, run_id: UUID, *, at_least: int) -> set[str]:
+    """Cancel the run (its process is killed by the worker) once ``at_least`` customers' migrations have
+    completed; returns every customer whose migration task had completed by then (the server's view)."""
+    deadline = time.monotonic() + RUN_TIMEOUT_S
+    with prefect_client(stack) as client:
+        while time.monotonic() < deadline:
+            done = {name for name, state in task_states(client, run_id).items() if state == "COMPLETED"}
+            migrated = {name.removeprefix("migrate-") for name in done if name.startswith("migrate-")}
+            if len(migrated) >= at_least:
+                client.set_flow_run_state(run_id, Cancelling(), force=True)
+                break
+            time.sleep(0.5)
+        else:
+            raise TimeoutError(f"fewer than {at_least} customers migrated within {RUN_TIMEOUT_S:g} s")
+        _wait(stack, run_id)
+        done = {name for name, state in task_states(client, run_id).items() if state == "COMPLETED"}
+    return {name.removeprefix("migrate-") for name in done if name.startswith("migrate-")}
