@@ -4,11 +4,12 @@ task runs and writes the fleet table."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.task_runners import ThreadPoolTaskRunner
+from pydantic import Field
 
 from onboarding.catalog import select
 from onboarding.errors import PermanentError
@@ -22,8 +23,8 @@ from tasks.migration import migrate_customer_task
 def migrate_fleet(
     customers: list[str] | None = None,
     canary: list[str] | None = None,
-    wave_size: int | None = None,
-    max_failure_rate: float | None = None,
+    wave_size: Annotated[int | None, Field(ge=1)] = None,
+    max_failure_rate: Annotated[float | None, Field(ge=0, le=1)] = None,
     dry_run: bool = True,
 ) -> dict[str, Any]:
     """Migrate customers from aad-pod-identity to workload identity, wave after wave; a wave starts only when
