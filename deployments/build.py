@@ -72,6 +72,11 @@ MANUAL_OPERATIONS = [
         "Remove what onboarding added for a customer (plan unless dry_run is false); keeps the application",
     ),
     (
+        "flows/migrate_to_workload_identity.py:migrate_to_workload_identity",
+        "Move a customer from aad-pod-identity to workload identity without a moment without storage access "
+        "(plan unless dry_run is false); the report says the catalog change to commit",
+    ),
+    (
         "flows/publish.py:publish_package",
         "Package templates/ and create or update the service catalog application definition (writes only what "
         "differs)",

@@ -11,10 +11,11 @@ from onboarding.report import operation_markdown
 from onboarding.results import StepResult
 
 
-def report(result: StepResult, *, title: str, key: str) -> dict[str, Any]:
+def report(result: StepResult, *, title: str, key: str, markdown: str | None = None) -> dict[str, Any]:
+    """``markdown``: the artifact's text when the operation has a report of its own (default: the operation's)."""
     create_markdown_artifact(
         key=f"{key}-{result.customer}",
-        markdown=operation_markdown(title=title, result=result),
+        markdown=markdown or operation_markdown(title=title, result=result),
         description=f"{title} of {result.customer}",
     )
     get_run_logger().info(

@@ -24,7 +24,7 @@ app = typer.Typer(
     help="Onboard customers of the AKS managed application, without a Prefect server. `validate` checks the "
     "catalog (no cloud access); `plan` shows what onboarding one customer would change and `status` what is in "
     "place (both read-only); `onboard` runs the onboarding flow's steps here, in this process; `audit`, "
-    "`offboard`, `refresh-permissions` and `verify-storage` run the operations; `publish` packages templates/ and "
+    "`offboard`, `migrate`, `refresh-permissions` and `verify-storage` run the operations; `publish` packages templates/ and "
     "creates or updates the service catalog application definition. The catalog is --catalog, else "
     "ONBOARDING_CATALOG_DIR, else the repository's deployments/customers."
     "\n\n"
@@ -37,6 +37,7 @@ app = typer.Typer(
     "Examples: python -m onboarding validate | python -m onboarding plan contoso | "
     "python -m onboarding onboard contoso | "
     "python -m onboarding status contoso fabrikam | python -m onboarding offboard contoso --apply | "
+    "python -m onboarding migrate contoso --apply | "
     "python -m onboarding publish --dry-run",
     no_args_is_help=True,
     add_completion=False,
@@ -216,6 +217,36 @@ def offboard(
 
     title = "Offboarding" if apply else "Offboarding plan"
     _operation(spec, title, lambda ctx: offboard_customer(ctx, dry_run=not apply))
+
+
+@app.command()
+def migrate(
+    customer: str = CustomerArgument,
+    apply: bool = typer.Option(False, "--apply", help="Make the changes (default: print the plan only)"),
+    restart_workloads: bool = typer.Option(
+        False,
+        "--restart-workloads",
+        help="Rollout-restart the Deployments whose running pods still use pod identity (default: "
+        "ONBOARDING_MIGRATION_RESTART_WORKLOADS; off: stop and name those pods)",
+    ),
+    catalog: Path | None = CatalogOption,
+) -> None:
+    """Move CUSTOMER from aad-pod-identity to workload identity: enable the OIDC issuer and workload identity on
+    the cluster, federate the service account, prove storage access through both paths from pods, then remove
+    what the product added for pod identity. Prints the plan unless --apply; the report ends with the catalog
+    change to commit. Nothing is removed when a proof fails."""
+    spec = _spec(customer, catalog)
+    from .migration_report import migration_markdown
+    from .operations.migrate import migrate_to_workload_identity
+
+    ctx = _context(spec)
+    if restart_workloads:
+        ctx = ctx.with_settings(migration_restart_workloads=True)
+    try:
+        result = migrate_to_workload_identity(ctx, dry_run=not apply)
+    except OnboardingError as exc:
+        _fail(exc)
+    typer.echo(migration_markdown(result))
 
 
 @app.command("refresh-permissions")

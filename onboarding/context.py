@@ -63,6 +63,18 @@ class CustomerContext:
         view.app_identity_id = identity_id
         return view
 
+    def for_spec(self, spec: CustomerSpec) -> CustomerContext:
+        """This context for a variant of its spec (a migration's target mode), sharing credentials and clients."""
+        view = copy.copy(self)
+        view.spec = spec
+        return view
+
+    def with_settings(self, **changes: Any) -> CustomerContext:
+        """This context with some settings changed for one run (the shared clients keep their own settings)."""
+        view = copy.copy(self)
+        view.settings = self.settings.model_copy(update=changes)
+        return view
+
     def for_cluster(self, cluster: ClusterInfo) -> CustomerContext:
         """This context acting as the application identity discovery found in ``cluster``."""
         return self.for_app_identity(cluster.app_identity.resource_id)

@@ -34,6 +34,27 @@ def _storage_proof(verify: StepResult | None) -> list[str]:
     return lines
 
 
+def _uncommitted_migration(steps: list[StepResult]) -> list[str]:
+    """The catalog change a migration to workload identity asked for and nobody committed yet."""
+    change = next((s.details["catalog_change"] for s in steps if s.details.get("catalog_change")), None)
+    if not change:
+        return []
+    lead = "The cluster was migrated to workload identity, so this run followed it rather than the catalog. Commit"
+    return catalog_change_lines(lead, change)
+
+
+def catalog_change_lines(lead: str, change: dict[str, str]) -> list[str]:
+    """``lead`` the catalog change (migration's ``details["catalog_change"]``) as a YAML block to commit."""
+    return [
+        f"{lead} to `{change['file']}` ({change['change']}):",
+        "",
+        "```yaml",
+        change["yaml"].rstrip("\n"),
+        "```",
+        "",
+    ]
+
+
 def onboarding_markdown(
     *,
     customer: str,
@@ -50,6 +71,7 @@ def onboarding_markdown(
         lines += [f"This run overrides the catalog entry: {_cell(overrides)}", ""]
     if error:
         lines += [f"> {error}", ""]
+    lines += _uncommitted_migration(steps)
     lines += ["| step | changed | already right | took (s) | waited (s) |", "|---|---|---|---:|---:|"]
     for step in steps:
         changed = "<br>".join(_cell(c) for c in step.changed) or "-"

@@ -153,6 +153,17 @@ class Settings(BaseSettings):
     definition_lock_level: Literal["None", "CanNotDelete", "ReadOnly"] = Field(
         "ReadOnly", description="Lock the definition puts on every managed resource group"
     )
+    migration_remove_scale_set_identity: bool = Field(
+        False,
+        description="A migration to workload identity also removes the application's identity from the node pool "
+        "scale sets once pod identity is gone (every other identity stays); off: it stays attached",
+    )
+    migration_restart_workloads: bool = Field(
+        False,
+        description="A migration to workload identity rollout-restarts the Deployments whose running pods still "
+        "take their token from pod identity (as `kubectl rollout restart` does) and waits for their new pods; "
+        "off: it refuses to remove pod identity and names those pods",
+    )
     definition_location: str | None = Field(
         None,
         description="Region of a definition `publish` creates; default its resource group's (an existing "

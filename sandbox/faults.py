@@ -1,7 +1,10 @@
 """Injected faults and ARM throttling.
 
 Fault rules (set through the admin API) answer matching ARM requests with an error instead of serving them,
-``count`` times or with a ``probability`` (seeded). Throttling is a token bucket per subscription + principal
+``count`` times or with a ``probability`` (seeded). A rule naming an ``operation`` (an LRO's name, e.g.
+``managedcluster.update``) matches no request: it fails that long-running operation when it would complete (its
+``path`` is then matched against the operation's resource id), as a resource provider reports a failed
+operation: the status monitor says ``Failed`` with the rule's ``code`` and ``message``, nothing is applied. Throttling is a token bucket per subscription + principal
 + kind (read/write), sized from ``world.timing``, answering 429 with
 ``Retry-After`` and the body ARM sends.
 """
@@ -13,6 +16,7 @@ import random
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +26,7 @@ from .state import World
 
 @dataclass
 class FaultRule:
-    status: int
+    status: int = 0
     method: str = "*"
     path: str = ".*"
     code: str = "InjectedFault"
@@ -31,6 +35,7 @@ class FaultRule:
     probability: float | None = None
     retry_after: float | None = None
     seed: int | None = None
+    operation: str | None = None
     fired: int = 0
     _pattern: re.Pattern[str] = field(init=False, repr=False)
     _rng: random.Random = field(init=False, repr=False)
@@ -43,19 +48,38 @@ class FaultRule:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> FaultRule:
-        known = {"status", "method", "path", "code", "message", "count", "probability", "retry_after", "seed"}
+        known = {
+            "status",
+            "method",
+            "path",
+            "code",
+            "message",
+            "count",
+            "probability",
+            "retry_after",
+            "seed",
+            "operation",
+        }
         unknown = set(data) - known
-        if unknown or "status" not in data:
-            raise ValueError(f"a fault rule needs 'status' and only {sorted(known)}; got {sorted(data)}")
+        if unknown or ("status" not in data and "operation" not in data):
+            raise ValueError(
+                f"a fault rule needs 'status' (or 'operation') and only {sorted(known)}; got {sorted(data)}"
+            )
         return cls(**data)
 
     def exhausted(self) -> bool:
         return self.count is not None and self.fired >= self.count
 
     def fires(self, method: str, path: str) -> bool:
-        if self.exhausted() or self.method not in ("*", method.upper()):
+        if self.operation is not None or self.method not in ("*", method.upper()):
             return False
-        if not self._pattern.search(path):
+        return self._fires_on(path)
+
+    def fails_operation(self, name: str, resource_id: str) -> bool:
+        return self.operation == name and self._fires_on(resource_id)
+
+    def _fires_on(self, path: str) -> bool:
+        if self.exhausted() or not self._pattern.search(path):
             return False
         if self.probability is not None and self._rng.random() >= self.probability:
             return False
@@ -72,6 +96,7 @@ class FaultRule:
             "count": self.count,
             "probability": self.probability,
             "retry_after": self.retry_after,
+            "operation": self.operation,
             "fired": self.fired,
         }
 
@@ -118,9 +143,16 @@ class Faults:
             self._buckets.clear()
 
     def match(self, method: str, path: str) -> FaultRule | None:
+        return self._first(lambda rule: rule.fires(method, path))
+
+    def match_operation(self, name: str, resource_id: str) -> FaultRule | None:
+        """The rule that fails the long-running operation ``name`` on ``resource_id``, if any."""
+        return self._first(lambda rule: rule.fails_operation(name, resource_id))
+
+    def _first(self, fires: Callable[[FaultRule], bool]) -> FaultRule | None:
         with self._lock:
             for rule in self.rules:
-                if rule.fires(method, path):
+                if fires(rule):
                     return rule
             self.rules = [r for r in self.rules if not r.exhausted()]
         return None

@@ -185,6 +185,7 @@ class World:
             self._timing,
             app_deploy_s=0.0,
             agentpool_create_s=0.0,
+            cluster_update_s=0.0,
             vmss_update_s=0.0,
             refresh_permissions_s=0.0,
             role_propagation_s=0.0,

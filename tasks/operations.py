@@ -7,6 +7,7 @@ from prefect.cache_policies import NO_CACHE
 
 from onboarding.models import CustomerSpec
 from onboarding.operations.audit import audit_role_assignments
+from onboarding.operations.migrate import migrate_to_workload_identity
 from onboarding.operations.offboard import offboard_customer
 from onboarding.operations.refresh import refresh_permissions
 from onboarding.operations.storage_check import verify_storage
@@ -46,5 +47,23 @@ def offboard_customer_task(spec: CustomerSpec, dry_run: bool = True) -> StepResu
     return under_policy(
         lambda: offboard_customer(context_for(spec), dry_run=dry_run),
         step="offboard-customer",
+        customer=spec.name,
+    )
+
+
+@task(
+    name="migrate-to-workload-identity",
+    task_run_name="migrate-to-workload-identity-{spec.name}",
+    cache_policy=NO_CACHE,
+)
+def migrate_to_workload_identity_task(
+    spec: CustomerSpec, dry_run: bool = True, restart_workloads: bool = False
+) -> StepResult:
+    ctx = context_for(spec)
+    if restart_workloads:
+        ctx = ctx.with_settings(migration_restart_workloads=True)
+    return under_policy(
+        lambda: migrate_to_workload_identity(ctx, dry_run=dry_run),
+        step="migrate-to-workload-identity",
         customer=spec.name,
     )

@@ -9,10 +9,13 @@ from onboarding.models import CustomerSpec
 from sandbox.client import SandboxProcess
 
 
-def register_customer(box: SandboxProcess, spec: CustomerSpec) -> None:
+def register_customer(
+    box: SandboxProcess, spec: CustomerSpec, *, parameters: dict[str, object] | None = None
+) -> None:
     """Make the customer exist in the sandbox cloud, as a real customer exists in Azure before onboarding.
     A customer already there (its subscription exists: 409) is left as it is, so tests sharing one sandbox may
-    each make sure of the same catalog customer."""
+    each make sure of the same catalog customer. ``parameters``: template parameters that differ from the ones
+    onboarding deploys with (e.g. ``enableWorkloadIdentity`` on for a pod identity customer)."""
     body: dict[str, object] = {
         "name": spec.name,
         "tenant_id": spec.tenant_id,
@@ -27,6 +30,7 @@ def register_customer(box: SandboxProcess, spec: CustomerSpec) -> None:
             "applicationName": app.name,
             "managedResourceGroupName": app.managed_resource_group_name,
             **{name: p["value"] for name, p in template_parameters(spec).items()},
+            **(parameters or {}),
         }
     try:
         box.add_customer(**body)

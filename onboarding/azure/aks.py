@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from azure.mgmt.containerservice import ContainerServiceClient
-from azure.mgmt.containerservice.models import AgentPool, ManagedCluster
+from azure.mgmt.containerservice.models import (
+    AgentPool,
+    ManagedCluster,
+    ManagedClusterOIDCIssuerProfile,
+    ManagedClusterSecurityProfile,
+    ManagedClusterSecurityProfileWorkloadIdentity,
+)
 
 from ..cluster import IdentityRef
 from ..errors import PermanentError
@@ -48,3 +54,24 @@ def oidc_issuer_url(cluster: ManagedCluster) -> str | None:
 def network_plugin(cluster: ManagedCluster) -> str | None:
     plugin = cluster.network_profile.network_plugin if cluster.network_profile is not None else None
     return getattr(plugin, "value", plugin)
+
+
+def workload_identity_enabled(cluster: ManagedCluster) -> bool:
+    """Both halves of Azure AD Workload Identity are on: the OIDC issuer (with its URL) and the webhook."""
+    security = cluster.security_profile
+    workload = security.workload_identity if security is not None else None
+    return bool(oidc_issuer_url(cluster)) and bool(workload is not None and workload.enabled)
+
+
+def enable_workload_identity(
+    client: ContainerServiceClient, cluster: ManagedCluster, *, timeout_s: float
+) -> ManagedCluster:
+    """PUT the cluster as read with ``oidcIssuerProfile.enabled`` and ``securityProfile.workloadIdentity.enabled``
+    set (what ``az aks update --enable-oidc-issuer --enable-workload-identity`` sends), and wait for the LRO."""
+    cluster.oidc_issuer_profile = ManagedClusterOIDCIssuerProfile(enabled=True)
+    security = cluster.security_profile or ManagedClusterSecurityProfile()
+    security.workload_identity = ManagedClusterSecurityProfileWorkloadIdentity(enabled=True)
+    cluster.security_profile = security
+    rid = ResourceId(str(cluster.id))
+    poller = client.managed_clusters.begin_create_or_update(str(rid.resource_group), rid.name, cluster)
+    return poller.result(timeout=timeout_s)

@@ -14,16 +14,14 @@ A dry run (the default) reads everything and returns the plan; a second real run
 
 from __future__ import annotations
 
-from azure.mgmt.compute import ComputeManagementClient
 from azure.mgmt.eventgrid import EventGridManagementClient
 from azure.mgmt.msi import ManagedServiceIdentityClient
 
-from ..azure import eventgrid, federated_credentials, roles, vmss
-from ..azure.identities import same_id, short_name
+from ..azure import eventgrid, federated_credentials, roles
+from ..azure.identities import same_id
 from ..changes import Change
 from ..cluster import ClusterInfo
 from ..context import CustomerContext
-from ..errors import TransientError
 from ..helm import uninstall_release
 from ..kube import workload_identity as wi
 from ..kube.cleanup import delete_owned, find_owned, helm_release_recorded
@@ -32,6 +30,7 @@ from ..models import PodIdentityMode
 from ..results import StepResult
 from ..steps import StepRecorder
 from ..steps.assignments import delete_assignments
+from ..steps.detach import detach_identities
 from ..steps.discover import discover_cluster
 from ..steps.events import WatchedGroup, node_rg_refusals, watched_groups
 from ..steps.roles import scope_label
@@ -127,38 +126,12 @@ def _event_subscriptions(ctx: CustomerContext, rec: StepRecorder, cluster: Clust
 
 
 def _scale_sets(ctx: CustomerContext, rec: StepRecorder, cluster: ClusterInfo) -> None:
-    compute = ctx.client(ComputeManagementClient, node_rg=True)
     ours = [
         i.resource_id
         for i in cluster.identities
         if not same_id(i.resource_id, cluster.kubelet_identity.resource_id)
     ]
-    with ctx.errors(STEP, f"list scale sets in {cluster.node_resource_group}"):
-        scale_sets = vmss.list_scale_sets(compute, cluster.node_resource_group)
-    for scale_set in scale_sets:
-        name, remove = str(scale_set.name), vmss.present_ids(scale_set, ours)
-        kept = [i for i in vmss.attached_ids(scale_set) if i not in remove]
-        rec.unchanged(
-            f"scale set {name} keeps {', '.join(short_name(i) for i in kept) or 'no user-assigned identity'}"
-        )
-        if not remove:
-            continue
-        names = ", ".join(short_name(i) for i in remove)
-        rec.changed(f"removed {names} from scale set {name}", f"remove {names} from scale set {name}")
-        if rec.dry_run:
-            continue
-        with ctx.errors(STEP, f"remove {names} from scale set {name}"):
-            update = vmss.identity_removal(scale_set, remove)
-            after = vmss.begin_identity_update(compute, str(scale_set.id), update).result(
-                timeout=ctx.settings.deployment_timeout_s
-            )
-        if vmss.present_ids(after, remove) or vmss.missing_ids(after, kept):
-            raise TransientError(
-                f"scale set {name} does not carry exactly {', '.join(kept)} after the update (changed meanwhile)",
-                customer=ctx.spec.name,
-                step=STEP,
-                hint="offboarding runs again",
-            )
+    detach_identities(ctx, rec, cluster, ours, step=STEP)
 
 
 def _role_assignments(ctx: CustomerContext, rec: StepRecorder, cluster: ClusterInfo) -> None:

@@ -24,6 +24,7 @@ from ..kube.objects import ensure_namespace
 from ..models import PodIdentityMode
 from ..results import StepResult
 from . import StepRecorder
+from .migration import follow
 
 STEP = "install_pod_identity"
 
@@ -37,6 +38,7 @@ def selector_for(ctx: CustomerContext, cluster: ClusterInfo, identity: IdentityR
 
 
 def install_pod_identity(ctx: CustomerContext, cluster: ClusterInfo, *, dry_run: bool = False) -> StepResult:
+    ctx = follow(ctx, cluster)
     spec = ctx.spec
     rec = StepRecorder(ctx, STEP, dry_run=dry_run)
     rec.result.details.update(mode=spec.pod_identity.mode.value, namespace=spec.pod_identity.namespace)

@@ -21,6 +21,7 @@ from ..kube.probe_job import ProbeOutcome, ProbeRequest, run_probe
 from ..models import PodIdentityMode, StorageCheckMode
 from ..results import StepResult
 from . import StepRecorder, storage
+from .migration import follow
 from .pod_identity import selector_for
 
 STEP = "verify_storage_access"
@@ -219,6 +220,7 @@ def verify_storage_access(
     ``label_pod=False`` runs the probe without the identity label / service account: a negative control that
     must fail with a diagnosis naming the binding. ``grant=False``: the caller already ran ensure_storage_reader.
     """
+    ctx = follow(ctx, cluster)
     spec = ctx.spec
     rec = StepRecorder(ctx, STEP, dry_run=dry_run)
     if spec.storage.grant_reader and grant:

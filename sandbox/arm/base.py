@@ -21,7 +21,7 @@ PAGE_SIZE = 50
 
 
 class ArmError(Exception):
-    """An error ARM answers with ``{"error": {"code", "message"[, "details"]}}``."""
+    """An error ARM answers with ``{"error": {"code", "message"[, "target"][, "details"]}}``."""
 
     def __init__(
         self,
@@ -31,16 +31,20 @@ class ArmError(Exception):
         headers: dict[str, str] | None = None,
         *,
         details: list[dict[str, Any]] | None = None,
+        target: str | None = None,
     ) -> None:
         super().__init__(f"{status} {code}: {message}")
         self.status, self.code, self.message = status, code, message
         self.headers = headers or {}
         self.details = details
+        self.target = target
 
     @property
     def extra(self) -> dict[str, Any]:
-        """The error object's keys beyond code and message (ARM's nested ``details``)."""
-        return {"details": self.details} if self.details else {}
+        """The error object's keys beyond code and message (the property in question, ARM's nested ``details``)."""
+        return ({"target": self.target} if self.target else {}) | (
+            {"details": self.details} if self.details else {}
+        )
 
     def as_error(self) -> dict[str, Any]:
         return {"code": self.code, "message": self.message, **self.extra}

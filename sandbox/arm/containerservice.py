@@ -1,4 +1,5 @@
-"""Microsoft.ContainerService: managed clusters (GET, list, list credentials) and agent pools (GET, list, PUT)."""
+"""Microsoft.ContainerService: managed clusters (PUT create/update, GET, list, list credentials) and agent pools
+(GET, list, PUT)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ from .base import (
     rg_id,
 )
 from .compute import VMSS_TYPE, vmss_body
+from .containerservice_update import requested_view, start_update, validated_change
 from .lro import Operations
 from .msi import create_identity, tenant_of_subscription
 from .resources import resource_group_body
@@ -231,7 +233,7 @@ def _cluster_body(
             "networkProfile": network,
             "nodeResourceGroupProfile": {"restrictionLevel": "Unrestricted"},
         },
-        "_sandbox": {"operation": "create", "requested_pools": _validated_pools(props)},
+        "_sandbox": {"operation": "create managed cluster", "requested_pools": _validated_pools(props)},
     }
 
 
@@ -291,8 +293,8 @@ def _provision(world: World, cluster: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def put_cluster(call: Call, ops: Operations) -> Response:
-    """Create a cluster (an LRO of ``app_deploy_s``: the cluster is what makes an application's deployment slow).
-    Updating an existing cluster changes only its tags here."""
+    """Create a cluster (an LRO of ``app_deploy_s``: the cluster is what makes an application's deployment slow),
+    or update an existing one (``containerservice_update``)."""
     cluster_id = _cluster_id(call)
     require_rg(call)
     require_write(call, f"{MC_TYPE}/write", cluster_id)
@@ -302,8 +304,10 @@ def put_cluster(call: Call, ops: Operations) -> Response:
         if existing is not None:
             if existing["_sandbox"].get("operation"):
                 raise _busy(existing)
-            existing["tags"] = body.get("tags", existing.get("tags") or {})
-            return json_response(cluster_view(call.world, existing), 200)
+            change = validated_change(call.world, existing, body)
+            op = start_update(call, ops, existing, change)
+            shown = requested_view(cluster_view(call.world, existing), change)
+            return json_response(shown, 200, **ops.headers(call, op))
         if not body.get("location"):
             raise ArmError(400, "LocationRequired", "The location property is required for this definition.")
         props = body.get("properties") or {}
@@ -332,11 +336,14 @@ def put_cluster(call: Call, ops: Operations) -> Response:
 
 
 def _busy(cluster: dict[str, Any]) -> ArmError:
+    """AKS's answer to a write while another operation runs (as Terraform users quote it: "Operation is not
+    allowed because there's an in progress update managed cluster operation (operation ID: ...) on the managed
+    cluster ... started on UTC ...")."""
     return ArmError(
         409,
         "OperationNotAllowed",
         f"Operation is not allowed because there's an in progress {cluster['_sandbox']['operation']} operation on "
-        f"cluster '{cluster['name']}'. Please wait for it to finish before starting a new operation.",
+        f"the managed cluster '{cluster['name']}'. Please wait for it to finish before starting a new operation.",
     )
 
 
@@ -381,7 +388,7 @@ def put_pool(call: Call, ops: Operations) -> Response:
         if cluster["_sandbox"].get("operation"):
             raise _busy(cluster)
         existing = call.world.get(pool_id)
-        cluster["_sandbox"]["operation"] = "update agent pool" if existing else "create agent pool"
+        cluster["_sandbox"]["operation"] = "update node pool" if existing else "create node pool"
         pool = pool_body(cluster_id, name, count, mode, vm_size, "Updating" if existing else "Creating")
         call.world.put(pool)
 

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import faults
 from ..httpd import Response, json_response
 from ..state import World
 from .base import ArmError, ArmRouter, Call, now_iso
@@ -61,10 +62,33 @@ class Operations:
         self._ops: dict[str, Operation] = {}
         self._lock = threading.Lock()
 
-    def start(self, name: str, delay_s: float, work: Callable[[], Any]) -> Operation:
-        """Run ``work`` after ``delay_s``; its return value is the result, an ArmError fails the operation."""
+    def start(
+        self,
+        name: str,
+        delay_s: float,
+        work: Callable[[], Any],
+        *,
+        target: str | None = None,
+        undo: Callable[[], None] | None = None,
+    ) -> Operation:
+        """Run ``work`` after ``delay_s``; its return value is the result, an ArmError fails the operation.
+
+        With a ``target`` (the resource id), a fault rule naming this operation (``faults.py``) fails it instead
+        of running ``work``: ``undo`` then puts the resource back as it was before the request."""
         op = self._new(name)
-        self.world.scheduler.after(delay_s, lambda: self._complete(op, work))
+        if target is None:
+            self.world.scheduler.after(delay_s, lambda: self._complete(op, work))
+            return op
+
+        def work_or_fault() -> Any:
+            rule = faults.for_world(self.world).match_operation(name, target)
+            if rule is None:
+                return work()
+            if undo is not None:
+                undo()
+            raise ArmError(rule.status or 400, rule.code, rule.message)
+
+        self.world.scheduler.after(delay_s, lambda: self._complete(op, work_or_fault))
         return op
 
     def start_thread(self, name: str, work: Callable[[], Any]) -> Operation:

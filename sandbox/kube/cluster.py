@@ -1,4 +1,4 @@
-"""One AKS cluster's Kubernetes side: its store, its HTTPS API server, tokens and controllers.
+"""One AKS cluster's Kubernetes side: its store, its HTTPS API server, tokens, admission and controllers.
 
 Controllers (job, workloads, kubelet) run on one thread per cluster fed by the store's events, so they
 never race each other; slow things (pod start, deadlines) come back through ``enqueue``.
@@ -23,6 +23,7 @@ from .jobs import JobController
 from .kubelet import Kubelet
 from .server import KubeApiApp
 from .store import Event, Store
+from .workload_identity import WorkloadIdentityWebhook
 from .workloads import WorkloadController
 
 log = logging.getLogger("sandbox.kube")
@@ -44,6 +45,7 @@ class ClusterRuntime:
         self.user_token = secrets.token_urlsafe(32)
         self.admin_token = secrets.token_urlsafe(32)
         self.store = Store()
+        self.store.admission.append(WorkloadIdentityWebhook(world, self.store, cluster_id))
         base = Path(world.urls["state_dir"]) / "kube" if "state_dir" in world.urls else None
         if base is not None:
             base.mkdir(parents=True, exist_ok=True)

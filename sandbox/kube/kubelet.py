@@ -4,8 +4,9 @@
 programs; a program that is not here fails the container at start (``StartError``). ConfigMap/Secret volumes are
 written to a per-pod temp dir and their mountPath prefix is rewritten in command, args, env values and workingDir.
 The process gets a clean environment (never the sandbox's own): PATH = the pod shims (``images.write_tools``) +
-this machine's PATH, the pod's env, the node's IMDS address as ``AZURE_POD_IDENTITY_AUTHORITY_HOST``, the sandbox
-CA as ``SSL_CERT_FILE``/``REQUESTS_CA_BUNDLE``, and the workload identity webhook's variables when the pod opts in.
+this machine's PATH, the pod's env, the node's IMDS address as ``AZURE_POD_IDENTITY_AUTHORITY_HOST`` and the sandbox
+CA as ``SSL_CERT_FILE``/``REQUESTS_CA_BUNDLE``. Projected volumes get their service account tokens
+(``projected_tokens.py``): the workload identity webhook (``workload_identity.py``) puts one in the pod's spec.
 A container with ``stdin: true`` gets a pipe that ``pods/attach`` writes to. Only the first runnable container of
 a pod runs; containers are not restarted (restartPolicy is not honoured beyond reporting).
 Pods without a runnable container (NMI, MIC, other charts' images) become Running and Ready and stay so.
@@ -30,6 +31,7 @@ from typing import Any
 from ..state import World
 from .images import Plan, plan, write_tools
 from .nodes import NODES, is_ready
+from .projected_tokens import projected_token
 from .resources import builtin
 from .selectors import match_labels
 from .store import Event, Store, now_rfc3339
@@ -38,8 +40,6 @@ PODS = builtin("Pod")
 CONFIGMAPS = builtin("ConfigMap")
 SECRETS = builtin("Secret")
 SERVICEACCOUNTS = builtin("ServiceAccount")
-WI_AUDIENCE = "api://AzureADTokenExchange"
-WI_TOKEN_PATH = "/var/run/secrets/azure/tokens/azure-identity-token"
 PodKey = tuple[str, str]
 
 
@@ -345,7 +345,6 @@ class Kubelet:
                 "REQUESTS_CA_BUNDLE": self.world.urls["ca_bundle"],
             }
         )
-        env.update(self._workload_identity(pod, pod_dir, mounts))
 
         def rewrite(text: str) -> str:
             for mount_path in sorted(mounts, key=len, reverse=True):
@@ -377,7 +376,7 @@ class Kubelet:
         return proc
 
     def _volumes(self, pod: dict[str, Any], container: dict[str, Any], pod_dir: Path) -> dict[str, str]:
-        """Materialise the container's ConfigMap/Secret/emptyDir volumes; mountPath -> local dir."""
+        """Materialise the container's ConfigMap/Secret/projected/emptyDir volumes; mountPath -> local dir."""
         namespace = pod["metadata"]["namespace"]
         by_name = {v["name"]: v for v in pod["spec"].get("volumes", [])}
         mounts: dict[str, str] = {}
@@ -404,6 +403,8 @@ class Kubelet:
                     raise LookupError(f'secret "{ref["secretName"]}" not found')
                 data = (secret or {}).get("data") or {}
                 files = self._items({k: base64.b64decode(v) for k, v in data.items()}, ref.get("items"))
+            elif "projected" in volume:
+                files = self._projected(pod, volume["projected"])
             for rel, content in files.items():
                 target = local / rel
                 target.parent.mkdir(parents=True, exist_ok=True)
@@ -411,6 +412,19 @@ class Kubelet:
             source = local / mount["subPath"] if mount.get("subPath") else local
             mounts[mount["mountPath"]] = str(source)
         return mounts
+
+    def _projected(self, pod: dict[str, Any], projected: dict[str, Any]) -> dict[str, bytes]:
+        """A projected volume's files: its ``serviceAccountToken`` sources (what the workload identity webhook
+        adds); other sources are not served."""
+        sa = self.store.find(SERVICEACCOUNTS, pod["metadata"]["namespace"], pod["spec"]["serviceAccountName"])
+        sa_uid = str((sa or {}).get("metadata", {}).get("uid", ""))
+        return {
+            str(source["serviceAccountToken"]["path"]): projected_token(
+                self.world, self.cluster_id, pod, sa_uid, source["serviceAccountToken"]
+            ).encode()
+            for source in projected.get("sources") or []
+            if "serviceAccountToken" in source
+        }
 
     @staticmethod
     def _items(files: dict[str, bytes], items: list[dict[str, str]] | None) -> dict[str, bytes]:
@@ -459,62 +473,6 @@ class Kubelet:
                 if raw is not None:
                     env[var["name"]] = base64.b64decode(raw).decode()
         return env
-
-    def _workload_identity(
-        self, pod: dict[str, Any], pod_dir: Path, mounts: dict[str, str]
-    ) -> dict[str, str]:
-        """What the azure-workload-identity webhook injects, for pods labelled to use it."""
-        meta = pod["metadata"]
-        if (meta.get("labels") or {}).get("azure.workload.identity/use") != "true":
-            return {}
-        sa_name = pod["spec"]["serviceAccountName"]
-        sa = self.store.find(SERVICEACCOUNTS, meta["namespace"], sa_name) or {}
-        annotations = sa.get("metadata", {}).get("annotations") or {}
-        client_id = annotations.get("azure.workload.identity/client-id")
-        if not client_id:
-            return {}
-        principal = self.world.principal_by_client_id(client_id)
-        tenant_id = annotations.get("azure.workload.identity/tenant-id") or (
-            principal.tenant_id if principal else self._cluster_tenant()
-        )
-        cluster = self.world.get(self.cluster_id) or {}
-        profile = cluster.get("properties", {}).get("oidcIssuerProfile") or {}
-        issuer = (
-            profile.get("issuerURL")
-            or profile.get("issuerUrl")
-            or "https://kubernetes.default.svc.cluster.local"
-        )
-        subject = f"system:serviceaccount:{meta['namespace']}:{sa_name}"
-        token = self.world.signer.mint(
-            audience=WI_AUDIENCE,
-            tenant_id=tenant_id,
-            object_id=sa.get("metadata", {}).get("uid", subject),
-            app_id=client_id,
-            issuer=issuer,
-            subject=subject,
-            extra={
-                "kubernetes.io": {
-                    "namespace": meta["namespace"],
-                    "pod": {"name": meta["name"], "uid": meta["uid"]},
-                    "serviceaccount": {"name": sa_name},
-                }
-            },
-        )
-        token_dir = pod_dir / "volumes" / "azure-identity-token"
-        token_dir.mkdir(parents=True, exist_ok=True)
-        (token_dir / "azure-identity-token").write_text(token)
-        mounts[os.path.dirname(WI_TOKEN_PATH)] = str(token_dir)
-        return {
-            "AZURE_CLIENT_ID": client_id,
-            "AZURE_TENANT_ID": tenant_id,
-            "AZURE_FEDERATED_TOKEN_FILE": WI_TOKEN_PATH,
-            "AZURE_AUTHORITY_HOST": self.world.urls["aad"],
-        }
-
-    def _cluster_tenant(self) -> str:
-        sub_id = self.cluster_id.split("/")[2].lower()
-        found = [s for k, s in self.world.subscriptions.items() if k.lower() == sub_id]
-        return found[0].tenant_id if found else ""
 
     def stop(self) -> None:
         with self._lock:

@@ -49,6 +49,8 @@ class Event:
 
 
 Listener = Callable[[Event], None]
+# A mutating admission webhook: changes a new object in place (or raises ApiError to refuse it).
+Admission = Callable[[ResourceType, dict[str, Any]], None]
 ObjKey = tuple[str, str]  # (namespace or "", name)
 
 
@@ -60,6 +62,9 @@ class Store:
         self._rv = 0
         self._history: deque[Event] = deque(maxlen=HISTORY)
         self._listeners: list[Listener] = []
+        # Mutating admission on CREATE (``Admission``), run before the store lock is taken: they may read the store
+        # and the world.
+        self.admission: list[Admission] = []
         self.closed = False
         for ns in ("default", "kube-system", "kube-public", "kube-node-lease"):
             self.create(NAMESPACES, {"metadata": {"name": ns}})
@@ -140,6 +145,8 @@ class Store:
         allowed = set(string.ascii_lowercase + string.digits + "-.:")
         if not set(name) <= allowed:
             raise ApiError(422, "Invalid", f'{rtype.kind} "{name}" is invalid: metadata.name: Invalid value')
+        for admit in self.admission:
+            admit(rtype, obj)
         with self._cond:
             if rtype.namespaced and ("", namespace) not in self._bucket(NAMESPACES):
                 raise not_found("namespaces", namespace)

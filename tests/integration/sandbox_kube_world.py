@@ -67,7 +67,7 @@ class KubeWorld:
             )
         return self.identities[name]
 
-    def add_cluster(self, name: str = "aks1") -> str:
+    def add_cluster(self, name: str = "aks1", *, workload_identity: bool = True) -> str:
         cluster_id = (
             f"/subscriptions/{self.subscription_id}/resourceGroups/mrg/providers/"
             f"Microsoft.ContainerService/managedClusters/{name}"
@@ -80,6 +80,7 @@ class KubeWorld:
                 "properties": {
                     "nodeResourceGroup": f"MC_mrg_{name}_eastus",
                     "oidcIssuerProfile": {"enabled": True, "issuerURL": f"{AAD_URL}/oidc/{uuid.uuid4()}/"},
+                    "securityProfile": {"workloadIdentity": {"enabled": workload_identity}},
                 },
             }
         )

@@ -398,3 +398,45 @@ def test_a_refused_write_is_a_write_failure(env: dict[str, Any], receiver: Recei
 
     event = eventually(failed)
     assert event["data"]["operationName"] == POOL_WRITE and event["data"]["status"] == "Failed"
+
+
+def test_a_cluster_update_is_a_write_success_then_an_injected_failure_a_write_failure(
+    sandbox: Any, env: dict[str, Any], receiver: Receiver
+) -> None:
+    """A managed cluster PUT on the existing cluster (an LRO): its event comes when the operation ends, Success or
+    Failure by its outcome, with ``httpRequest`` (an update of an existing resource)."""
+    cluster_write = "Microsoft.ContainerService/managedClusters/write"
+    only_cluster = {
+        "included_event_types": [WRITE_SUCCESS, "Microsoft.Resources.ResourceWriteFailure"],
+        "advanced_filters": [
+            {"operator_type": "StringIn", "key": "data.operationName", "values": [cluster_write]}
+        ],
+    }
+    _subscribe(env, env["mrg"], "clusterwrites", f"{receiver.url}/cluster", event_filter=only_cluster)
+    aks = env["aks"]
+    cluster = aks.managed_clusters.get(env["mrg"], "egaks")
+    cluster.tags = {"updated": "yes"}
+    aks.managed_clusters.begin_create_or_update(env["mrg"], "egaks", cluster, polling_interval=0.05).result()
+    sandbox.set_faults([{"operation": "managedcluster.update", "path": "/managedClusters/egaks$"}])
+    try:
+        failing = aks.managed_clusters.begin_create_or_update(
+            env["mrg"], "egaks", cluster, polling_interval=0.05
+        )
+        with pytest.raises(HttpResponseError):
+            failing.result()
+    finally:
+        sandbox.clear_faults()
+
+    def two() -> list[dict[str, Any]]:
+        events = receiver.events("/cluster")
+        assert len(events) == 2
+        return events
+
+    success, failure = eventually(two)
+    assert success["eventType"] == WRITE_SUCCESS and success["data"]["status"] == "Succeeded"
+    assert failure["eventType"] == "Microsoft.Resources.ResourceWriteFailure"
+    assert failure["data"]["status"] == "Failed"
+    for event in (success, failure):
+        assert event["subject"].endswith("/managedClusters/egaks")
+        assert event["data"]["operationName"] == cluster_write
+        assert event["data"]["httpRequest"]["method"] == "PUT"

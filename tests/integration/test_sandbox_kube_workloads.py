@@ -256,6 +256,70 @@ def test_workload_identity_pod_gets_webhook_env_and_token_file(kw: KubeWorld) ->
     assert jwt.get_unverified_header(out["token"])["alg"] == "RS256"
 
 
+def _wi_pod(name: str, sa: str, annotations: dict[str, str] | None = None) -> dict[str, Any]:
+    return {
+        "metadata": {
+            "name": name,
+            "labels": {"azure.workload.identity/use": "true"},
+            "annotations": annotations or {},
+        },
+        "spec": {"serviceAccountName": sa, "containers": [{"name": "main", "image": "nginx:1.25"}]},
+    }
+
+
+def test_webhook_mutates_only_pods_created_while_the_cluster_has_workload_identity(kw: KubeWorld) -> None:
+    """The webhook is a mutating admission on Pod CREATE, and runs only when the cluster's
+    ``securityProfile.workloadIdentity.enabled``: a pod created before keeps its spec."""
+    core = client.CoreV1Api(kw.api_client())
+    mi = kw.identity("later")
+    annotations = {"azure.workload.identity/client-id": mi.client_id}
+    core.create_namespaced_service_account(
+        "default", {"metadata": {"name": "later", "annotations": annotations}}
+    )
+    cluster = kw.world.get(kw.cluster_id)
+    assert cluster is not None
+    profile = cluster["properties"]["securityProfile"]["workloadIdentity"]
+    profile["enabled"] = False
+    try:
+        core.create_namespaced_pod("default", _wi_pod("wi-off", "later"))
+    finally:
+        profile["enabled"] = True
+    core.create_namespaced_pod("default", _wi_pod("wi-on", "later"))
+    off = core.read_namespaced_pod("wi-off", "default")
+    on = core.read_namespaced_pod("wi-on", "default")
+    assert off.spec.containers[0].env is None and not off.spec.volumes
+    env = {e.name: e.value for e in on.spec.containers[0].env}
+    assert env == {
+        "AZURE_CLIENT_ID": mi.client_id,
+        "AZURE_TENANT_ID": kw.tenant_id,
+        "AZURE_FEDERATED_TOKEN_FILE": "/var/run/secrets/azure/tokens/azure-identity-token",
+        "AZURE_AUTHORITY_HOST": kw.world.urls["aad"],
+    }
+    [mount] = on.spec.containers[0].volume_mounts
+    assert (mount.name, mount.mount_path, mount.read_only) == (
+        "azure-identity-token",
+        "/var/run/secrets/azure/tokens",
+        True,
+    )
+    [volume] = [v for v in on.spec.volumes if v.name == "azure-identity-token"]
+    token = volume.projected.sources[0].service_account_token
+    assert (token.audience, token.expiration_seconds, token.path) == (
+        "api://AzureADTokenExchange",
+        3600,
+        "azure-identity-token",
+    )
+
+
+def test_webhook_refuses_a_token_expiration_out_of_range(kw: KubeWorld) -> None:
+    core = client.CoreV1Api(kw.api_client())
+    core.create_namespaced_service_account("default", {"metadata": {"name": "short"}})
+    expiry = {"azure.workload.identity/service-account-token-expiration": "60"}
+    with pytest.raises(client.ApiException) as err:
+        core.create_namespaced_pod("default", _wi_pod("wi-short", "short", expiry))
+    assert err.value.status == 400
+    assert "token expiration 60 not valid. Expected value to be between 3600 and 86400" in err.value.body
+
+
 def test_pod_without_workload_identity_label_gets_no_token(kw: KubeWorld) -> None:
     api = kw.api_client()
     core, batch = client.CoreV1Api(api), client.BatchV1Api(api)
