@@ -17,6 +17,7 @@ from uuid import UUID
 
 import pytest
 import yaml
+from prefect.client.orchestration import SyncPrefectClient
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey
 from prefect.client.schemas.objects import FlowRun
 from prefect.states import Cancelling
@@ -36,6 +37,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("prefect")]
 NAMESPACE = uuid.UUID("5b8e2f0a-3c1d-4e6f-8a9b-0c1d2e3f4a5b")
 DEPLOYMENT = "migrate-fleet/manual"
 RUN_TIMEOUT_S = 900.0
+CLUSTER_UPDATE_S = 25.0
 # An Azure Policy deny assignment on the broken canary's subscription: every ARM write there answers 403 (the
 # error ARM gives a write a policy denies), so its migration fails at its first write and changes nothing.
 POLICY_DENY = {
@@ -127,7 +129,7 @@ def _migrate(stack: PrefectStack, parameters: dict[str, Any]) -> tuple[FlowRun, 
         )
     assert len(artifacts) == 1, "the run writes one fleet table"
     data = artifacts[0].data
-    rows = yaml.safe_load(data) if isinstance(data, str) else data
+    rows: list[dict[str, Any]] = yaml.safe_load(data) if isinstance(data, str) else data
     return run, {row["customer"]: row for row in rows}
 
 
@@ -165,14 +167,14 @@ def test_a_failing_canary_stops_the_rollout_and_leaves_the_others_untouched(
     assert not {f"migrate-{s.name}" for s in others} & ran, "no task of a later wave ran"
 
 
-def test_a_dry_run_plans_the_rest_and_writes_nothing(
+def test_a_dry_run_plans_every_customer_and_writes_nothing(
     sandbox: SandboxProcess, prefect_stack: PrefectStack, fleet: list[CustomerSpec]
 ) -> None:
     mark = sandbox.mark()
     run, rows = _migrate(prefect_stack, _parameters(fleet))
     assert run.state and run.state.is_completed(), run.state
-    assert rows[fleet[0].name]["state"] == "already-migrated"
-    assert {rows[s.name]["state"] for s in fleet[1:]} == {"planned"}
+    assert {row["state"] for row in rows.values()} == {"planned"}
+    assert [rows[s.name]["wave"] for s in fleet] == [0, 0, 1, 1, 1, 1, 2, 2, 2, 2]
     assert set(_writes_by_customer(sandbox, mark, fleet).values()) == {0}
 
 
@@ -180,24 +182,27 @@ def test_an_interrupted_rollout_resumes_without_redoing_finished_customers(
     sandbox: SandboxProcess, prefect_stack: PrefectStack, fleet: list[CustomerSpec]
 ) -> None:
     parameters = _parameters(fleet, dry_run=False)
-    run_id = _start(prefect_stack, parameters)
-    finished = _cancel_once_finished(prefect_stack, run_id, at_least=4)
-    interrupted = _wait(prefect_stack, run_id)
-    assert interrupted.state and interrupted.state.is_cancelled(), interrupted.state
-    unfinished = {s.name for s in fleet} - finished
-    assert unfinished, "the run was interrupted before its last customer"
+    canary = {s.name for s in fleet[:2]}
+    # Slow cluster updates so that the cancel (the worker kills the run's process within ~10 s) lands while
+    # wave 1's migrations wait on theirs: they are cut off half-way, wave 2 never starts.
+    sandbox.set_timing(cluster_update_s=CLUSTER_UPDATE_S)
+    try:
+        run_id = _start(prefect_stack, parameters)
+        finished, cut_off = _cancel_when_finished(prefect_stack, run_id, canary)
+    finally:
+        sandbox.reset_timing()
+    assert finished == canary, "only the canary wave had finished when the process was killed"
+    assert cut_off and cut_off <= {s.name for s in fleet[2:6]}, f"wave 1 was cut off half-way: {cut_off}"
 
     mark = sandbox.mark()
     run, rows = _migrate(prefect_stack, parameters)
     assert run.state and run.state.is_completed(), run.state.message if run.state else run
-    states = {name: row["state"] for name, row in rows.items()}
-    assert set(states.values()) == {"already-migrated", "migrated"}, states
-    # A task whose end the kill cut off may have finished without the server hearing of it: the migration
-    # (already-migrated) knows better than the task states, so only "finished" -> "not redone" is exact.
-    assert {name for name in finished if states[name] != "already-migrated"} == set()
-    assert {name for name, state in states.items() if state == "migrated"} <= unfinished
+    assert {name: row["state"] for name, row in rows.items() if name in canary} == dict.fromkeys(
+        canary, "already-migrated"
+    )
+    assert {row["state"] for name, row in rows.items() if name not in canary} == {"migrated"}
     writes = _writes_by_customer(sandbox, mark, fleet)
-    assert {writes[name] for name in finished} == {0}, f"a finished customer was redone: {writes}"
+    assert {writes[name] for name in canary} == {0}, f"a finished customer was redone: {writes}"
 
     mark = sandbox.mark()
     again, rows = _migrate(prefect_stack, parameters)
@@ -206,20 +211,29 @@ def test_an_interrupted_rollout_resumes_without_redoing_finished_customers(
     assert set(_writes_by_customer(sandbox, mark, fleet).values()) == {0}
 
 
-def _cancel_once_finished(stack: PrefectStack, run_id: UUID, *, at_least: int) -> set[str]:
-    """Cancel the run (its process is killed by the worker) once ``at_least`` customers' migrations have
-    completed; returns every customer whose migration task had completed by then (the server's view)."""
+def _cancel_when_finished(
+    stack: PrefectStack, run_id: UUID, customers: set[str]
+) -> tuple[set[str], set[str]]:
+    """Cancel the run (the worker kills its process) once these customers' migrations have completed; then
+    (customers whose migration task completed, customers whose task had started and did not complete), as the
+    server saw them."""
+
+    def migrations(client: SyncPrefectClient) -> dict[str, str]:
+        return {
+            name.removeprefix("migrate-"): state
+            for name, state in task_states(client, run_id).items()
+            if name.startswith("migrate-")
+        }
+
     deadline = time.monotonic() + RUN_TIMEOUT_S
     with prefect_client(stack) as client:
-        while time.monotonic() < deadline:
-            done = {name for name, state in task_states(client, run_id).items() if state == "COMPLETED"}
-            migrated = {name.removeprefix("migrate-") for name in done if name.startswith("migrate-")}
-            if len(migrated) >= at_least:
-                client.set_flow_run_state(run_id, Cancelling(), force=True)
-                break
+        while {n for n, state in migrations(client).items() if state == "COMPLETED"} < customers:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{sorted(customers)} not migrated within {RUN_TIMEOUT_S:g} s")
             time.sleep(0.5)
-        else:
-            raise TimeoutError(f"fewer than {at_least} customers migrated within {RUN_TIMEOUT_S:g} s")
-        _wait(stack, run_id)
-        done = {name for name, state in task_states(client, run_id).items() if state == "COMPLETED"}
-    return {name.removeprefix("migrate-") for name in done if name.startswith("migrate-")}
+        client.set_flow_run_state(run_id, Cancelling(), force=True)
+        interrupted = _wait(stack, run_id)
+        assert interrupted.state and interrupted.state.is_cancelled(), interrupted.state
+        states = migrations(client)
+    done = {n for n, state in states.items() if state == "COMPLETED"}
+    return done, set(states) - done
