@@ -1,12 +1,15 @@
 """migrate-fleet through the real server and worker, on one fleet of ten aad-pod-identity customers (onboarded
 once for the module, managed and standard mode in turn): a failing canary stops the rollout with the other
-customers untouched; a dry run writes nothing; a run interrupted mid-way (cancelled: the worker kills its process)
-and run again redoes no customer it had finished; a run after that writes nothing at all.
+customers untouched; a dry run writes nothing; a run whose process is killed mid-way (SIGKILL, in wave 1)
+and run again redoes no customer it had finished (no ARM or Kubernetes write in their subscriptions and
+clusters, so no probe pod either); a run after that writes nothing at all.
 
 The tests run in order on the same fleet: each starts from where the one before left it."""
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 import uuid
 from collections.abc import Iterator
@@ -17,15 +20,16 @@ from uuid import UUID
 
 import pytest
 import yaml
-from prefect.client.orchestration import SyncPrefectClient
+from kubernetes.client import CoreV1Api
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey
 from prefect.client.schemas.objects import FlowRun
-from prefect.states import Cancelling
 
 from onboarding.context import CustomerContext
+from onboarding.kube.kubeconfig import customer_cluster
 from onboarding.models import CustomerSpec, load_customer_spec
 from onboarding.pipeline import run_onboarding
 from onboarding.settings import Settings
+from onboarding.steps.discover import discover_cluster
 from sandbox.client import SandboxProcess
 from tests.chaos.prefect_runs import prefect_client, task_states
 from tools.customers import register_customer
@@ -37,7 +41,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("prefect")]
 NAMESPACE = uuid.UUID("5b8e2f0a-3c1d-4e6f-8a9b-0c1d2e3f4a5b")
 DEPLOYMENT = "migrate-fleet/manual"
 RUN_TIMEOUT_S = 900.0
-CLUSTER_UPDATE_S = 25.0
+CLUSTER_UPDATE_S = 20.0
 # An Azure Policy deny assignment on the broken canary's subscription: every ARM write there answers 403 (the
 # error ARM gives a write a policy denies), so its migration fails at its first write and changes nothing.
 POLICY_DENY = {
@@ -145,7 +149,7 @@ def test_a_failing_canary_stops_the_rollout_and_leaves_the_others_untouched(
 ) -> None:
     good, broken = fleet[0], fleet[1]
     sandbox.set_faults([{**POLICY_DENY, "path": f"^/subscriptions/{broken.subscription_id}/"}])
-    mark = sandbox.mark()
+    mark, revisions = sandbox.mark(), _cluster_revisions(fleet[2:])
     try:
         run, rows = _migrate(prefect_stack, _parameters(fleet, dry_run=False))
     finally:
@@ -162,6 +166,7 @@ def test_a_failing_canary_stops_the_rollout_and_leaves_the_others_untouched(
     assert writes[good.name] > 0
     assert writes[broken.name] == 0, "its write was refused: nothing changed"
     assert {writes[s.name] for s in others} == {0}, writes
+    assert _cluster_revisions(others) == revisions, "no Kubernetes write in the others' clusters"
     with prefect_client(prefect_stack) as client:
         ran = set(task_states(client, run.id))
     assert not {f"migrate-{s.name}" for s in others} & ran, "no task of a later wave ran"
@@ -178,23 +183,24 @@ def test_a_dry_run_plans_every_customer_and_writes_nothing(
     assert set(_writes_by_customer(sandbox, mark, fleet).values()) == {0}
 
 
-def test_an_interrupted_rollout_resumes_without_redoing_finished_customers(
+def test_a_crashed_rollout_resumes_without_redoing_finished_customers(
     sandbox: SandboxProcess, prefect_stack: PrefectStack, fleet: list[CustomerSpec]
 ) -> None:
     parameters = _parameters(fleet, dry_run=False)
-    canary = {s.name for s in fleet[:2]}
-    # Slow cluster updates so that the cancel (the worker kills the run's process within ~10 s) lands while
-    # wave 1's migrations wait on theirs: they are cut off half-way, wave 2 never starts.
+    canary, wave_1 = {s.name for s in fleet[:2]}, fleet[2:6]
+    # Slow cluster updates, so that the kill at wave 1's first write lands while its migrations wait on them.
     sandbox.set_timing(cluster_update_s=CLUSTER_UPDATE_S)
     try:
-        run_id = _start(prefect_stack, parameters)
-        finished, cut_off = _cancel_when_finished(prefect_stack, run_id, canary)
+        crashed = _kill_at_first_write(sandbox, prefect_stack, parameters, wave_1)
     finally:
         sandbox.reset_timing()
-    assert finished == canary, "only the canary wave had finished when the process was killed"
-    assert cut_off and cut_off <= {s.name for s in fleet[2:6]}, f"wave 1 was cut off half-way: {cut_off}"
+    assert crashed.state and crashed.state.is_crashed(), crashed.state
+    with prefect_client(prefect_stack) as client:
+        states = task_states(client, crashed.id)
+    assert {f"migrate-{s.name}" for s in fleet[6:]}.isdisjoint(states), "wave 2 never started"
+    assert "COMPLETED" not in {states.get(f"migrate-{s.name}") for s in wave_1}, "wave 1 was cut off half-way"
 
-    mark = sandbox.mark()
+    mark, revisions = sandbox.mark(), _cluster_revisions(fleet)
     run, rows = _migrate(prefect_stack, parameters)
     assert run.state and run.state.is_completed(), run.state.message if run.state else run
     assert {name: row["state"] for name, row in rows.items() if name in canary} == dict.fromkeys(
@@ -203,37 +209,46 @@ def test_an_interrupted_rollout_resumes_without_redoing_finished_customers(
     assert {row["state"] for name, row in rows.items() if name not in canary} == {"migrated"}
     writes = _writes_by_customer(sandbox, mark, fleet)
     assert {writes[name] for name in canary} == {0}, f"a finished customer was redone: {writes}"
+    after = _cluster_revisions(fleet)
+    assert {n: after[n] for n in canary} == {n: revisions[n] for n in canary}, "no Kubernetes write, no probe"
 
     mark = sandbox.mark()
     again, rows = _migrate(prefect_stack, parameters)
     assert again.state and again.state.is_completed()
     assert {row["state"] for row in rows.values()} == {"already-migrated"}
     assert set(_writes_by_customer(sandbox, mark, fleet).values()) == {0}
+    assert _cluster_revisions(fleet) == after
 
 
-def _cancel_when_finished(
-    stack: PrefectStack, run_id: UUID, customers: set[str]
-) -> tuple[set[str], set[str]]:
-    """Cancel the run (the worker kills its process) once these customers' migrations have completed; then
-    (customers whose migration task completed, customers whose task had started and did not complete), as the
-    server saw them."""
+def _cluster_revisions(fleet: list[CustomerSpec]) -> dict[str, str]:
+    """Each customer's cluster's resourceVersion as a list returns it: the revision of the cluster's whole store,
+    which every Kubernetes write moves (a probe pod's too)."""
+    revisions = {}
+    for spec in fleet:
+        ctx = CustomerContext(spec, Settings())
+        with customer_cluster(ctx, discover_cluster(ctx), step="test") as access:
+            revisions[spec.name] = str(CoreV1Api(access.api).list_namespace().metadata.resource_version)
+    return revisions
 
-    def migrations(client: SyncPrefectClient) -> dict[str, str]:
-        return {
-            name.removeprefix("migrate-"): state
-            for name, state in task_states(client, run_id).items()
-            if name.startswith("migrate-")
-        }
 
+def _kill_at_first_write(
+    sandbox: SandboxProcess, stack: PrefectStack, parameters: dict[str, Any], wave: list[CustomerSpec]
+) -> FlowRun:
+    """Start a run and SIGKILL its process (as a node dies) at the first ARM write in one of ``wave``'s
+    subscriptions: the waves before it have ended, ``wave`` is under way. Returns the run once Prefect has
+    seen the crash."""
+    prefixes = tuple(f"/subscriptions/{s.subscription_id}/" for s in wave)
+    mark = sandbox.mark()
+    run_id = _start(stack, parameters)
     deadline = time.monotonic() + RUN_TIMEOUT_S
+    while not any(
+        e["kind"] == "write" and e["path"].startswith(prefixes) for e in sandbox.requests_log(mark)
+    ):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no write for {[s.name for s in wave]} within {RUN_TIMEOUT_S:g} s")
+        time.sleep(0.2)
     with prefect_client(stack) as client:
-        while {n for n, state in migrations(client).items() if state == "COMPLETED"} < customers:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{sorted(customers)} not migrated within {RUN_TIMEOUT_S:g} s")
-            time.sleep(0.5)
-        client.set_flow_run_state(run_id, Cancelling(), force=True)
-        interrupted = _wait(stack, run_id)
-        assert interrupted.state and interrupted.state.is_cancelled(), interrupted.state
-        states = migrations(client)
-    done = {n for n, state in states.items() if state == "COMPLETED"}
-    return done, set(states) - done
+        pid = client.read_flow_run(run_id).infrastructure_pid
+    assert pid, "the process worker records the run's process id"
+    os.kill(int(pid.rsplit(":", 1)[-1]), signal.SIGKILL)
+    return _wait(stack, run_id)
