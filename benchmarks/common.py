@@ -64,11 +64,13 @@ def settings() -> Settings:
     return Settings(helm_executable=shutil.which("helm") or str(ROOT / ".tools" / "bin" / "helm"))
 
 
-def make_spec(bench: Bench, index: int) -> CustomerSpec:
+def make_spec(bench: Bench, index: int, application: dict[str, Any] | None = None) -> CustomerSpec:
     """Customer ``index`` of the generated fleet catalog (shape ``index % 3``: 0 service catalog + managed
-    aad-pod-identity, 1 standard mode with Owner, 2 adopted Marketplace + workload identity), registered in the
-    sandbox and written to the bench catalog (what Prefect workers read)."""
+    aad-pod-identity, 1 standard mode with Owner, 2 adopted Marketplace + workload identity), its
+    ``managed_application`` updated with ``application``, registered in the sandbox and written to the bench
+    catalog (what Prefect workers read)."""
     doc = customer_document(index, tenants=10)
+    doc["managed_application"].update(application or {})
     spec = load_customer_spec(doc)
     register_customer(bench.box, spec)
     bench.catalog_dir.mkdir(parents=True, exist_ok=True)

@@ -40,6 +40,7 @@ def run(bench: Bench) -> None:
         "arm_reads": counts["read"],
         "arm_writes": counts["write"],
         "waited_s": {step.step: round(step.waited_s, 2) for step in steps},
+        "step_s": {step.step: round(step.duration_s, 2) for step in steps},
     }
     bench.report(Figure("critical_path_efficiency", wall / limit, note=f"{wall:.1f} s / limit {limit:.2f} s"))
     bench.report(Figure("seed_procedure_efficiency", seed / limit, note=f"seed model {seed:.1f} s"))

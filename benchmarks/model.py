@@ -45,6 +45,14 @@ def critical_path_limit_ideal(timing: dict[str, Any], *, created: bool) -> float
     return critical_path_limit(timing, created=created, grant_reader=False)
 
 
+def byo_kubelet_limit(timing: dict[str, Any], *, created: bool) -> float:
+    """The ideal limit with the application identity as the cluster's kubelet identity (AKS puts it on every scale
+    set: no scale set update), the template self-contained: AKS checks the control plane identity's Managed Identity
+    Operator grant when the cluster is created, so that grant's propagation comes before the deployment's cluster."""
+    deploy = float(timing["app_deploy_s"]) + 2 * float(timing["role_propagation_s"]) if created else 0.0
+    return deploy + float(timing["pod_start_s"])
+
+
 def seed_procedure_seconds(timing: dict[str, Any], *, time_scale: float, scale_sets: int) -> float:
     sleep = max(SEED_SLEEP_S * time_scale, float(timing["role_propagation_s"]))
     return (

@@ -24,6 +24,8 @@ from . import (
     critical_path,
     events,
     fleet,
+    kubelet_identity,
+    migration,
     migration_fleet,
     orchestration,
     prefect_fleet,
@@ -42,6 +44,7 @@ STACK_TIMEOUT_S = (
 T = TypeVar("T")
 SCENARIOS = (
     "critical_path",
+    "kubelet_identity",
     "orchestration",
     "events",
     "startup",
@@ -50,6 +53,7 @@ SCENARIOS = (
     "migration_fleet",
     "fleet",
     "rerun",
+    "migration",
 )
 
 
@@ -102,11 +106,15 @@ def prefect_scenarios(bench: Bench, state: Path, args: argparse.Namespace) -> No
 def measure(bench: Bench, state: Path, args: argparse.Namespace) -> None:
     if "critical_path" in args.only:
         attempt(bench, "critical_path", lambda: critical_path.run(bench))
+    if "kubelet_identity" in args.only:
+        attempt(bench, "kubelet_identity", lambda: kubelet_identity.run(bench))
     if {"orchestration", "events", "startup", "push", "prefect_fleet", "migration_fleet"} & set(args.only):
         attempt(bench, "prefect", lambda: prefect_scenarios(bench, state, args))
     fleets = attempt(bench, "fleet", lambda: fleet.run(bench, args.fleet)) if "fleet" in args.only else None
     if fleets and "rerun" in args.only:
         attempt(bench, "rerun", lambda: rerun.run(bench, fleets[max(n for n in args.fleet if n <= 10)]))
+    if "migration" in args.only:
+        attempt(bench, "migration", lambda: migration.run(bench))
     direct = bench.details.get("fleet", {}).get("sizes", {}).get(str(args.prefect_fleet))
     through_prefect = bench.details.get(f"prefect_fleet_{args.prefect_fleet}")
     if direct and through_prefect:

@@ -233,8 +233,8 @@ def migrate(
 ) -> None:
     """Move CUSTOMER from aad-pod-identity to workload identity: enable the OIDC issuer and workload identity on
     the cluster, federate the service account, prove storage access through both paths from pods, then remove
-    what the product added for pod identity. Prints the plan unless --apply; the report ends with the catalog
-    change to commit. Nothing is removed when a proof fails."""
+    what the product added for pod identity. Prints the plan unless --apply; the report starts with the
+    outcome and the catalog change to commit. Nothing is removed when a proof fails."""
     spec = _spec(customer, catalog)
     from .migration_report import migration_markdown
     from .operations.migrate import migrate_to_workload_identity

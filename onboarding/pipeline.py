@@ -4,15 +4,21 @@
 (``PlainRunner``: ``plan``, ``onboard`` on the command line, the benchmarks, the chaos suite) or as a Prefect task
 (tasks/onboarding.py). Both run each step under the one retry policy (onboarding/retry.py). Changing the order or
 adding a step is an edit of ``STEPS``.
+
+A step that ``overlaps`` starts and runs beside the steps declared after it; the first step that ``joins`` (or the
+end of the pipeline) waits for it. Installing pod identity needs only the cluster, so it runs while the Azure side
+waits for role propagation and scale set updates instead of after them.
 """
 
 from __future__ import annotations
 
+import contextvars
 import enum
 import importlib
 import logging
 import random
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -64,6 +70,8 @@ class Step:
     when: Callable[[CustomerSpec, ClusterInfo | None], bool] = _always
     options: Callable[[StepInput], dict[str, Any]] = _no_options
     ends_plan: Callable[[StepResult], bool] = field(default=lambda result: False)
+    overlaps: bool = False  # starts, and the steps after it run meanwhile (see the module doc)
+    joins: bool = False  # waits for the overlapping steps first
 
     def call(self, ctx: CustomerContext, given: StepInput) -> Any:
         """Run the step's function once with what it needs."""
@@ -120,26 +128,38 @@ STEPS: tuple[Step, ...] = (
     # Cheap (a few reads, and writes only on the first run); after the reader grant so that it runs while that
     # grant propagates. Its handshake answers in milliseconds when the receiver is up.
     Step("ensure-event-subscriptions", "steps.events:ensure_event_subscriptions", stage=2),
+    # Kubernetes objects and the helm chart, with the publisher's cluster credentials: nothing on the Azure side
+    # waits for them, nor they for it, until the probe.
+    Step("install-pod-identity", "steps.pod_identity:install_pod_identity", stage=5, overlaps=True),
     Step("ensure-node-rg-roles", "steps.roles:ensure_node_rg_roles", stage=3),
     Step("attach-identities", "steps.attach:attach_identities", stage=4, needs=Needs.SCALE_SET),
-    Step("install-pod-identity", "steps.pod_identity:install_pod_identity", stage=5),
     Step(
         "verify-storage-access",
         "steps.verify:verify_storage_access",
         stage=6,
         options=lambda given: {"grant": STORAGE_READER not in given.done},
+        joins=True,
     ),
 )
 STEP_BY_NAME = {step.name: step for step in STEPS}
 STAGES = max(step.stage for step in STEPS)
 
 
+class Pending(Protocol):
+    """A step started beside the others (a thread's future, a Prefect task's future)."""
+
+    def result(self) -> Any: ...
+
+
 class StepRunner(Protocol):
-    """How a step runs: one call, or one call per scale set (which a runner may run in parallel)."""
+    """How a step runs: one call, one call per scale set (which a runner may run in parallel), or one call started
+    beside the steps after it."""
 
     def run(self, step: Step, given: StepInput) -> Any: ...
 
     def run_each(self, step: Step, given: Sequence[StepInput]) -> list[StepResult]: ...
+
+    def start(self, step: Step, given: StepInput) -> Pending: ...
 
 
 def run_pipeline(
@@ -151,31 +171,66 @@ def run_pipeline(
     progress: Callable[[int], None] = lambda stage: None,
     through: str | None = None,
 ) -> ClusterInfo | None:
-    """Run ``STEPS`` in order (``through`` the named one only), appending each result as it comes (a failure
-    leaves the ones before it there); ``progress`` hears each of the ``STAGES`` as it ends. None when a plan stops
-    at a missing application."""
+    """Run ``STEPS`` in order (``through`` the named one only: an overlapping step of a later stage does not start),
+    appending each result as it comes (a failure leaves the ones before it there, and the overlapping ones that
+    finished); ``progress`` hears each of the ``STAGES`` as it ends. None when a plan stops at a missing
+    application."""
     cluster: ClusterInfo | None = None
     done: list[str] = []
-    for index, step in enumerate(STEPS):
-        if step.when(spec, cluster):
-            given = StepInput(dry_run=dry_run, cluster=cluster, done=list(done))
-            if step.needs is Needs.SCALE_SET:
-                assert cluster is not None, f"{step.name} runs after discovery"
-                each = [given.model_copy(update={"scale_set": vmss_id}) for vmss_id in cluster.scale_sets]
-                results.extend(runner.run_each(step, each))
-            else:
-                outcome = runner.run(step, given)
-                if step.finds_cluster:
-                    cluster, outcome = outcome
-                results.append(outcome)
-                if dry_run and step.ends_plan(outcome):
-                    return None
+    started: list[tuple[Step, Pending]] = []
+    last_stage = STEP_BY_NAME[through].stage if through else STAGES
+    sequence = [step for step in STEPS if step.stage <= last_stage or not step.overlaps]
+
+    def join() -> None:
+        while started:
+            step, pending = started.pop(0)
+            results.append(pending.result())
             done.append(step.name)
-        if index + 1 == len(STEPS) or STEPS[index + 1].stage != step.stage:
             progress(step.stage)
-        if step.name == through:
-            break
+
+    try:
+        for index, step in enumerate(sequence):
+            if step.joins:
+                join()
+            if step.when(spec, cluster):
+                given = StepInput(dry_run=dry_run, cluster=cluster, done=list(done))
+                if step.overlaps:
+                    started.append((step, runner.start(step, given)))
+                elif step.needs is Needs.SCALE_SET:
+                    assert cluster is not None, f"{step.name} runs after discovery"
+                    each = [given.model_copy(update={"scale_set": vmss_id}) for vmss_id in cluster.scale_sets]
+                    results.extend(runner.run_each(step, each))
+                else:
+                    outcome = runner.run(step, given)
+                    if step.finds_cluster:
+                        cluster, outcome = outcome
+                    results.append(outcome)
+                    if dry_run and step.ends_plan(outcome):
+                        cluster = None
+                        break
+                if not step.overlaps:
+                    done.append(step.name)
+            following = [s for s in sequence[index + 1 :] if not s.overlaps]
+            if not step.overlaps and (not following or following[0].stage != step.stage):
+                progress(step.stage)
+            if step.name == through:
+                break
+    except BaseException:
+        _settle(started, results)
+        raise
+    join()
     return cluster
+
+
+def _settle(started: list[tuple[Step, Pending]], results: list[StepResult]) -> None:
+    """After a failure: wait for the overlapping steps (nothing is left running), keep the results of those that
+    finished, and log the others' errors (the failure being raised is the run's)."""
+    for step, pending in started:
+        try:
+            results.append(pending.result())
+        except Exception as error:  # the first failure is raised; this one is logged
+            logging.getLogger("onboarding").warning("%s also failed: %s", step.name, error)
+    started.clear()
 
 
 class PlainRunner:
@@ -201,6 +256,13 @@ class PlainRunner:
 
     def run_each(self, step: Step, given: Sequence[StepInput]) -> list[StepResult]:
         return [self.run(step, one) for one in given]
+
+    def start(self, step: Step, given: StepInput) -> Future[Any]:
+        """The step in a thread of its own (with this thread's context: the logging and deadline variables)."""
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=step.name)
+        future = executor.submit(contextvars.copy_context().run, self.run, step, given)
+        executor.shutdown(wait=False)
+        return future
 
 
 def run_onboarding(

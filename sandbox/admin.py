@@ -161,15 +161,19 @@ class Admin:
         mrg = rg_id(sub_id, str(params.pop("managedResourceGroupName", f"{name}-mrg")))
         params.setdefault("aksName", f"{name}-aks")
         app_id = f"{rg_id(sub_id, app_rg)}/providers/Microsoft.Solutions/applications/{app_name}"
-        put_body = {
+        definition_id = params.pop("applicationDefinitionId", None)
+        put_body: dict[str, Any] = {
             "location": location,
-            "kind": "MarketPlace",
-            "plan": DEFAULT_PLAN,
             "properties": {
                 "managedResourceGroupId": mrg,
                 "parameters": {k: {"value": v} for k, v in params.items()},
             },
         }
+        if definition_id:  # a service catalog application the customer deployed from that definition
+            put_body["kind"] = "ServiceCatalog"
+            put_body["properties"]["applicationDefinitionId"] = str(definition_id)
+        else:
+            put_body |= {"kind": "MarketPlace", "plan": DEFAULT_PLAN}
         try:
             with self.world.lock:
                 self.world.put(application_body(self.world, self.world.arm, app_id, put_body, publisher))

@@ -100,9 +100,18 @@ class SandboxProcess:
         """The current length of the ARM request log (pass it as ``since`` to see only later requests)."""
         return int(self.admin("GET", "/requests?since=1000000000")["next"])
 
-    def arm_writes(self, since: int) -> list[str]:
-        """Every ARM write since a mark, as ``"METHOD path"`` (re-runs and dry runs expect none)."""
-        return [f"{e['method']} {e['path']}" for e in self.requests_log(since) if e["kind"] == "write"]
+    def arm_writes(self, since: int, *subscription_ids: str) -> list[str]:
+        """The ARM writes since a mark under these subscriptions, as ``"METHOD path"`` (re-runs and dry runs
+        expect none). A session's sandbox is shared (another module's triggered run may still be writing for its
+        own customer), so a count names whose writes it counts."""
+        if not subscription_ids:
+            raise TypeError("arm_writes: name the subscriptions whose writes count")
+        under = tuple(f"/subscriptions/{s}/".lower() for s in subscription_ids)
+        return [
+            f"{e['method']} {e['path']}"
+            for e in self.requests_log(since)
+            if e["kind"] == "write" and e["path"].lower().startswith(under)
+        ]
 
     def arm_counts(self, since: int) -> Counter[str]:
         """ARM requests since a mark: ``read``/``write`` by kind, and ``429``. LRO status reads carry no

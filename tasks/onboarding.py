@@ -11,6 +11,7 @@ from typing import Any, cast
 
 from prefect import Task, task
 from prefect.cache_policies import NO_CACHE
+from prefect.futures import PrefectFuture
 
 from onboarding.models import CustomerSpec
 from onboarding.pipeline import STEPS, Step, StepInput
@@ -32,7 +33,8 @@ STEP_TASKS: dict[str, Task[[CustomerSpec, StepInput], object]] = {step.name: _ta
 
 
 class TaskRunner:
-    """The pipeline's steps (onboarding.pipeline.StepRunner) as these tasks; scale sets attach in parallel."""
+    """The pipeline's steps (onboarding.pipeline.StepRunner) as these tasks; scale sets attach in parallel, and an
+    overlapping step is a submitted task."""
 
     def __init__(self, spec: CustomerSpec) -> None:
         self.spec = spec
@@ -43,3 +45,6 @@ class TaskRunner:
     def run_each(self, step: Step, given: Sequence[StepInput]) -> list[StepResult]:
         futures = [STEP_TASKS[step.name].submit(self.spec, one) for one in given]
         return [cast(StepResult, future.result()) for future in futures]
+
+    def start(self, step: Step, given: StepInput) -> PrefectFuture[object]:
+        return STEP_TASKS[step.name].submit(self.spec, given)

@@ -4,7 +4,8 @@ the real ARM API or the sandbox's admin API; and reads of the sandbox's state fo
 from __future__ import annotations
 
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from azure.identity import ClientSecretCredential
 from azure.mgmt.containerservice import ContainerServiceClient
@@ -13,12 +14,13 @@ from onboarding.models import CustomerSpec
 from sandbox.client import SandboxProcess
 
 VMSS_TYPE = "microsoft.compute/virtualmachinescalesets"
+T = TypeVar("T")
 
 
-def aks_client(box: SandboxProcess, spec: CustomerSpec) -> ContainerServiceClient:
-    """The customer's AKS resource provider as the publisher (the sandbox's client credentials)."""
+def publisher_credential(box: SandboxProcess) -> ClientSecretCredential:
+    """The publisher (the sandbox's client credentials), for any tenant."""
     env = box.env
-    credential = ClientSecretCredential(
+    return ClientSecretCredential(
         env["AZURE_TENANT_ID"],
         env["AZURE_CLIENT_ID"],
         env["AZURE_CLIENT_SECRET"],
@@ -27,14 +29,24 @@ def aks_client(box: SandboxProcess, spec: CustomerSpec) -> ContainerServiceClien
         additionally_allowed_tenants=["*"],
         connection_verify=env["SANDBOX_CA_BUNDLE"],
     )
-    return ContainerServiceClient(
-        credential,
-        spec.subscription_id,
+
+
+def publisher_client(box: SandboxProcess, client_cls: Callable[..., T], subscription_id: str) -> T:
+    """An ARM SDK client of the sandbox's, as the publisher."""
+    env = box.env
+    return client_cls(
+        publisher_credential(box),
+        subscription_id,
         base_url=env["SANDBOX_ARM_URL"],
         credential_scopes=["https://management.azure.com/.default"],
         polling_interval=0.2,
         connection_verify=env["SANDBOX_CA_BUNDLE"],
     )
+
+
+def aks_client(box: SandboxProcess, spec: CustomerSpec) -> ContainerServiceClient:
+    """The customer's AKS resource provider as the publisher."""
+    return publisher_client(box, ContainerServiceClient, spec.subscription_id)
 
 
 def add_agent_pool(box: SandboxProcess, spec: CustomerSpec, pool: str, *, count: int = 1) -> float:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import urllib.error
+from pathlib import Path
+
+import yaml
 
 from onboarding.azure.managed_app import template_parameters
 from onboarding.models import CustomerSpec
@@ -26,14 +29,24 @@ def register_customer(
         # As if the customer had bought it from the Marketplace: the sandbox deploys it at once.
         app = spec.managed_application
         # With the parameters onboarding itself would deploy it with (the same template, executed).
-        body["adopt"] = {
+        adopt: dict[str, object] = {
             "applicationName": app.name,
             "managedResourceGroupName": app.managed_resource_group_name,
             **{name: p["value"] for name, p in template_parameters(spec).items()},
             **(parameters or {}),
         }
+        if app.definition_id:  # deployed by the customer from that service catalog definition
+            adopt["applicationDefinitionId"] = app.definition_id
+        body["adopt"] = adopt
     try:
         box.add_customer(**body)
     except urllib.error.HTTPError as exc:
         if exc.code != 409:
             raise
+
+
+def write_catalog_entry(catalog: Path, spec: CustomerSpec) -> None:
+    """The customer's file in a catalog folder (a customer flow runs reading that catalog know by name)."""
+    (catalog / f"{spec.name}.yaml").write_text(
+        yaml.safe_dump(spec.model_dump(mode="json", exclude_none=True))
+    )

@@ -198,6 +198,30 @@ class PrefectStack:
         with self.settings():
             return asyncio.run(_run_and_wait(names, timeout_s, parameters))
 
+    def wait_until_idle(self, *, quiet_s: float = 2.0, timeout_s: float = 120.0) -> bool:
+        """Wait until no flow run is pending or running for ``quiet_s`` (an event's triggered run appears a moment
+        after the event); False when ``timeout_s`` passed first. Tests call it so one module's background runs
+        do not write while the next module counts its own writes."""
+        query = json.dumps(
+            {"flow_runs": {"state": {"type": {"any_": ["PENDING", "RUNNING", "CANCELLING"]}}}, "limit": 1}
+        ).encode()
+        deadline, idle_since = time.monotonic() + timeout_s, None
+        while time.monotonic() < deadline:
+            request = urllib.request.Request(
+                f"{self.api_url}/flow_runs/filter",
+                data=query,
+                headers={"Content-Type": "application/json"},
+                method="POST",
+            )
+            with urllib.request.urlopen(request, timeout=30) as answer:
+                busy = bool(json.load(answer))
+            now = time.monotonic()
+            idle_since = None if busy else (idle_since or now)
+            if idle_since is not None and now - idle_since >= quiet_s:
+                return True
+            time.sleep(0.5)
+        return False
+
     def settings(self) -> Any:
         """Point this process's Prefect client at the stack (Prefect reads its env only at import)."""
         from prefect.settings import PREFECT_API_URL, temporary_settings

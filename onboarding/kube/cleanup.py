@@ -1,8 +1,8 @@
 """Offboarding in the cluster: find and delete the pod identity objects this product made for a customer.
 
 Only objects carrying both ownership labels (``app.kubernetes.io/managed-by: ama-onboarding`` and
-``ama-onboarding/customer: <name>``) are touched: AzureIdentityBindings, AzureIdentities (aad-pod-identity) and
-ServiceAccounts (workload identity), in every namespace. Namespaces are never deleted: they may hold workloads.
+``ama-onboarding/customer: <name>``) are touched: AzureIdentityBindings, AzureIdentities (aad-pod-identity),
+ServiceAccounts (workload identity) and the migration record ConfigMap (``migration_record.py``), in every namespace. Namespaces are never deleted: they may hold workloads.
 ``helm_release_recorded`` tells whether there is a chart release to look at with helm at all.
 """
 
@@ -15,10 +15,12 @@ from typing import Any
 from kubernetes.client import ApiClient, CoreV1Api, CustomObjectsApi
 from kubernetes.client.exceptions import ApiException
 
+from . import migration_record
 from . import pod_identity as aad
 from .objects import CUSTOMER_LABEL, MANAGED_BY_LABEL, MANAGER, kube_errors, owned_by, to_dict
 
 SERVICE_ACCOUNT = "ServiceAccount"
+CONFIG_MAP = "ConfigMap"
 # Bindings before the identities they name.
 CUSTOM_KINDS = (("AzureIdentityBinding", aad.BINDINGS), ("AzureIdentity", aad.IDENTITIES))
 
@@ -75,7 +77,12 @@ def find_owned(api: ApiClient, *, customer: str, step: str) -> list[OwnedObject]
         found += _owned(api, kind, listed.get("items") or [], customer)
     with kube_errors(customer=customer, step=step, action="list service accounts"):
         accounts = core.list_service_account_for_all_namespaces(label_selector=selector).items
-    return found + _owned(api, SERVICE_ACCOUNT, accounts, customer)
+    with kube_errors(customer=customer, step=step, action="list migration records"):
+        maps = core.list_config_map_for_all_namespaces(label_selector=selector).items
+    records = [m for m in maps if m.metadata.name == migration_record.NAME]
+    return (
+        found + _owned(api, SERVICE_ACCOUNT, accounts, customer) + _owned(api, CONFIG_MAP, records, customer)
+    )
 
 
 def helm_release_recorded(api: ApiClient, *, release: str, namespace: str, customer: str, step: str) -> bool:
@@ -96,6 +103,8 @@ def delete_owned(api: ApiClient, obj: OwnedObject, *, customer: str, step: str) 
         try:
             if obj.kind == SERVICE_ACCOUNT:
                 CoreV1Api(api).delete_namespaced_service_account(obj.name, obj.namespace)
+            elif obj.kind == CONFIG_MAP:
+                CoreV1Api(api).delete_namespaced_config_map(obj.name, obj.namespace)
             else:
                 plural = dict(CUSTOM_KINDS)[obj.kind]
                 CustomObjectsApi(api).delete_namespaced_custom_object(

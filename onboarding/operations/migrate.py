@@ -29,6 +29,8 @@ The run's report carries the catalog change to commit (``details["catalog_change
 
 from __future__ import annotations
 
+import time
+
 from azure.mgmt.containerservice import ContainerServiceClient
 from kubernetes.client import CustomObjectsApi
 from kubernetes.client.exceptions import ApiException
@@ -39,12 +41,11 @@ from ..cluster import ClusterInfo
 from ..context import CustomerContext
 from ..deadline import remaining
 from ..errors import OnboardingError, PermanentError, TransientError
-from ..helm import uninstall_release
 from ..ids import ResourceId
 from ..kube import migration_record
 from ..kube import pod_identity as aad
 from ..kube import workload_identity as wi
-from ..kube.cleanup import SERVICE_ACCOUNT, OwnedObject, delete_owned, find_owned, helm_release_recorded
+from ..kube.cleanup import CUSTOM_KINDS, OwnedObject, delete_owned, find_owned, helm_release_recorded
 from ..kube.kubeconfig import ClusterAccess, customer_cluster
 from ..kube.objects import kube_errors, owned_by
 from ..kube.pod_identity_users import PodUser, pod_identity_users, rollout_restart, template_problem
@@ -55,6 +56,7 @@ from ..steps.detach import detach_identities
 from ..steps.discover import discover_cluster
 from ..steps.migration import as_mode, catalog_change
 from ..steps.pod_identity import install_pod_identity, selector_for
+from ..steps.uninstall import uninstall_chart
 from ..steps.verify import verify_storage_access
 
 STEP = "migrate_to_workload_identity"
@@ -74,10 +76,12 @@ def _enable_cluster_features(ctx: CustomerContext, rec: StepRecorder, cluster: C
     rec.changed(f"enabled {what}", f"enable {what}")
     if rec.dry_run:
         return cluster
+    started = time.monotonic()
     with ctx.errors(STEP, f"enable {what}"):
         updated = aks.enable_workload_identity(
             client, current, timeout_s=remaining(ctx.settings.deployment_timeout_s)
         )
+    rec.waited(time.monotonic() - started)
     if not aks.workload_identity_enabled(updated):
         raise TransientError(
             f"cluster {name} does not show {what} enabled after its update "
@@ -107,7 +111,8 @@ def _federation(wi_ctx: CustomerContext, rec: StepRecorder, cluster: ClusterInfo
 
 def _product_pod_identity(ctx: CustomerContext, access: ClusterAccess) -> list[OwnedObject]:
     """The product's labelled AzureIdentityBindings then AzureIdentities."""
-    return [o for o in find_owned(access.api, customer=ctx.spec.name, step=STEP) if o.kind != SERVICE_ACCOUNT]
+    kinds = dict(CUSTOM_KINDS)
+    return [o for o in find_owned(access.api, customer=ctx.spec.name, step=STEP) if o.kind in kinds]
 
 
 def _foreign_bindings(ctx: CustomerContext, access: ClusterAccess) -> list[str]:
@@ -139,18 +144,7 @@ def _chart(ctx: CustomerContext, rec: StepRecorder, access: ClusterAccess) -> No
     if others:
         rec.unchanged(f"{what} kept: AzureIdentityBinding {', '.join(others)} (not ours) still needs NMI")
         return
-    outcome = uninstall_release(
-        settings=ctx.settings,
-        kubeconfig=access.kubeconfig_path,
-        chart=chart,
-        customer=ctx.spec.name,
-        step=STEP,
-        dry_run=rec.dry_run,
-    )
-    if outcome.action in (Change.UNINSTALLED, Change.WOULD_UNINSTALL):
-        rec.changed(f"uninstalled {what}", f"uninstall {what}")
-    elif outcome.action is Change.NOT_OURS:
-        rec.unchanged(f"{what} kept: {outcome.reason}")
+    uninstall_chart(ctx, rec, access, step=STEP)
 
 
 def _record(ctx: CustomerContext, rec: StepRecorder, access: ClusterAccess) -> None:

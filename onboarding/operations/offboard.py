@@ -19,10 +19,8 @@ from azure.mgmt.msi import ManagedServiceIdentityClient
 
 from ..azure import eventgrid, federated_credentials, roles
 from ..azure.identities import same_id
-from ..changes import Change
 from ..cluster import ClusterInfo
 from ..context import CustomerContext
-from ..helm import uninstall_release
 from ..kube import workload_identity as wi
 from ..kube.cleanup import delete_owned, find_owned, helm_release_recorded
 from ..kube.kubeconfig import ClusterAccess, customer_cluster
@@ -34,6 +32,7 @@ from ..steps.detach import detach_identities
 from ..steps.discover import discover_cluster
 from ..steps.events import WatchedGroup, node_rg_refusals, watched_groups
 from ..steps.roles import scope_label
+from ..steps.uninstall import uninstall_chart
 from .audit import grant_scopes, read_made_at
 
 STEP = "offboard_customer"
@@ -52,19 +51,7 @@ def _chart(ctx: CustomerContext, rec: StepRecorder, access: ClusterAccess) -> No
         access.api, release=chart.release, namespace=chart.namespace, customer=ctx.spec.name, step=STEP
     ):
         return  # onboarding installs no chart for workload identity; one left from an earlier mode is recorded
-    outcome = uninstall_release(
-        settings=ctx.settings,
-        kubeconfig=access.kubeconfig_path,
-        chart=chart,
-        customer=ctx.spec.name,
-        step=STEP,
-        dry_run=rec.dry_run,
-    )
-    what = f"helm release {outcome.namespace}/{outcome.release}"
-    if outcome.action in (Change.UNINSTALLED, Change.WOULD_UNINSTALL):
-        rec.changed(f"uninstalled {what}", f"uninstall {what}")
-    elif outcome.action is Change.NOT_OURS:
-        rec.unchanged(f"{what} left: {outcome.reason}")
+    uninstall_chart(ctx, rec, access, step=STEP)
 
 
 def _federated_credential(ctx: CustomerContext, rec: StepRecorder, cluster: ClusterInfo) -> None:

@@ -13,6 +13,7 @@ import yaml
 
 from ..httpd import Response, json_response
 from ..state import Principal, World, key, new_guid
+from .aks_identity import ClusterIdentities, check_identities, principal_of, requested_identities
 from .base import (
     RG,
     SUB,
@@ -233,43 +234,67 @@ def _cluster_body(
             "networkProfile": network,
             "nodeResourceGroupProfile": {"restrictionLevel": "Unrestricted"},
         },
-        "_sandbox": {"operation": "create managed cluster", "requested_pools": _validated_pools(props)},
+        "_sandbox": {
+            "operation": "create managed cluster",
+            "requested_pools": _validated_pools(props),
+            "requested_identities": requested_identities(body).as_dict(),
+        },
     }
 
 
-def _provision(world: World, cluster: dict[str, Any]) -> list[dict[str, Any]]:
-    """What AKS creates for a new cluster: its node resource group, kubelet identity, control plane identity,
-    OIDC issuer and one scale set per agent pool; returns the scale set events."""
-    cluster_id, props = cluster["id"], cluster["properties"]
-    sub, location = cluster_id.split("/")[2], cluster["location"]
-    node_rg = rg_id(sub, props["nodeResourceGroup"])
-    world.put(resource_group_body(sub, props["nodeResourceGroup"], location, managed_by=cluster_id))
-    kubelet = create_identity(
-        world,
-        f"{node_rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{cluster['name']}-agentpool",
-        location,
-    )
-    control_plane = world.add_principal(
+def _identity_profile(
+    world: World, cluster: dict[str, Any], node_rg: str, kubelet_id: str | None
+) -> dict[str, Any]:
+    """``identityProfile``: the kubelet identity asked for, or AKS's own ``<cluster>-agentpool`` in the node
+    resource group."""
+    if kubelet_id is None:
+        kubelet_id = create_identity(
+            world,
+            f"{node_rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{cluster['name']}-agentpool",
+            cluster["location"],
+        )["id"]
+    kubelet = principal_of(world, kubelet_id)
+    return {
+        "kubeletidentity": {
+            "resourceId": kubelet_id,
+            "clientId": kubelet.client_id,
+            "objectId": kubelet.object_id,
+        }
+    }
+
+
+def _control_plane_identity(world: World, cluster: dict[str, Any], identity_id: str | None) -> dict[str, Any]:
+    """``identity``: the user-assigned identity asked for, or a system-assigned one AKS creates."""
+    if identity_id is not None:
+        principal = principal_of(world, identity_id)
+        return {
+            "type": "UserAssigned",
+            "userAssignedIdentities": {
+                identity_id: {"principalId": principal.object_id, "clientId": principal.client_id}
+            },
+        }
+    principal = world.add_principal(
         Principal(
             object_id=new_guid(),
-            tenant_id=tenant_of_subscription(world, cluster_id),
+            tenant_id=tenant_of_subscription(world, cluster["id"]),
             kind="ManagedIdentity",
             client_id=new_guid(),
             display_name=cluster["name"],
         )
     )
-    cluster["identity"] = {
-        "type": "SystemAssigned",
-        "principalId": control_plane.object_id,
-        "tenantId": control_plane.tenant_id,
-    }
-    props["identityProfile"] = {
-        "kubeletidentity": {
-            "resourceId": kubelet["id"],
-            "clientId": kubelet["properties"]["clientId"],
-            "objectId": kubelet["properties"]["principalId"],
-        }
-    }
+    return {"type": "SystemAssigned", "principalId": principal.object_id, "tenantId": principal.tenant_id}
+
+
+def _provision(world: World, cluster: dict[str, Any]) -> list[dict[str, Any]]:
+    """What AKS creates for a new cluster: its node resource group, kubelet identity and control plane identity
+    (unless the create named its own), OIDC issuer and one scale set per agent pool; returns the scale set events."""
+    cluster_id, props = cluster["id"], cluster["properties"]
+    sub, location = cluster_id.split("/")[2], cluster["location"]
+    node_rg = rg_id(sub, props["nodeResourceGroup"])
+    world.put(resource_group_body(sub, props["nodeResourceGroup"], location, managed_by=cluster_id))
+    wanted = ClusterIdentities(**cluster["_sandbox"].pop("requested_identities"))
+    cluster["identity"] = _control_plane_identity(world, cluster, wanted.control_plane_id)
+    props["identityProfile"] = _identity_profile(world, cluster, node_rg, wanted.kubelet_id)
     if props["oidcIssuerProfile"]["enabled"]:
         issuer = f"{world.urls['aad']}/oidc/{new_guid()}/"
         # Azure's key is issuerURL; issuerUrl is the sandbox-internal alias other services read.
@@ -322,7 +347,9 @@ def put_cluster(call: Call, ops: Operations) -> Response:
                 f"The node resource group '{node_rg}' already exists: AKS creates the node resource group and it "
                 "must not exist yet.",
             )
-        cluster = call.world.put(_cluster_body(call.world, cluster_id, body, node_rg, "Creating"))
+        created = _cluster_body(call.world, cluster_id, body, node_rg, "Creating")
+        check_identities(call, ClusterIdentities(**created["_sandbox"]["requested_identities"]))
+        cluster = call.world.put(created)
 
     def complete() -> None:
         with call.world.lock:

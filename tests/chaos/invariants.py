@@ -187,5 +187,5 @@ def check_converged(
     for ctx, steps in zip(contexts, plans, strict=True):
         planned = [change for s in steps for change in s.changed]
         checks.check(not planned, f"{ctx.spec.name}: a dry run still plans {planned}")
-    writes = box.arm_writes(mark)
+    writes = box.arm_writes(mark, *(c.spec.subscription_id for c in contexts))
     checks.check(not writes, f"dry runs wrote {writes}")

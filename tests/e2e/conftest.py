@@ -38,8 +38,22 @@ def prefect_stack(
     stack.deploy(concurrency=8)
     stack.start_worker()
     os.environ["PREFECT_API_URL"] = stack.api_url
+    _STARTED.append(stack)
     yield stack
+    _STARTED.clear()
     stack.stop()
+
+
+_STARTED: list[PrefectStack] = []
+
+
+@pytest.fixture(scope="module", autouse=True)
+def background_runs_finish() -> Iterator[None]:
+    """After each e2e module, its triggered runs (events, automations) finish before the next module starts on
+    this worker's shared sandbox and server."""
+    yield
+    for stack in _STARTED:
+        assert stack.wait_until_idle(), "flow runs still pending or running 120 s after the module's tests"
 
 
 @pytest.fixture(scope="session")

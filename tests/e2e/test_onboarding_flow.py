@@ -53,7 +53,7 @@ def onboarded(sandbox: SandboxProcess, prefect_stack: PrefectStack, contoso: Cus
     mark = sandbox.mark()
     run = prefect_stack.run_deployments([DEPLOYMENT])[DEPLOYMENT]
     assert run.state.is_completed(), run.state.message
-    assert sandbox.arm_writes(mark), "a fresh onboarding writes"
+    assert sandbox.arm_writes(mark, contoso.subscription_id), "a fresh onboarding writes"
     print("\n" + sandbox.arm_figure("fresh_onboarding", mark))
     return run
 
@@ -79,7 +79,9 @@ def test_customer_from_nothing_to_verified_then_nothing_to_do(
     mark = sandbox.mark()
     again = prefect_stack.run_deployments([DEPLOYMENT])[DEPLOYMENT]
     assert again.state.is_completed(), again.state.message
-    assert sandbox.arm_writes(mark) == [], "re-running a finished customer writes nothing"
+    assert sandbox.arm_writes(mark, contoso.subscription_id) == [], (
+        "re-running a finished customer writes nothing"
+    )
     print("\n" + sandbox.arm_figure("rerun_onboarding", mark))
 
 
@@ -91,7 +93,7 @@ def test_operations_run_from_their_manual_deployments(
     runs = prefect_stack.run_deployments(names, parameters={"customer": "contoso"})
     for name, run in runs.items():
         assert run.state.is_completed(), f"{name}: {run.state.message}"
-    writes = sandbox.arm_writes(mark)
+    writes = sandbox.arm_writes(mark, find_customer("contoso").subscription_id)
     assert all(w.startswith("POST ") and w.endswith("/refreshPermissions") for w in writes), (
         f"only refresh-permissions writes (offboarding defaults to a plan): {writes}"
     )
@@ -112,7 +114,7 @@ def test_dry_run_of_a_customer_with_work_to_do_plans_it_and_writes_nothing(
     mark = sandbox.mark()
     run = prefect_stack.run_deployments([name], parameters={"dry_run": True})[name]
     assert run.state.is_completed(), run.state.message
-    assert sandbox.arm_writes(mark) == []
+    assert sandbox.arm_writes(mark, northwind.subscription_id) == []
     report = _report(prefect_stack, run.id)
     assert "**planned**" in report and "would attach northwindaks-identity to scale set" in report, report
 

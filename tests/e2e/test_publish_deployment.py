@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from sandbox import seed
 from sandbox.client import SandboxProcess
 from tools.stack import PrefectStack
 
@@ -19,4 +20,4 @@ def test_publish_dry_run_from_its_manual_deployment(
     mark = sandbox.mark()
     run = prefect_stack.run_deployments([DEPLOYMENT], parameters={"dry_run": True})[DEPLOYMENT]
     assert run.state.is_completed(), run.state.message
-    assert sandbox.arm_writes(mark) == []
+    assert sandbox.arm_writes(mark, seed.PUBLISHER_SUBSCRIPTION_ID) == []

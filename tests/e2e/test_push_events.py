@@ -11,7 +11,6 @@ from typing import Any
 
 import httpx
 import pytest
-import yaml
 
 from onboarding.azure.managed_app import application_id
 from onboarding.models import CustomerSpec
@@ -21,6 +20,8 @@ from tests.integration.adopted import adopted_spec
 from tools.cloud_actions import add_agent_pool, cluster_id, scale_set_identities, wait_for
 from tools.customers import register_customer
 from tools.stack import PrefectStack
+
+from .catalog_customer import onboarded_through_prefect
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("prefect")]
 
@@ -86,21 +87,9 @@ def _artifact(stack: PrefectStack, key: str) -> str:
     return str(found[0]["data"])
 
 
-def _add_to_catalog(catalog: Path, spec: CustomerSpec) -> None:
-    (catalog / f"{spec.name}.yaml").write_text(
-        yaml.safe_dump(spec.model_dump(mode="json", exclude_none=True))
-    )
-
-
 @pytest.fixture(scope="module")
 def pushpool(sandbox: SandboxProcess, prefect_stack: PrefectStack, worker_catalog: Path) -> CustomerSpec:
-    spec = adopted_spec("pushpool")
-    register_customer(sandbox, spec)
-    _add_to_catalog(worker_catalog, spec)
-    name = "onboard-customer/fleet"
-    run = prefect_stack.run_deployments([name], parameters={"customer": spec.name, "dry_run": False})[name]
-    assert run.state.is_completed(), run.state.message
-    return spec
+    return onboarded_through_prefect(sandbox, prefect_stack, worker_catalog, adopted_spec("pushpool"))
 
 
 def _identity_on(box: SandboxProcess, spec: CustomerSpec, prefix: str) -> bool:
@@ -147,7 +136,7 @@ def test_a_scale_set_write_that_finds_nothing_missing_writes_nothing(
         },
     )
     _finished(prefect_stack, "attach-pushpool-aks.nodepool.written%")
-    assert [w for w in sandbox.arm_writes(mark) if pushpool.subscription_id in w] == []
+    assert sandbox.arm_writes(mark, pushpool.subscription_id) == []
 
 
 def test_a_cluster_write_attaches_what_an_upgrade_removed(
@@ -176,9 +165,7 @@ def test_a_deleted_application_gets_its_offboarding_plan(
     _finished(prefect_stack, "application-pushpool-ama.application.deleted%")
     plan = _artifact(prefect_stack, "offboard-pushpool")
     assert "Offboarding plan" in plan and "pushpoolaks-identity" in plan, plan
-    assert [w for w in sandbox.arm_writes(mark) if pushpool.subscription_id in w] == [], (
-        "a plan writes nothing"
-    )
+    assert sandbox.arm_writes(mark, pushpool.subscription_id) == [], "a plan writes nothing"
 
 
 def _application_resource(spec: CustomerSpec, customer: str = "") -> dict[str, str]:

@@ -62,7 +62,9 @@ def reader_deployment(
     }
 
 
-def deploy_reader(api: ApiClient, request: ProbeRequest, *, selector: str) -> None:
+def deploy_reader(
+    api: ApiClient, request: ProbeRequest, *, selector: str, service_account: str | None = None
+) -> None:
     probe_source = resources.files("probe").joinpath("probe.py").read_text(encoding="utf-8")
     CoreV1Api(api).create_namespaced_config_map(
         request.namespace,
@@ -72,7 +74,7 @@ def deploy_reader(api: ApiClient, request: ProbeRequest, *, selector: str) -> No
         },
     )
     AppsV1Api(api).create_namespaced_deployment(
-        request.namespace, reader_deployment(request, selector=selector)
+        request.namespace, reader_deployment(request, selector=selector, service_account=service_account)
     )
 
 
@@ -119,11 +121,15 @@ class Collector:
             return
         for pod in pods:
             try:
-                log = core.read_namespaced_pod_log(pod.metadata.name, self.namespace)
+                # the raw answer: the client's preloaded one is not the log's text (probe_job.read_probe_log)
+                response = core.read_namespaced_pod_log(
+                    pod.metadata.name, self.namespace, _preload_content=False
+                )
             except ApiException:
                 continue
+            log = response.data.decode("utf-8", "replace")
             for index, text in enumerate(log.splitlines()):
-                if text.startswith("{"):
+                if text.startswith("{") and text.endswith("}"):
                     self.lines.setdefault((pod.metadata.name, index), json.loads(text))
 
 

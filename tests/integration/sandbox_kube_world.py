@@ -239,3 +239,26 @@ def wait_for(predicate: Any, timeout_s: float = 20.0, interval_s: float = 0.05) 
             return value
         time.sleep(interval_s)
     raise AssertionError(f"condition not met within {timeout_s} s")
+
+
+def nmi_daemonset(args: list[str]) -> dict[str, Any]:
+    """The NMI DaemonSet aad-pod-identity's chart installs, as far as the sandbox's NMI emulation reads it (its name,
+    its container's args)."""
+    return {
+        "metadata": {"name": "aad-pod-identity-nmi"},
+        "spec": {
+            "selector": {"matchLabels": {"app": "nmi"}},
+            "template": {
+                "metadata": {"labels": {"app": "nmi"}},
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "nmi",
+                            "image": "mcr.microsoft.com/oss/azure/aad-pod-identity/nmi:v1.8.17",
+                            "args": args,
+                        }
+                    ]
+                },
+            },
+        },
+    }

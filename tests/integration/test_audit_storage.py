@@ -61,7 +61,7 @@ def test_the_storage_grant_is_expected_present_then_missing(
     ]
     assert account.lower() + RA_LIST in [e["path"].lower() for e in lists]
     assert all(e["query"].get("tenantId") == ctx.spec.tenant_id for e in lists)
-    assert sandbox.arm_writes(mark) == []
+    assert sandbox.arm_writes(mark, ctx.spec.subscription_id) == []
     assert _storage_rows(report, cluster) == [
         {
             "scope": f"storage account {cluster.storage_account_name}",

@@ -129,7 +129,7 @@ def test_readme_customer_plans_and_onboards_from_a_plain_shell(
     planned = cli("plan", "acme", catalog=catalog)
     assert planned.returncode == 0, planned.stderr
     assert "create managed application acme-ama (ServiceCatalog)" in planned.stdout, planned.stdout
-    assert sandbox.arm_writes(mark) == []
+    assert sandbox.arm_writes(mark, created["subscription_id"]) == []
 
     onboarded = cli("onboard", "acme", catalog=catalog)
     assert onboarded.returncode == 0, onboarded.stderr
@@ -139,7 +139,7 @@ def test_readme_customer_plans_and_onboards_from_a_plain_shell(
     mark = sandbox.mark()
     again = cli("onboard", "acme", catalog=catalog)
     assert again.returncode == 0, again.stderr
-    assert sandbox.arm_writes(mark) == []
+    assert sandbox.arm_writes(mark, created["subscription_id"]) == []
 
 
 def test_workload_identity_offboarding_needs_no_helm(sandbox: SandboxProcess, tmp_path: Path) -> None:

@@ -167,7 +167,7 @@ def test_second_run_writes_nothing(
     again = ensure_event_subscriptions(ctx, cluster)
     print(f"\nfigure ensure_event_subscriptions_rerun_s {again.duration_s:.3f}")
     print(sandbox.arm_figure("ensure_event_subscriptions_rerun", mark))
-    assert sandbox.arm_writes(mark) == []
+    assert sandbox.arm_writes(mark, ctx.spec.subscription_id) == []
     assert again.changed == [] and len(again.unchanged) == 4
 
 
@@ -193,7 +193,7 @@ def test_changed_secret_updates_the_subscriptions(sandbox: SandboxProcess, tmp_p
             assert ("X-Ama-Delivery-Key", NEW_KEY) in {(a.name, a.value) for a in attributes}
         mark = sandbox.mark()
         assert ensure_event_subscriptions(rotated, cluster).changed == []
-        assert sandbox.arm_writes(mark) == []
+        assert sandbox.arm_writes(mark, rotated.spec.subscription_id) == []
 
 
 def test_dry_run_plans_without_writing_and_a_refused_node_rg_is_reported(
@@ -206,7 +206,7 @@ def test_dry_run_plans_without_writing_and_a_refused_node_rg_is_reported(
     name = eventgrid.subscription_name("evplan")
     mark = sandbox.mark()
     plan = ensure_event_subscriptions(ctx, cluster, dry_run=True)
-    assert sandbox.arm_writes(mark) == []
+    assert sandbox.arm_writes(mark, ctx.spec.subscription_id) == []
     assert plan.changed == [
         f"would create system topic {eventgrid.topic_name(mrg)} on {mrg_label}",
         f"would create event subscription {name} on {mrg_label} to {receiver.url}/eventgrid",
@@ -282,7 +282,7 @@ def test_offboarding_removes_only_what_onboarding_made(
 
     mark = sandbox.mark()
     plan = offboard_customer(ctx)
-    assert sandbox.arm_writes(mark) == []
+    assert sandbox.arm_writes(mark, ctx.spec.subscription_id) == []
     wanted = [
         f"would delete event subscription {name} on {mrg_label}",
         f"would delete event subscription {name} on {node_label}",

@@ -6,31 +6,39 @@ from __future__ import annotations
 
 import logging
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from azure.mgmt.msi import ManagedServiceIdentityClient
 from kubernetes.client import CoreV1Api, CustomObjectsApi
+from typer.testing import CliRunner
 
 from onboarding.azure import federated_credentials
+from onboarding.cli import app
 from onboarding.cluster import IdentityRef
 from onboarding.context import CustomerContext
+from onboarding.errors import OnboardingError, PermanentError
 from onboarding.kube import migration_record
 from onboarding.kube import pod_identity as aad
 from onboarding.kube import workload_identity as wi
 from onboarding.kube.cleanup import helm_release_recorded
 from onboarding.kube.kubeconfig import customer_cluster
 from onboarding.operations.migrate import migrate_to_workload_identity
+from onboarding.operations.offboard import offboard_customer
 from onboarding.pipeline import run_onboarding
 from onboarding.report import onboarding_markdown
 from onboarding.retry import LoggedAttempts, RetryPolicy, run_with_retries
 from onboarding.settings import Settings
 from onboarding.steps.discover import discover_cluster
+from onboarding.steps.pod_identity import selector_for
+from onboarding.steps.verify import probe_request
 from sandbox.client import SandboxProcess
 from tools.cloud_actions import scale_set_identities
-from tools.customers import register_customer
+from tools.customers import register_customer, write_catalog_entry
 
+from . import continuity
 from .adopted import adopted_spec
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("migrate")]
@@ -66,7 +74,7 @@ def onboarded_on_pod_identity(
 
 def writes_of(box: SandboxProcess, ctx: CustomerContext, mark: int) -> list[str]:
     """This customer's ARM writes since ``mark`` (the sandbox is shared with other modules' background runs)."""
-    return [w for w in box.arm_writes(mark) if ctx.spec.subscription_id.lower() in w.lower()]
+    return box.arm_writes(mark, ctx.spec.subscription_id)
 
 
 def pod_identity_objects(ctx: CustomerContext) -> dict[str, list[str]]:
@@ -173,6 +181,27 @@ def test_the_nightly_reconcile_follows_the_record_not_the_catalog(
         customer="migstd", outcome="verified", dry_run=False, steps=steps, cluster=cluster
     )
     assert "commit" in report.lower() and "mode: workload-identity" in report
+    offboarding = offboard_customer(ctx)
+    assert f"would delete ConfigMap default/{migration_record.NAME}" in offboarding.changed
+
+
+def test_cli_plans_by_default_and_applies_with_apply(
+    sandbox: SandboxProcess, standard: CustomerContext, tmp_path: Path
+) -> None:
+    """After the migration (the tests above): the plan has nothing to do, --apply writes nothing."""
+    write_catalog_entry(tmp_path, standard.spec)
+    runner = CliRunner()
+    mark = sandbox.mark()
+    planned = runner.invoke(app, ["migrate", "migstd", "--catalog", str(tmp_path)])
+    assert planned.exit_code == 0, planned.output
+    assert "# Migration plan of customer `migstd`" in planned.output and "Plan only" in planned.output
+    applied = runner.invoke(app, ["migrate", "migstd", "--apply", "--catalog", str(tmp_path)])
+    assert applied.exit_code == 0, applied.output
+    assert "already on workload identity: nothing to do, nothing written" in applied.output
+    assert "pod_identity:\n  mode: workload-identity" in applied.output
+    assert writes_of(sandbox, standard, mark) == []
+    missing = runner.invoke(app, ["migrate", "nobody", "--catalog", str(tmp_path)])
+    assert missing.exit_code == 2 and "no customer named 'nobody'" in missing.output
 
 
 def test_managed_mode_removes_the_scale_set_identity_when_asked(sandbox: SandboxProcess) -> None:
@@ -257,6 +286,163 @@ def test_throttled_migration_converges_and_writes_once(sandbox: SandboxProcess) 
     assert_on_workload_identity(ctx)
     fic_writes = [w for w in writes_of(sandbox, ctx, mark) if "federatedIdentityCredentials" in w]
     assert len(fic_writes) >= 1
+    mark = sandbox.mark()
+    assert migrate_to_workload_identity(ctx, dry_run=False).details["state"] == "already-migrated"
+    assert writes_of(sandbox, ctx, mark) == []
+
+
+def test_a_failed_cluster_update_removes_nothing_and_the_next_run_converges(sandbox: SandboxProcess) -> None:
+    ctx = onboarded_on_pod_identity(sandbox, "migfail", "aad-pod-identity-managed", feature_on=False)
+    cluster = discover_cluster(ctx)
+    assert cluster.oidc_issuer_url is None
+    sandbox.set_faults(
+        [
+            {
+                "operation": "managedcluster.update",
+                "path": cluster.cluster_name,
+                "code": "InternalOperationError",
+                "message": "the update of the cluster failed (injected)",
+            }
+        ]
+    )
+    mark = sandbox.mark()
+    try:
+        with pytest.raises(OnboardingError) as failed:
+            migrate_to_workload_identity(ctx, dry_run=False)
+    finally:
+        sandbox.clear_faults()
+    assert "enable OIDC issuer and workload identity on cluster migfailaks" in str(failed.value)
+    assert "the update of the cluster failed" in str(failed.value)
+    assert [w for w in writes_of(sandbox, ctx, mark) if "federatedIdentityCredentials" in w] == []
+    assert pod_identity_objects(ctx)[aad.BINDINGS], "pod identity stays as it was"
+    assert chart_recorded(ctx)
+
+    done = migrate_to_workload_identity(ctx, dry_run=False)
+    assert done.details["state"] == "migrated"
+    assert any(c.startswith("enabled OIDC issuer and workload identity") for c in done.changed)
+    assert discover_cluster(ctx).oidc_issuer_url
+    assert_on_workload_identity(ctx)
+
+
+def test_pods_still_on_pod_identity_stop_the_removal_until_they_move(sandbox: SandboxProcess) -> None:
+    """Default: the run names the pods and removes nothing; once the customer's template asks for workload
+    identity (its rollout creates pods through the webhook) the next run migrates."""
+    ctx = onboarded_on_pod_identity(sandbox, "migpods", "aad-pod-identity-managed")
+    cluster = discover_cluster(ctx)
+    request = probe_request(ctx, cluster)
+    selector = selector_for(ctx, cluster, cluster.app_identity)
+    with customer_cluster(ctx, cluster, step="test") as access:
+        continuity.deploy_reader(access.api, request, selector=selector)
+        collector = continuity.Collector(access.api, request.namespace).start()
+        try:
+            continuity.wait_for_reads(collector, "pod-identity")
+            with pytest.raises(PermanentError) as refused:
+                migrate_to_workload_identity(ctx, dry_run=False)
+            assert "still take their token from pod identity" in str(refused.value)
+            assert f"(Deployment default/{continuity.NAME})" in str(refused.value)
+            assert "nothing was removed" in str(refused.value)
+            assert pod_identity_objects(ctx)[aad.BINDINGS] and chart_recorded(ctx)
+
+            restarting = ctx.with_settings(migration_restart_workloads=True)
+            with pytest.raises(PermanentError) as not_ready:
+                migrate_to_workload_identity(restarting, dry_run=False)
+            assert f"its pod template lacks the label {wi.USE_LABEL}=true" in str(not_ready.value)
+
+            account = ctx.spec.pod_identity.service_account
+            continuity.move_reader_to_workload_identity(
+                access.api, request, selector=selector, account=account
+            )
+            continuity.wait_for_reads(collector, "workload-identity")
+            done = migrate_to_workload_identity(ctx, dry_run=False)
+        finally:
+            lines = collector.stop()
+    assert done.details["state"] == "migrated"
+    assert pod_identity_objects(ctx) == {aad.IDENTITIES: [], aad.BINDINGS: []}
+    assert lines[-1]["path"] == "workload-identity"
+
+
+def test_continuity_through_the_migration_of_a_cluster_without_workload_identity(
+    sandbox: SandboxProcess,
+) -> None:
+    """A workload reads the storage every PERIOD_S through the whole migration of a cluster that had workload
+    identity off: the cluster update, the federation, both proofs, the migration's rollout restart of the workload
+    (its pods predate the webhook) and the removal of pod identity. No interval without a successful read may be
+    longer than a few read periods."""
+    ctx = onboarded_on_pod_identity(
+        sandbox, "migcont", "aad-pod-identity-standard", feature_on=False, migration_restart_workloads=True
+    )
+    cluster = discover_cluster(ctx)
+    request = probe_request(ctx, cluster)
+    selector = selector_for(ctx, cluster, cluster.app_identity)
+    account = ctx.spec.pod_identity.service_account
+    with customer_cluster(ctx, cluster, step="test") as access:
+        # The workload's template already asks for workload identity (the sandbox admits a pod whose service
+        # account does not exist yet; Kubernetes would not): its pod gets no token while the cluster has the
+        # webhook off, so it reads through pod identity until the migration restarts it.
+        continuity.deploy_reader(access.api, request, selector=selector, service_account=account)
+        collector = continuity.Collector(access.api, request.namespace).start()
+        try:
+            continuity.wait_for_reads(collector, "pod-identity")
+            started = time.time()
+            done = migrate_to_workload_identity(ctx, dry_run=False)
+            migrated = time.time()
+            continuity.wait_for_reads(collector, "workload-identity", count=6)
+            time.sleep(5 * continuity.PERIOD_S)
+        finally:
+            lines = collector.stop()
+    ended = time.time()
+    assert done.details["state"] == "migrated"
+    assert f"restarted Deployment default/{continuity.NAME}" in done.changed
+    assert any(c.startswith("enabled OIDC issuer and workload identity") for c in done.changed)
+    during = [line for line in lines if line["t"] >= started]
+    gap = continuity.longest_gap(during, until=ended)
+    paths = sorted({line["path"] for line in during if line["ok"]})
+    print(
+        f"\nfigure migration_continuity_longest_gap_s={gap:.2f} reads={len(during)} "
+        f"migration_s={migrated - started:.1f} period_s={continuity.PERIOD_S}"
+    )
+    assert paths == ["pod-identity", "workload-identity"]
+    assert [line for line in during if not line["ok"]] == [], "no read failed"
+    assert gap < 6 * continuity.PERIOD_S, f"{gap:.2f} s without a successful read"
+    after = [line for line in lines if line["t"] > migrated]
+    assert after and all(line["path"] == "workload-identity" for line in after)
+
+
+def test_a_run_stopped_in_the_middle_of_the_removal_converges_on_the_next(sandbox: SandboxProcess) -> None:
+    """The scale set update fails after the record, the objects and the chart went: the next run proves workload
+    identity again (pod identity's binding is gone: that proof passed in the run that removed it) and finishes."""
+    ctx = onboarded_on_pod_identity(
+        sandbox,
+        "migstop",
+        "aad-pod-identity-managed",
+        migration_remove_scale_set_identity=True,
+        sdk_retry_total=0,
+    )
+    sandbox.set_faults(
+        [
+            {
+                "status": 500,
+                "code": "InternalServerError",
+                "method": "PATCH",
+                "path": r"/virtualMachineScaleSets/",
+                "count": 100,
+            }
+        ]
+    )
+    try:
+        with pytest.raises(OnboardingError) as stopped:
+            migrate_to_workload_identity(ctx, dry_run=False)
+    finally:
+        sandbox.clear_faults()
+    assert "remove migstopaks-identity from scale set" in str(stopped.value)
+    assert pod_identity_objects(ctx) == {aad.IDENTITIES: [], aad.BINDINGS: []}
+    assert_on_workload_identity(ctx)
+
+    done = migrate_to_workload_identity(ctx, dry_run=False)
+    assert done.details["state"] == "migrated"
+    assert "pod identity proof skipped: the product's AzureIdentityBinding is gone already" in done.unchanged
+    assert done.details["workload_identity_proof"]["verified"] is True
+    assert [c for c in done.changed if not c.startswith("removed migstopaks-identity from scale set")] == []
     mark = sandbox.mark()
     assert migrate_to_workload_identity(ctx, dry_run=False).details["state"] == "already-migrated"
     assert writes_of(sandbox, ctx, mark) == []

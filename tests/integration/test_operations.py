@@ -137,7 +137,7 @@ def test_storage_check_from_the_publisher_on_its_own(sandbox: SandboxProcess, ad
     assert result.details["verified"] is True and result.changed == []
     assert check["listing"] == ["folder1/t1.csv"] and check["bytes"] > 0
     assert result.unchanged == [f"storage access verified from the publisher: read {check['bytes']} bytes"]
-    assert sandbox.arm_writes(mark) == []
+    assert sandbox.arm_writes(mark, ctx.spec.subscription_id) == []
     print("\n" + sandbox.arm_figure("verify_storage_publisher", mark))
 
 
@@ -211,7 +211,7 @@ def test_audit_reads_cross_tenant_and_deletes_only_what_is_provably_ours(
     mark = sandbox.mark()
     again = audit.audit_role_assignments(ctx, delete_unexpected=True)
     assert again.changed == [] and again.details["counts"][audit.OURS] == 0
-    assert sandbox.arm_writes(mark) == []
+    assert sandbox.arm_writes(mark, ctx.spec.subscription_id) == []
 
 
 @pytest.fixture(scope="module")
@@ -220,8 +220,7 @@ def onboarded(sandbox: SandboxProcess) -> tuple[CustomerContext, list[StepResult
     ctx = _adopted(sandbox, "opsboard", "aad-pod-identity-managed")
     mark = sandbox.mark()
     plan, _ = run_onboarding(ctx, dry_run=True)
-    # this customer's writes only: the sandbox is shared with other modules' background work (triggered runs)
-    plan_writes = len([w for w in sandbox.arm_writes(mark) if ctx.spec.subscription_id in w])
+    plan_writes = len(sandbox.arm_writes(mark, ctx.spec.subscription_id))
     real, _ = run_onboarding(ctx, dry_run=False)
     return ctx, plan, real, plan_writes
 
@@ -260,7 +259,7 @@ def test_offboarding_plan_apply_and_second_apply(
     mark = sandbox.mark()
     plan = offboard_customer(ctx)
     print("\n" + sandbox.arm_figure("offboard_plan", mark))
-    assert sandbox.arm_writes(mark) == []
+    assert sandbox.arm_writes(mark, ctx.spec.subscription_id) == []
     assert plan.dry_run and all(c.startswith("would ") for c in plan.changed)
     identity = cluster.app_identity
     assert f"would delete AzureIdentity default/{aad.k8s_name(identity.name)}" in plan.changed
@@ -274,7 +273,7 @@ def test_offboarding_plan_apply_and_second_apply(
     applied = offboard_customer(ctx, dry_run=False)
     assert applied.changed == plan.as_applied
     print("\n" + sandbox.arm_figure("offboard_apply", mark))
-    writes = sandbox.arm_writes(mark)
+    writes = sandbox.arm_writes(mark, ctx.spec.subscription_id)
     assert writes and all(w.startswith(("PATCH ", "DELETE ")) for w in writes)
     assert not any("/Microsoft.Solutions/applications/" in w for w in writes), "the application stays"
     for name, identities in scale_set_identities(sandbox, ctx.spec).items():
@@ -297,7 +296,7 @@ def test_offboarding_plan_apply_and_second_apply(
     second = offboard_customer(ctx, dry_run=False)
     print("\n" + sandbox.arm_figure("offboard_second_apply", mark))
     assert second.changed == []
-    assert sandbox.arm_writes(mark) == []
+    assert sandbox.arm_writes(mark, ctx.spec.subscription_id) == []
 
 
 def test_offboarding_workload_identity_removes_credential_and_service_account(
@@ -323,7 +322,7 @@ def test_offboarding_workload_identity_removes_credential_and_service_account(
         assert CoreV1Api(access.api).read_namespace("analytics"), "namespaces stay: they may hold workloads"
     mark = sandbox.mark()
     assert offboard_customer(ctx, dry_run=False).changed == []
-    assert sandbox.arm_writes(mark) == []
+    assert sandbox.arm_writes(mark, ctx.spec.subscription_id) == []
 
 
 def test_cli_status_and_audit_need_no_prefect_server(
@@ -392,4 +391,4 @@ def test_cli_validate_then_plan_reads_and_writes_nothing(sandbox: SandboxProcess
     )
     assert "federated identity credential ama-opsplan-analytics-" in planned.output, planned.output
     assert "would create" in planned.output
-    assert sandbox.arm_writes(mark) == []
+    assert sandbox.arm_writes(mark, ctx.spec.subscription_id) == []

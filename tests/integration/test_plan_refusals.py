@@ -109,7 +109,7 @@ def test_plan_function_refuses(
         text
     )
     assert advice in text, text
-    assert sandbox.arm_writes(mark) == []
+    assert sandbox.arm_writes(mark, raw["subscription_id"]) == []
 
 
 @pytest.mark.parametrize("case", CASE_IDS)

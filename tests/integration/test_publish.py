@@ -92,7 +92,7 @@ def test_publish_creates_then_writes_nothing_then_updates_on_a_template_change(
     mark = sandbox.mark()
     created = publish(settings, cred, package_path=zip_path, templates=templates)
     assert created.action == "created"
-    assert sandbox.arm_writes(mark) == [f"PUT {_definition_id('published')}"]
+    assert sandbox.arm_writes(mark, seed.PUBLISHER_SUBSCRIPTION_ID) == [f"PUT {_definition_id('published')}"]
     got = resources.resources.get_by_id(_definition_id("published"), api_version=SOLUTIONS_API_VERSION)
     props = got.properties
     shipped = json.loads((TEMPLATES / "mainTemplate.json").read_text())["contentVersion"]
@@ -112,7 +112,7 @@ def test_publish_creates_then_writes_nothing_then_updates_on_a_template_change(
     mark = sandbox.mark()
     again = publish(settings, cred, package_path=zip_path, templates=templates)
     assert (again.action, again.changed, again.package_written) == ("unchanged", [], False)
-    assert sandbox.arm_writes(mark) == []
+    assert sandbox.arm_writes(mark, seed.PUBLISHER_SUBSCRIPTION_ID) == []
 
     main = json.loads((templates / "mainTemplate.json").read_text())
     main["contentVersion"] = "9.9.0.0"
@@ -122,7 +122,7 @@ def test_publish_creates_then_writes_nothing_then_updates_on_a_template_change(
     assert updated.action == "updated"
     assert set(updated.changed) == {"mainTemplate", "tags.version", "tags.packageSha256"}
     assert updated.package_sha256 != created.package_sha256 and updated.package_written
-    assert sandbox.arm_writes(mark) == [f"PUT {_definition_id('published')}"]
+    assert sandbox.arm_writes(mark, seed.PUBLISHER_SUBSCRIPTION_ID) == [f"PUT {_definition_id('published')}"]
     got = resources.resources.get_by_id(_definition_id("published"), api_version=SOLUTIONS_API_VERSION)
     assert got.tags["version"] == "9.9.0.0"
     assert got.properties["mainTemplate"]["contentVersion"] == "9.9.0.0"
@@ -207,5 +207,5 @@ def test_cli_publish_dry_run_writes_nothing_and_missing_settings_exit_2(
     assert "would be created" in planned.stdout, planned.stdout
     assert f"notification endpoint: {PUBLIC_URL}/notifications\n" in planned.stdout
     assert SECRET not in planned.stdout + planned.stderr
-    assert sandbox.arm_writes(mark) == []
+    assert sandbox.arm_writes(mark, seed.PUBLISHER_SUBSCRIPTION_ID) == []
     assert not (tmp_path / "app.zip").exists()

@@ -16,7 +16,7 @@ import yaml
 from kubernetes import client
 
 from sandbox.kube.kubelet import pod_imds_url
-from tests.integration.sandbox_kube_world import KubeWorld, start_world, wait_for
+from tests.integration.sandbox_kube_world import KubeWorld, nmi_daemonset, start_world, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -241,25 +241,7 @@ def install_pod_identity(kw: KubeWorld, managed: bool) -> None:
         ext.create_custom_resource_definition(crd)
     args = ["--node=$(NODE_NAME)", f"--operation-mode={'managed' if managed else 'standard'}"]
     client.AppsV1Api(api).create_namespaced_daemon_set(
-        "kube-system",
-        {
-            "metadata": {"name": "aad-pod-identity-nmi"},
-            "spec": {
-                "selector": {"matchLabels": {"app": "nmi"}},
-                "template": {
-                    "metadata": {"labels": {"app": "nmi"}},
-                    "spec": {
-                        "containers": [
-                            {
-                                "name": "nmi",
-                                "image": "mcr.microsoft.com/oss/azure/aad-pod-identity/nmi:v1.8.17",
-                                "args": args + (["--forceNamespaced"] if managed else []),
-                            }
-                        ]
-                    },
-                },
-            },
-        },
+        "kube-system", nmi_daemonset(args + (["--forceNamespaced"] if managed else []))
     )
 
 

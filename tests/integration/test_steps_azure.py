@@ -114,7 +114,7 @@ def test_fresh_customer_onboards_then_reruns_without_writes(sandbox: SandboxProc
         "would create managed application azfresh-ama (ServiceCatalog) with managed "
         "resource group azfresh-ama-mrg"
     ]
-    assert sandbox.arm_writes(mark) == []
+    assert sandbox.arm_writes(mark, spec.subscription_id) == []
 
     created = ensure_managed_app(ctx)
     assert created.changed == ["created managed application azfresh-ama (ServiceCatalog)"]
@@ -130,18 +130,19 @@ def test_fresh_customer_onboards_then_reruns_without_writes(sandbox: SandboxProc
     mark = _mark(sandbox)
     roles_plan = ensure_node_rg_roles(ctx, cluster, dry_run=True)
     attach_plan = [attach_identities(ctx, cluster, v, dry_run=True) for v in cluster.scale_sets]
-    assert sandbox.arm_writes(mark) == []
-    assert [c for c in roles_plan.changed if c.startswith("would create role assignment")]
+    assert sandbox.arm_writes(mark, spec.subscription_id) == []
+    assert roles_plan.changed == [], "the template (1.2.0) made every assignment"
     assert roles_plan.details["effective"].startswith("not proven in a dry run"), roles_plan.details
     assert all(p.changed and p.changed[0].startswith("would attach azfreshaks-identity") for p in attach_plan)
 
-    # The template made the node resource group assignments; the product adds the kubelet's MIO on the managed RG.
+    # The template (1.2.0) made every assignment, the kubelet's MIO on the managed RG included: onboarding finds them.
     roles = ensure_node_rg_roles(ctx, cluster)
     assert roles.details["effective"].startswith("proven by the next write"), roles.details
-    assert (
-        len(roles.changed) == 1
-        and "Managed Identity Operator for identity azfreshaks-agentpool on managed" in roles.changed[0]
-    )
+    assert roles.changed == []
+    assert any(
+        u.startswith("Managed Identity Operator for identity azfreshaks-agentpool on managed resource group")
+        for u in roles.unchanged
+    ), roles.unchanged
     assert any(
         u.startswith("Owner for identity azfreshaks-identity on node resource group") for u in roles.unchanged
     )
@@ -163,17 +164,17 @@ def test_fresh_customer_onboards_then_reruns_without_writes(sandbox: SandboxProc
     assert seen["bytes"] > 0 and seen["first_line"]
     mark = _mark(sandbox)
     assert ensure_storage_reader(ctx, cluster).changed == []
-    assert sandbox.arm_writes(mark) == []
+    assert sandbox.arm_writes(mark, spec.subscription_id) == []
 
     # Everything in place (the storage grant too: the pipeline grants it early): a second run changes nothing and writes nothing.
     mark = _mark(sandbox)
     again, _ = _run_all(ctx)
     assert [r.changed for r in again] == [[] for _ in again]
-    assert sandbox.arm_writes(mark) == []
+    assert sandbox.arm_writes(mark, spec.subscription_id) == []
     mark = _mark(sandbox)
     dry_again, _ = _run_all(ctx, dry_run=True)
     assert [r.changed for r in dry_again] == [[] for _ in dry_again]
-    assert sandbox.arm_writes(mark) == []
+    assert sandbox.arm_writes(mark, spec.subscription_id) == []
 
 
 def test_marketplace_application_is_adopted(sandbox: SandboxProcess) -> None:
@@ -191,7 +192,7 @@ def test_marketplace_application_is_adopted(sandbox: SandboxProcess) -> None:
         "Virtual Machine Contributor for identity azmarketaks-identity on node resource "
         "group azmarket-ama-aks-rg"
     ]
-    assert sandbox.arm_writes(mark) == []
+    assert sandbox.arm_writes(mark, spec.subscription_id) == []
     assert set(survey_scale_sets(ctx, cluster).gaps()) == set(cluster.scale_sets)
     for vmss_id in cluster.scale_sets:
         assert attach_identities(ctx, cluster, vmss_id).changed
@@ -212,7 +213,7 @@ def test_adopt_only_without_an_application_is_permanent(sandbox: SandboxProcess)
         ensure_managed_app(CustomerContext(spec, _settings()))
     assert "azmissing-ama does not exist" in str(info.value)
     assert "customer 'azmissing'" in str(info.value)
-    assert sandbox.arm_writes(mark) == []
+    assert sandbox.arm_writes(mark, spec.subscription_id) == []
 
 
 @pytest.fixture(scope="module")

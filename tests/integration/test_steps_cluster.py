@@ -97,7 +97,7 @@ def test_aad_pod_identity_managed_mode_end_to_end(sandbox: SandboxProcess, manag
     plan = install_pod_identity(ctx, cluster, dry_run=True)
     assert plan.dry_run and any("would install" in c for c in plan.changed), plan
     assert verify_storage_access(ctx, cluster, dry_run=True).details["plan"].startswith("run a probe Job")
-    assert sandbox.arm_writes(mark) == []
+    assert sandbox.arm_writes(mark, ctx.spec.subscription_id) == []
 
     first, seconds = _timed(lambda: install_pod_identity(ctx, cluster, dry_run=False))
     print(
@@ -148,7 +148,7 @@ def test_aad_pod_identity_managed_mode_end_to_end(sandbox: SandboxProcess, manag
     print(f"figure install_pod_identity_rerun {seconds:.2f} s")
     assert again.changed == [], again.changed
     assert again.details["helm"]["action"] == "unchanged" and again.details["helm"]["revision"] == 1
-    assert sandbox.arm_writes(mark) == []
+    assert sandbox.arm_writes(mark, ctx.spec.subscription_id) == []
     with customer_cluster(ctx, cluster, step="test") as access:
         custom = CustomObjectsApi(access.api)
         assert versions == (
@@ -216,7 +216,7 @@ def test_aad_pod_identity_standard_mode(sandbox: SandboxProcess) -> None:
     assert verified.details["verified"] is True
     mark = sandbox.mark()
     again = install_pod_identity(ctx, cluster, dry_run=False)
-    assert again.changed == [] and sandbox.arm_writes(mark) == []
+    assert again.changed == [] and sandbox.arm_writes(mark, ctx.spec.subscription_id) == []
 
 
 def test_workload_identity(sandbox: SandboxProcess) -> None:
@@ -232,7 +232,9 @@ def test_workload_identity(sandbox: SandboxProcess) -> None:
     assert fic["issuer"] == cluster.oidc_issuer_url
     assert any(c.startswith("federated identity credential") and c.endswith("created") for c in first.changed)
     assert "ServiceAccount analytics/storage-reader: created" in first.changed
-    assert [w for w in sandbox.arm_writes(mark) if "federatedIdentityCredentials" in w]
+    assert [
+        w for w in sandbox.arm_writes(mark, ctx.spec.subscription_id) if "federatedIdentityCredentials" in w
+    ]
     with customer_cluster(ctx, cluster, step="test") as access:
         account = CoreV1Api(access.api).read_namespaced_service_account("storage-reader", "analytics")
         assert (
@@ -249,7 +251,7 @@ def test_workload_identity(sandbox: SandboxProcess) -> None:
     mark = sandbox.mark()
     again = install_pod_identity(ctx, cluster, dry_run=False)
     assert again.changed == [], again.changed
-    assert sandbox.arm_writes(mark) == []
+    assert sandbox.arm_writes(mark, ctx.spec.subscription_id) == []
 
 
 def test_storage_role_propagation_is_waited_for_then_permanent(sandbox: SandboxProcess) -> None:

@@ -30,8 +30,9 @@ def _context(spec: CustomerSpec) -> CustomerContext:
 
 
 def _service_catalog(name: str, definition_id: str) -> CustomerSpec:
-    """A customer whose service catalog application onboarding creates from ``definition_id``."""
-    spec = adopted_spec(name, "aad-pod-identity-managed", adopt_only=False)
+    """A customer in aad-pod-identity standard mode (the kubelet identity needs roles too) whose service catalog
+    application onboarding creates from ``definition_id``."""
+    spec = adopted_spec(name, "aad-pod-identity-standard", adopt_only=False)
     doc: dict[str, Any] = spec.model_dump(mode="json", exclude_none=True)
     doc["managed_application"].pop("plan")
     doc["managed_application"]["definition_id"] = definition_id
@@ -43,7 +44,9 @@ def _onboard(box: SandboxProcess, ctx: CustomerContext) -> tuple[list[StepResult
     mark = box.mark()
     steps, _ = run_onboarding(ctx, dry_run=False)
     writes = [
-        w for w in box.arm_writes(mark) if STORAGE_ASSIGNMENT in w.lower() and "roleassignments" in w.lower()
+        w
+        for w in box.arm_writes(mark, ctx.spec.subscription_id)
+        if STORAGE_ASSIGNMENT in w.lower() and "roleassignments" in w.lower()
     ]
     return steps, writes
 
@@ -67,12 +70,18 @@ def test_a_service_catalog_customer_on_each_version_onboards_to_verified(
     storage = _storage_step(steps)
     assert storage.details["template_version"] == version
     assert storage.details["template_grants"] is template_grants
+    kubelet_grants = next(s for s in steps if s.step == "ensure_node_rg_roles").changed
     if template_grants:
         assert storage_writes == [], "the template granted Storage Blob Data Reader: onboarding only reads it"
         assert storage.details["created"] == []
+        assert kubelet_grants == [], "the template granted the kubelet's Managed Identity Operator too"
     else:
         assert len(storage_writes) == 1
         assert storage.details["created"] == [storage.details["assignment"]]
+        assert [c.split(": ", 1)[1] for c in kubelet_grants] == [
+            f"Managed Identity Operator for identity {spec.managed_application.parameters.aks_name}-agentpool on "
+            f"managed resource group {spec.managed_application.name}-mrg"
+        ], kubelet_grants
 
 
 def test_an_old_plan_customer_moved_forward_by_refresh_permissions_needs_no_grant(

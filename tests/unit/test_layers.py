@@ -37,7 +37,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("clients and cloud calls", ["azure", "kube", "helm"]),
     ("one customer's context, domain rules over what the clients read", ["context", "watch", "intake"]),
     ("steps", ["steps"]),
-    ("orchestration and operations", ["pipeline", "report", "operations", "publish"]),
+    ("orchestration and operations", ["pipeline", "report", "migration_report", "operations", "publish"]),
     ("entry points", ["cli", "__main__"]),
 ]
 
