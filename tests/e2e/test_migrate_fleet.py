@@ -140,8 +140,13 @@ def _migrate(stack: PrefectStack, parameters: dict[str, Any]) -> tuple[FlowRun, 
 def _writes_by_customer(sandbox: SandboxProcess, mark: int, fleet: list[CustomerSpec]) -> dict[str, int]:
     """ARM writes ARM served (not refused) since ``mark`` in each customer's subscription (other tests' runs
     share the sandbox)."""
-    writes = [e["path"] for e in sandbox.requests_log(mark) if e["kind"] == "write" and e["status"] < 400]
-    return {s.name: sum(p.startswith(f"/subscriptions/{s.subscription_id}/") for p in writes) for s in fleet}
+    writes = [
+        e["path"].lower() for e in sandbox.requests_log(mark) if e["kind"] == "write" and e["status"] < 400
+    ]
+    return {
+        s.name: sum(p.startswith(f"/subscriptions/{s.subscription_id.lower()}/") for p in writes)
+        for s in fleet
+    }
 
 
 def test_a_failing_canary_stops_the_rollout_and_leaves_the_others_untouched(
