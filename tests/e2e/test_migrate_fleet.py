@@ -124,17 +124,20 @@ def _migrate(stack: PrefectStack, parameters: dict[str, Any]) -> tuple[FlowRun, 
         f"\n# {DEPLOYMENT} ({'plan' if parameters.get('dry_run', True) else 'apply'}): {run.state_name} "
         f"in {time.monotonic() - started:.0f} s"
     )
+    data = _artifact(stack, run.id, "fleet-migration")
+    rows: list[dict[str, Any]] = yaml.safe_load(data) if isinstance(data, str) else data
+    return run, {row["customer"]: row for row in rows}
+
+
+def _artifact(stack: PrefectStack, run_id: UUID, key: str) -> Any:
     with prefect_client(stack) as client:
         artifacts = client.read_artifacts(
             artifact_filter=ArtifactFilter(
-                key=ArtifactFilterKey(any_=["fleet-migration"]),
-                flow_run_id=ArtifactFilterFlowRunId(any_=[run.id]),
+                key=ArtifactFilterKey(any_=[key]), flow_run_id=ArtifactFilterFlowRunId(any_=[run_id])
             )
         )
-    assert len(artifacts) == 1, "the run writes one fleet table"
-    data = artifacts[0].data
-    rows: list[dict[str, Any]] = yaml.safe_load(data) if isinstance(data, str) else data
-    return run, {row["customer"]: row for row in rows}
+    assert len(artifacts) == 1, f"the run writes one {key} artifact"
+    return artifacts[0].data
 
 
 def _writes_by_customer(sandbox: SandboxProcess, mark: int, fleet: list[CustomerSpec]) -> dict[str, int]:
@@ -164,6 +167,8 @@ def test_a_failing_canary_stops_the_rollout_and_leaves_the_others_untouched(
     assert rows[good.name]["state"] == "migrated" and rows[good.name]["wave"] == 0
     assert rows[broken.name]["state"] == "failed" and rows[broken.name]["wave"] == 0
     assert "RequestDisallowedByPolicy" in rows[broken.name]["error"]
+    summary = _artifact(prefect_stack, run.id, "fleet-migration-summary")
+    assert f"**Stopped:** the canary wave failed for {broken.name}: 1 of 2 (50%, more than 0%)" in summary
     others = fleet[2:]
     assert {rows[s.name]["state"] for s in others} == {"not-started"}
     assert [rows[s.name]["wave"] for s in others] == [1, 1, 1, 1, 2, 2, 2, 2]
