@@ -182,6 +182,17 @@ def test_a_failing_canary_stops_the_rollout_and_leaves_the_others_untouched(
     assert not {f"migrate-{s.name}" for s in others} & ran, "no task of a later wave ran"
 
 
+def test_the_run_form_offers_every_parameter_with_a_dry_run_by_default(prefect_stack: PrefectStack) -> None:
+    with prefect_client(prefect_stack) as client:
+        deployment = client.read_deployment_by_name(DEPLOYMENT)
+    form = deployment.parameter_openapi_schema or {}
+    fields = form["properties"]
+    assert list(fields) == ["customers", "canary", "wave_size", "max_failure_rate", "dry_run"]
+    assert fields["dry_run"]["default"] is True
+    assert all(field.get("description") for field in fields.values()), fields
+    assert deployment.enforce_parameter_schema and not deployment.schedules
+
+
 def test_a_dry_run_plans_every_customer_and_writes_nothing(
     sandbox: SandboxProcess, prefect_stack: PrefectStack, fleet: list[CustomerSpec]
 ) -> None:
