@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from .models import PodIdentityMode
-
 
 class IdentityRef(BaseModel):
     resource_id: str
@@ -33,9 +31,6 @@ class ClusterInfo(BaseModel):
     storage_account_id: str | None = None
     storage_account_name: str | None = None
     dfs_endpoint: str | None = None
-    recorded_mode: PodIdentityMode | None = Field(
-        None, description="The pod identity mode the cluster's migration record says (steps/migration.py)"
-    )
 
     def principal_names(self) -> dict[str, str]:
         """Principal id (lower case) -> name, for every identity of the customer's (node pools' and kubelet)."""

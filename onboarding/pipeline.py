@@ -26,7 +26,7 @@ from pydantic import BaseModel
 
 from .cluster import ClusterInfo
 from .context import CustomerContext
-from .models import CustomerSpec, PodIdentityMode
+from .models import CustomerSpec
 from .results import StepResult
 from .retry import Attempts, LoggedAttempts, RetryPolicy, run_with_retries
 
@@ -92,12 +92,6 @@ def grants_reader_early(spec: CustomerSpec, cluster: ClusterInfo | None) -> bool
     return spec.storage.grant_reader and cluster is not None and cluster.storage_account_id is not None
 
 
-def reads_record(spec: CustomerSpec, cluster: ClusterInfo | None) -> bool:
-    """Only a customer the catalog still has on pod identity can have been migrated away from it
-    (steps/migration.py)."""
-    return cluster is not None and spec.pod_identity.mode is not PodIdentityMode.WORKLOAD_IDENTITY
-
-
 STORAGE_READER = "ensure-storage-reader"
 
 STEPS: tuple[Step, ...] = (
@@ -115,14 +109,6 @@ STEPS: tuple[Step, ...] = (
         needs=Needs.CUSTOMER,
         writes=False,
         finds_cluster=True,
-    ),
-    Step(
-        "follow-migration-record",
-        "steps.migration:follow_migration_record",
-        stage=2,
-        writes=False,
-        finds_cluster=True,
-        when=reads_record,
     ),
     Step(STORAGE_READER, "steps.storage:ensure_storage_reader", stage=2, when=grants_reader_early),
     # Cheap (a few reads, and writes only on the first run); after the reader grant so that it runs while that

@@ -38,15 +38,21 @@ def selector_for(ctx: CustomerContext, cluster: ClusterInfo, identity: IdentityR
 
 
 def install_pod_identity(ctx: CustomerContext, cluster: ClusterInfo, *, dry_run: bool = False) -> StepResult:
-    ctx = follow(ctx, cluster)
-    spec = ctx.spec
+    """A customer the catalog has on aad-pod-identity whose cluster records a migration to workload identity is
+    onboarded in workload identity mode (``steps/migration.py``)."""
     rec = StepRecorder(ctx, STEP, dry_run=dry_run)
-    rec.result.details.update(mode=spec.pod_identity.mode.value, namespace=spec.pod_identity.namespace)
-    if spec.pod_identity.mode is PodIdentityMode.WORKLOAD_IDENTITY:
+    if ctx.spec.pod_identity.mode is PodIdentityMode.WORKLOAD_IDENTITY:
         _workload_identity(ctx, cluster, rec)
     else:
         with customer_cluster(ctx, cluster, step=STEP) as access:
-            _aad_pod_identity(ctx, cluster, access, rec)
+            ctx = follow(ctx, access, rec, step=STEP)
+            if ctx.spec.pod_identity.mode is PodIdentityMode.WORKLOAD_IDENTITY:
+                _workload_identity(ctx, cluster, rec, access)
+            else:
+                _aad_pod_identity(ctx, cluster, access, rec)
+    rec.result.details.update(
+        mode=ctx.spec.pod_identity.mode.value, namespace=ctx.spec.pod_identity.namespace
+    )
     return rec.finish()
 
 
@@ -104,7 +110,11 @@ def _aad_pod_identity(
     rec.result.details["selectors"] = selectors
 
 
-def _workload_identity(ctx: CustomerContext, cluster: ClusterInfo, rec: StepRecorder) -> None:
+def _workload_identity(
+    ctx: CustomerContext, cluster: ClusterInfo, rec: StepRecorder, access: ClusterAccess | None = None
+) -> None:
+    """The federated credential, then the namespace and service account (through ``access`` when the caller has
+    the cluster open already)."""
     spec = ctx.spec
     if not cluster.oidc_issuer_url:
         raise PermanentError(
@@ -133,20 +143,31 @@ def _workload_identity(ctx: CustomerContext, cluster: ClusterInfo, rec: StepReco
         "issuer": cluster.oidc_issuer_url,
         "subject": wi.subject(namespace, account),
     }
-    with customer_cluster(ctx, cluster, step=STEP) as access:
-        rec.change(
-            f"namespace {namespace}",
-            ensure_namespace(access.api, name=namespace, customer=spec.name, step=STEP, dry_run=rec.dry_run),
-        )
-        rec.change(
-            f"ServiceAccount {namespace}/{account}",
-            wi.ensure_service_account(
-                access.api,
-                identity,
-                namespace=namespace,
-                name=account,
-                customer=spec.name,
-                step=STEP,
-                dry_run=rec.dry_run,
-            ),
-        )
+    if access is None:
+        with customer_cluster(ctx, cluster, step=STEP) as opened:
+            _service_account(ctx, rec, opened, identity)
+    else:
+        _service_account(ctx, rec, access, identity)
+
+
+def _service_account(
+    ctx: CustomerContext, rec: StepRecorder, access: ClusterAccess, identity: IdentityRef
+) -> None:
+    spec = ctx.spec
+    namespace, account = spec.pod_identity.namespace, spec.pod_identity.service_account
+    rec.change(
+        f"namespace {namespace}",
+        ensure_namespace(access.api, name=namespace, customer=spec.name, step=STEP, dry_run=rec.dry_run),
+    )
+    rec.change(
+        f"ServiceAccount {namespace}/{account}",
+        wi.ensure_service_account(
+            access.api,
+            identity,
+            namespace=namespace,
+            name=account,
+            customer=spec.name,
+            step=STEP,
+            dry_run=rec.dry_run,
+        ),
+    )

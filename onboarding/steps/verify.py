@@ -220,7 +220,6 @@ def verify_storage_access(
     ``label_pod=False`` runs the probe without the identity label / service account: a negative control that
     must fail with a diagnosis naming the binding. ``grant=False``: the caller already ran ensure_storage_reader.
     """
-    ctx = follow(ctx, cluster)
     spec = ctx.spec
     rec = StepRecorder(ctx, STEP, dry_run=dry_run)
     if spec.storage.grant_reader and grant:
@@ -239,6 +238,9 @@ def verify_storage_access(
         )
     attempts: list[dict[str, Any]] = []
     with customer_cluster(ctx, cluster, step=STEP) as access:
+        followed = follow(ctx, access, rec, step=STEP)
+        if followed is not ctx:  # the cluster's migration record: the probe goes as the recorded mode's pod
+            ctx, request = followed, probe_request(followed, cluster, label_pod=label_pod)
 
         def attempt() -> ProbeOutcome:
             outcome = run_probe(access.api, request, customer=spec.name, step=STEP)

@@ -169,12 +169,12 @@ def test_the_nightly_reconcile_follows_the_record_not_the_catalog(
     steps, cluster = run_onboarding(ctx, dry_run=False)
     assert writes_of(sandbox, ctx, mark) == []
     by_name = {s.step: s for s in steps}
-    follow = by_name["follow_migration_record"]
-    assert follow.details["recorded_mode"] == "workload-identity"
-    assert follow.details["catalog_change"]["yaml"] == "pod_identity:\n  mode: workload-identity\n"
-    assert by_name["install_pod_identity"].details["mode"] == "workload-identity"
-    assert by_name["install_pod_identity"].changed == []
-    assert by_name["verify_storage_access"].details["verified"] is True
+    install, verify = by_name["install_pod_identity"], by_name["verify_storage_access"]
+    for step in (install, verify):
+        assert step.details["recorded_mode"] == "workload-identity"
+        assert step.details["catalog_change"]["yaml"] == "pod_identity:\n  mode: workload-identity\n"
+    assert install.details["mode"] == "workload-identity" and install.changed == []
+    assert verify.details["verified"] is True
     assert pod_identity_objects(ctx) == {aad.IDENTITIES: [], aad.BINDINGS: []}
     assert not chart_recorded(ctx)
     report = onboarding_markdown(
