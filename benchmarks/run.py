@@ -26,6 +26,7 @@ from . import (
     fleet,
     kubelet_identity,
     migration,
+    migration_fleet,
     orchestration,
     prefect_fleet,
     push,
@@ -49,6 +50,7 @@ SCENARIOS = (
     "startup",
     "push",
     "prefect_fleet",
+    "migration_fleet",
     "fleet",
     "rerun",
     "migration",
@@ -95,6 +97,8 @@ def prefect_scenarios(bench: Bench, state: Path, args: argparse.Namespace) -> No
                 "prefect_fleet",
                 lambda: prefect_fleet.run(bench, stack, args.prefect_fleet, POOL_LIMIT),
             )
+        if args.prefect_fleet and "migration_fleet" in args.only:
+            attempt(bench, "migration_fleet", lambda: migration_fleet.run(bench, stack, args.prefect_fleet))
     finally:
         stack.stop()
 
@@ -104,7 +108,7 @@ def measure(bench: Bench, state: Path, args: argparse.Namespace) -> None:
         attempt(bench, "critical_path", lambda: critical_path.run(bench))
     if "kubelet_identity" in args.only:
         attempt(bench, "kubelet_identity", lambda: kubelet_identity.run(bench))
-    if {"orchestration", "events", "startup", "push", "prefect_fleet"} & set(args.only):
+    if {"orchestration", "events", "startup", "push", "prefect_fleet", "migration_fleet"} & set(args.only):
         attempt(bench, "prefect", lambda: prefect_scenarios(bench, state, args))
     fleets = attempt(bench, "fleet", lambda: fleet.run(bench, args.fleet)) if "fleet" in args.only else None
     if fleets and "rerun" in args.only:

@@ -117,6 +117,14 @@ def operations_deployments() -> list[dict[str, Any]]:
             "schedules": [{"cron": "0 2 * * *", "timezone": "UTC", "active": True}],
         },
         {
+            **manual_deployment(
+                "flows/migrate_fleet.py:migrate_fleet",
+                "Customers from aad-pod-identity to workload identity in waves after a canary set; stops when a "
+                "wave fails too often; a plan unless dry_run is false; a re-run redoes no finished customer",
+            ),
+            "tags": ["fleet", "operations"],
+        },
+        {
             "name": "safety-net",
             "description": "One scale set list per customer every ONBOARDING_WATCH_INTERVAL_S; an event per node "
             "pool that lacks an identity (repairs what no Azure event announced)",

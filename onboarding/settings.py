@@ -111,6 +111,16 @@ class Settings(BaseSettings):
     subscription_concurrency: int = Field(
         2, ge=1, description="Onboardings at once per subscription (a Prefect global concurrency limit)"
     )
+    migration_wave_size: int = Field(
+        5, ge=1, description="Customers per wave of the migrate-fleet flow after its canary set"
+    )
+    migration_max_failure_rate: float = Field(
+        0.2,
+        ge=0,
+        le=1,
+        description="migrate-fleet starts no further wave once a wave's failed share passes this (the canary "
+        "set tolerates no failure)",
+    )
     receiver_public_url: str | None = Field(
         None,
         description="The receiver's public https URL (the receiver's own ONBOARDING_RECEIVER_PUBLIC_URL): each "

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from typing import Any, cast
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
 from prefect import get_client, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
@@ -21,6 +22,7 @@ from onboarding.settings import get_settings
 
 FLEET_DEPLOYMENT = "onboard-customer/fleet"
 SERVER_RETRY_DELAYS_S = (5.0, 15.0, 30.0, 60.0)
+T = TypeVar("T")
 
 
 def subscription_limit(subscription_id: str) -> str:
@@ -51,24 +53,13 @@ def _server_overloaded(exc: Exception) -> bool:
     return isinstance(exc, PrefectHTTPStatusError) and exc.response.status_code >= 500
 
 
-def _acquire_then_run(spec: CustomerSpec, dry_run: bool) -> FlowRun:
-    """The child run under the subscription's limit; the child reads the customer's entry from the worker's
-    catalog by name. An overloaded API server is retried with backoff; the child
-    run's idempotency key (this fleet run + customer) makes a retry find the run an earlier attempt created
-    instead of starting a second one."""
-    key = f"reconcile-fleet-{flow_run.get_id()}-{spec.name}-{'plan' if dry_run else 'apply'}"
+def under_subscription_limit(spec: CustomerSpec, fn: Callable[[], T]) -> T:
+    """``fn()`` holding one slot of the customer's subscription limit. An overloaded API server (the slot's
+    acquisition or ``fn``'s own Prefect calls) is retried with backoff, so ``fn`` must be safe to call again."""
     for attempt, delay in enumerate([*SERVER_RETRY_DELAYS_S, None], start=1):
         try:
             with concurrency(subscription_limit(spec.subscription_id), occupy=1, strict=True):
-                return cast(  # a sync caller gets the FlowRun itself (sync_compatible)
-                    FlowRun,
-                    run_deployment(
-                        FLEET_DEPLOYMENT,
-                        parameters={"customer": spec.name, "dry_run": dry_run},
-                        timeout=get_settings().deployment_timeout_s,
-                        idempotency_key=key,
-                    ),
-                )
+                return fn()
         except Exception as exc:
             if delay is None or not _server_overloaded(exc):
                 raise
@@ -81,6 +72,25 @@ def _acquire_then_run(spec: CustomerSpec, dry_run: bool) -> FlowRun:
             )
             time.sleep(delay)
     raise AssertionError("unreachable")
+
+
+def _acquire_then_run(spec: CustomerSpec, dry_run: bool) -> FlowRun:
+    """The child run under the subscription's limit; the child reads the customer's entry from the worker's
+    catalog by name. The child run's idempotency key (this fleet run + customer) makes a retry after an
+    overloaded API server find the run an earlier attempt created instead of starting a second one."""
+    key = f"reconcile-fleet-{flow_run.get_id()}-{spec.name}-{'plan' if dry_run else 'apply'}"
+    return under_subscription_limit(
+        spec,
+        lambda: cast(  # a sync caller gets the FlowRun itself (sync_compatible)
+            FlowRun,
+            run_deployment(
+                FLEET_DEPLOYMENT,
+                parameters={"customer": spec.name, "dry_run": dry_run},
+                timeout=get_settings().deployment_timeout_s,
+                idempotency_key=key,
+            ),
+        ),
+    )
 
 
 @task(name="reconcile-customer", task_run_name="reconcile-{spec.name}", cache_policy=NO_CACHE)
