@@ -41,7 +41,8 @@ class Tally:
 
     def started(self, step: str, attempt: int) -> None:
         if self.announce:
-            print(f"step {step}", flush=True)
+            with self._lock:  # overlapping steps start in threads: one whole line each
+                print(f"step {step}", flush=True)
 
     def retrying(self, step: str, attempt: int, error: TransientError, delay_s: float) -> None:
         with self._lock:

@@ -11,7 +11,8 @@ and ``-n avama2`` of ``az aks get-credentials`` names the cluster ``avama2aks`` 
 
 Setup (not README commands): a customer tenant and subscription from the admin API, the publisher's
 ``az login --service-principal`` in the sandbox cloud, ``az managedapp create`` of the sandbox's ServiceCatalog
-definition with the seed template's choices (node resource group ``avama2-aks-rg``, Owner for the identity on
+definition of package 1.1.0 (1.2.0 grants the kubelet's Managed Identity Operator itself, which the README's
+procedure grants by hand: ARM would answer its deployment RoleAssignmentExists) with the seed template's choices (node resource group ``avama2-aks-rg``, Owner for the identity on
 it), and the bootstrap VM: the README logs in "on the bootstrapping VM, using its user assigned identity", so a
 scale set must carry that identity first; the managed application's identity (``listTokens``) attaches it to
 the node pool scale set, whose node's IMDS then plays the VM's.
@@ -30,6 +31,7 @@ import pytest
 from azure.mgmt.compute import ComputeManagementClient
 
 from sandbox.client import SandboxProcess
+from sandbox.seed import PREVIOUS_DEFINITION_ID
 
 from .armkit import credential, list_tokens, make
 from .azcli import AZ, AzCli, trust_ca
@@ -146,7 +148,7 @@ def seed(sandbox: SandboxProcess, tmp_path_factory: pytest.TempPathFactory) -> S
         "--kind",
         "ServiceCatalog",
         "--managedapp-definition-id",
-        sandbox.env["ONBOARDING_APPLICATION_DEFINITION_ID"],
+        PREVIOUS_DEFINITION_ID,
         "--managed-rg-id",
         state.mrg_id,
         "--parameters",
