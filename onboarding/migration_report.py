@@ -7,7 +7,6 @@ from .errors import OnboardingError
 from .report import catalog_change_lines, operation_markdown
 from .results import StepResult
 
-TITLES = {"planned": "Migration plan", "migrated": "Migration", "already-migrated": "Migration"}
 OUTCOMES = {
     "planned": "planned: nothing was written",
     "migrated": "migrated to workload identity by this run",
@@ -26,7 +25,7 @@ def catalog_lines(result: StepResult) -> list[str]:
 
 def migration_markdown(result: StepResult) -> str:
     state = str(result.details.get("state"))
-    body = operation_markdown(title=TITLES.get(state, "Migration"), result=result)
+    body = operation_markdown(title="Migration plan" if result.dry_run else "Migration", result=result)
     heading, rest = body.split("\n", 1)
     return (
         "\n".join([heading, "", f"Outcome: **{OUTCOMES.get(state, state)}**", "", *catalog_lines(result)])

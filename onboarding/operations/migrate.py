@@ -250,7 +250,8 @@ def _move_pods(ctx: CustomerContext, rec: StepRecorder, cluster: ClusterInfo, ac
 
 def migrate_to_workload_identity(ctx: CustomerContext, *, dry_run: bool = True) -> StepResult:
     """Plan (``dry_run``, the default) or run the migration (module doc). ``details["state"]``: "migrated" (this
-    run finished it), "already-migrated" (nothing to do, nothing written) or "planned"; a failure raises the
+    run finished it), "already-migrated" (nothing to do, nothing written; a plan says so too) or "planned"; a
+    failure raises the
     product's OnboardingError saying what to do, and then nothing was removed."""
     rec = StepRecorder(ctx, STEP, dry_run=dry_run)
     cluster = discover_cluster(ctx)
@@ -262,6 +263,9 @@ def migrate_to_workload_identity(ctx: CustomerContext, *, dry_run: bool = True) 
     with customer_cluster(ctx, cluster, step=STEP) as access:
         plan = StepRecorder(ctx, STEP, dry_run=True)
         _remove_pod_identity(ctx, plan, cluster, access)
+        if not rec.result.changed and not plan.result.changed:  # a plan of a finished customer says so too
+            rec.result.unchanged.extend(plan.result.unchanged)
+            return rec.finish(state=ALREADY_MIGRATED, catalog_change=change)
         if dry_run:
             rec.include(plan.result, as_detail="removal")
             users = _users(ctx, cluster, access)
@@ -271,9 +275,6 @@ def migrate_to_workload_identity(ctx: CustomerContext, *, dry_run: bool = True) 
                     + ", ".join(str(u) for u in users)
                 )
             return rec.finish(state=PLANNED, catalog_change=change)
-        if not rec.result.changed and not plan.result.changed:
-            rec.result.unchanged.extend(plan.result.unchanged)
-            return rec.finish(state=ALREADY_MIGRATED, catalog_change=change)
         binding = OwnedObject(
             "AzureIdentityBinding",
             ctx.spec.pod_identity.namespace,
